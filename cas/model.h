@@ -1,0 +1,135 @@
+// Plain value types for kiln's data model (see proto/model.capnp), and their
+// canonical encoding. The rest of kiln works on these types; Cap'n Proto
+// readers and builders stay inside model.cpp and the wire edges.
+//
+// Canonical bytes are Cap'n Proto canonical form of the matching schema
+// struct; a value's digest is the digest of those bytes. encode_* sorts and
+// normalizes nothing: it fails (kInvalidArgument) if the value breaks an
+// ordering or naming rule, so two different inputs can never map to one key.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cas/digest.h"
+#include "proto/result.h"
+
+namespace kiln::cas {
+
+struct FileNode {
+  std::string name;
+  Digest digest;
+  bool executable = false;
+  bool operator==(const FileNode&) const = default;
+};
+
+struct DirectoryNode {
+  std::string name;
+  Digest digest;
+  bool operator==(const DirectoryNode&) const = default;
+};
+
+struct SymlinkNode {
+  std::string name;
+  std::string target;
+  bool operator==(const SymlinkNode&) const = default;
+};
+
+// One directory level. Lists sorted by name (bytewise); names unique across
+// all three lists; each name valid per validate_name().
+struct Directory {
+  std::vector<FileNode> files;
+  std::vector<DirectoryNode> directories;
+  std::vector<SymlinkNode> symlinks;
+  bool operator==(const Directory&) const = default;
+};
+
+struct Property {
+  std::string name;
+  std::string value;
+  auto operator<=>(const Property&) const = default;
+};
+
+struct Command {
+  std::vector<std::string> arguments;
+  std::vector<Property> environment;  // sorted by name, unique names
+  std::string working_directory;      // relative to the input root; "" = root
+  std::vector<std::string> output_files;        // sorted, relative
+  std::vector<std::string> output_directories;  // sorted, relative
+  std::vector<Property> platform;     // sorted by (name, value)
+  bool operator==(const Command&) const = default;
+};
+
+struct Action {
+  Digest command_digest;
+  Digest input_root_digest;
+  std::uint64_t timeout_ms = 0;
+  bool do_not_cache = false;
+  std::string salt;
+  bool operator==(const Action&) const = default;
+};
+
+struct OutputFile {
+  std::string path;
+  Digest digest;
+  bool executable = false;
+  bool operator==(const OutputFile&) const = default;
+};
+
+struct OutputDirectory {
+  std::string path;
+  Digest tree_digest;  // the root Directory of the output tree
+  bool operator==(const OutputDirectory&) const = default;
+};
+
+// Microseconds since the Unix epoch; 0 where a phase did not happen.
+struct ExecutionMetadata {
+  std::string worker_id;
+  std::uint64_t queued_us = 0;
+  std::uint64_t worker_start_us = 0;
+  std::uint64_t input_fetch_start_us = 0;
+  std::uint64_t input_fetch_end_us = 0;
+  std::uint64_t execution_start_us = 0;
+  std::uint64_t execution_end_us = 0;
+  std::uint64_t output_upload_start_us = 0;
+  std::uint64_t output_upload_end_us = 0;
+  std::uint64_t worker_end_us = 0;
+  bool operator==(const ExecutionMetadata&) const = default;
+};
+
+struct ActionResult {
+  int exit_code = 0;
+  std::vector<OutputFile> output_files;
+  std::vector<OutputDirectory> output_directories;
+  Digest stdout_digest;
+  Digest stderr_digest;
+  ExecutionMetadata metadata;
+  bool operator==(const ActionResult&) const = default;
+};
+
+// A name of one path component: not empty, not "." or "..", no '/' and no
+// NUL. Fails with kInvalidArgument naming the offence.
+Status validate_name(std::string_view name);
+
+// A relative path of valid names joined by '/': no leading '/', no "..",
+// no empty components. Used for output paths and working directories.
+Status validate_relative_path(std::string_view path);
+
+// Canonical encodings. `fn` is the digest function of every digest inside;
+// a digest of another function is an error.
+Result<std::string> encode_directory(const Directory& dir, DigestFunction fn);
+Result<std::string> encode_command(const Command& command);
+Result<std::string> encode_action(const Action& action, DigestFunction fn);
+Result<std::string> encode_action_result(const ActionResult& result, DigestFunction fn);
+
+// Decoding untrusted bytes (from the CAS or a peer). Applies Cap'n Proto
+// read limits, checks every rule encode_* checks, and every digest's hash
+// length against `fn`. Never throws.
+Result<Directory> decode_directory(std::span<const std::byte> bytes, DigestFunction fn);
+Result<Command> decode_command(std::span<const std::byte> bytes);
+Result<Action> decode_action(std::span<const std::byte> bytes, DigestFunction fn);
+Result<ActionResult> decode_action_result(std::span<const std::byte> bytes, DigestFunction fn);
+
+}  // namespace kiln::cas

@@ -1,0 +1,138 @@
+// The LMDB-backed content-addressable store: blobs, the action cache, and
+// least-recently-used eviction, shared safely by many processes at once.
+//
+// Layout of a store directory:
+//   data.mdb, lock.mdb   LMDB environment (named databases below)
+//   files/xx/<hex>_<size> blobs at or above StoreOptions::file_threshold,
+//                         one file each, written to a temp name and renamed
+// Named databases:
+//   meta    format version, digest function, total stored bytes
+//   blobs   digest -> small blob bytes, or a marker that the blob is a file
+//   ac      action digest -> encoded ActionResult + the digests it names
+//   atime   digest -> last access (seconds), and lru: (atime, digest) -> ""
+//
+// Integrity: every put re-hashes the bytes; every get re-hashes what it
+// read, and a blob that does not match is reported (StoreOptions::warn),
+// deleted, and answered as missing. An action-cache entry is a hit only
+// when every blob it names is still present.
+//
+// Reads do not write: accesses are buffered in memory and recorded in
+// batches (on the next write transaction, every kAccessFlushCount reads,
+// and on destruction), so the LRU order is approximate by design.
+//
+// Thread safety: one Store may be used from one thread at a time; any number
+// of Stores in any number of processes may open the same directory.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cas/digest.h"
+#include "cas/tree.h"
+#include "proto/result.h"
+
+namespace kiln::cas {
+
+struct StoreOptions {
+  std::filesystem::path dir;
+  // Used when the store is created; opening an existing store with another
+  // function fails (kInvalidArgument): functions are never mixed.
+  DigestFunction function = DigestFunction::kXxh3_128;
+  // Evict least-recently-used blobs once the stored bytes exceed this
+  // (0 = no limit). Eviction goes down to 90% of the limit.
+  std::uint64_t max_size = 0;
+  // LMDB map size: address space reserved at open, not disk used.
+  std::uint64_t map_size = std::uint64_t{1} << 40;
+  // Blobs at least this large are stored as files beside the LMDB file.
+  std::uint64_t file_threshold = 1u << 20;
+  // false: commits are flushed to disk lazily (MDB_NOSYNC-class); a crash of
+  // the machine may lose recent blobs but never serves a wrong one.
+  bool durable = true;
+  // Receives one-line warnings (e.g. a corrupt blob was found and dropped).
+  std::function<void(std::string_view)> warn;
+};
+
+struct StoreStats {
+  DigestFunction function = DigestFunction::kXxh3_128;
+  std::uint64_t blob_count = 0;
+  std::uint64_t total_bytes = 0;      // logical bytes of all blobs
+  std::uint64_t file_blob_count = 0;  // blobs stored as files
+  std::uint64_t action_count = 0;
+  std::uint64_t max_size = 0;
+  std::uint64_t map_size = 0;
+  std::uint64_t map_used_bytes = 0;
+};
+
+struct GcReport {
+  std::uint64_t evicted_blobs = 0;
+  std::uint64_t evicted_bytes = 0;
+  std::uint64_t evicted_actions = 0;
+  std::uint64_t total_bytes_after = 0;
+};
+
+class Store final : public BlobSource {
+ public:
+  // Opens (creating if needed) the store in options.dir. Clears reader slots
+  // left by dead processes. Fails with kPermissionDenied (unwritable dir),
+  // kInvalidArgument (other digest function, not a kiln store), kIo.
+  static Result<std::unique_ptr<Store>> open(StoreOptions options);
+  ~Store() override;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  DigestFunction digest_function() const;
+
+  // Stores `data` under `digest` after checking that it matches (kCorrupt
+  // otherwise; nothing is stored). Storing a present blob is a no-op.
+  // kResourceExhausted when the map or disk is full.
+  Status put(const Digest& digest, std::span<const std::byte> data);
+  // Hashes and stores; returns the digest.
+  Result<Digest> put(std::span<const std::byte> data);
+  Result<Digest> put(std::string_view data);
+  // Hashes and stores a file's contents.
+  Result<Digest> put_file(const std::filesystem::path& path);
+
+  // The blob, verified; nullopt when absent or found corrupt.
+  Result<std::optional<std::string>> get(const Digest& digest);
+  Result<bool> contains(const Digest& digest);
+  // The digests of `digests` not in the store, in input order, deduplicated.
+  Result<std::vector<Digest>> find_missing(std::span<const Digest> digests);
+
+  // Action cache. `referenced` lists every blob the result needs (outputs,
+  // stdout/stderr, every blob of output trees); a get is a hit only when all
+  // are present.
+  Status put_action_result(const Digest& action, std::string_view encoded_result,
+                           std::span<const Digest> referenced);
+  Result<std::optional<std::string>> get_action_result(const Digest& action);
+
+  Result<StoreStats> stats();
+  // Evicts least-recently-used blobs (and the action-cache entries that name
+  // them) until the store holds at most `max_size` bytes.
+  Result<GcReport> gc(std::uint64_t max_size);
+  // Records buffered accesses now.
+  Status flush_access();
+
+  // BlobSource
+  Result<std::optional<std::string>> read_blob(const Digest& digest) override;
+  Result<bool> write_blob_to(const Digest& digest, int dir_fd, const std::string& name,
+                             bool executable) override;
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// "10G", "512M", "64K", "1000" -> bytes (binary units). kInvalidArgument on
+// anything else.
+Result<std::uint64_t> parse_size(std::string_view text);
+std::string format_size(std::uint64_t bytes);
+
+}  // namespace kiln::cas

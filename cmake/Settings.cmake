@@ -1,0 +1,65 @@
+# kiln_settings: one INTERFACE target that every kiln target links, carrying
+# warnings and the optional -Werror / sanitizer / clang-tidy switches.
+#
+#   -DKILN_WERROR=ON        turn warnings into errors (CI does)
+#   -DKILN_SANITIZE=address turn on ASan+UBSan ("address") or TSan ("thread")
+#   -DKILN_CLANG_TIDY=ON    run clang-tidy on every translation unit
+
+option(KILN_WERROR "Treat compiler warnings as errors" OFF)
+set(KILN_SANITIZE "" CACHE STRING "Sanitizers: '' | address | thread")
+set_property(CACHE KILN_SANITIZE PROPERTY STRINGS "" address thread)
+option(KILN_CLANG_TIDY "Run clang-tidy while compiling" OFF)
+
+add_library(kiln_settings INTERFACE)
+target_compile_options(kiln_settings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+  -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+  -Wformat=2)
+if(KILN_WERROR)
+  target_compile_options(kiln_settings INTERFACE -Werror)
+endif()
+
+if(KILN_SANITIZE STREQUAL "address")
+  target_compile_options(kiln_settings INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(kiln_settings INTERFACE -fsanitize=address,undefined)
+elseif(KILN_SANITIZE STREQUAL "thread")
+  target_compile_options(kiln_settings INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(kiln_settings INTERFACE -fsanitize=thread)
+elseif(NOT KILN_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "KILN_SANITIZE must be '', address or thread")
+endif()
+
+if(KILN_CLANG_TIDY)
+  find_program(CLANG_TIDY_EXE NAMES clang-tidy REQUIRED)
+  set(CMAKE_CXX_CLANG_TIDY ${CLANG_TIDY_EXE} --quiet)
+endif()
+
+# kiln_assert_pure(target): fails the configure step if `target` links, even
+# transitively through kiln targets, any I/O-heavy dependency. Pure libraries
+# are the ones the design promises can be tested without sockets or disks.
+function(kiln_assert_pure target)
+  set(forbidden cppzmq libzmq PkgConfig::LMDB PkgConfig::LIBARCHIVE spdlog::spdlog)
+  set(queue ${target})
+  set(seen "")
+  while(queue)
+    list(POP_FRONT queue current)
+    if(current IN_LIST seen)
+      continue()
+    endif()
+    list(APPEND seen ${current})
+    if(current IN_LIST forbidden)
+      message(FATAL_ERROR "${target} must stay pure but links ${current}")
+    endif()
+    if(TARGET ${current})
+      get_target_property(libs ${current} LINK_LIBRARIES)
+      get_target_property(ilibs ${current} INTERFACE_LINK_LIBRARIES)
+      foreach(lib IN LISTS libs ilibs)
+        if(lib AND NOT lib MATCHES "NOTFOUND$")
+          string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" lib "${lib}")
+          list(APPEND queue ${lib})
+        endif()
+      endforeach()
+    endif()
+  endwhile()
+endfunction()

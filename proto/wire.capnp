@@ -1,0 +1,154 @@
+# kiln wire messages: every ZeroMQ message kiln sends carries exactly one
+# Envelope (see PROTOCOL.md for the frame layout and the rules a peer follows
+# for versions, unknown kinds and malformed input).
+#
+# Compatibility rules: fields and union members are only ever appended; a
+# peer that reads a union member it does not know answers with an Error of
+# code `unknownKind` (requests) or ignores it (replies and notifications).
+@0xad7fd56b5e2a5848;
+
+$import "/capnp/c++.capnp".namespace("kiln::schema");
+
+using Model = import "model.capnp";
+
+# Major version of this contract. A peer rejects a message whose major
+# version differs from its own with Error.code = badVersion.
+const protocolVersion :UInt16 = 1;
+
+struct Envelope {
+  version @0 :UInt16;       # the sender's protocolVersion
+  requestId @1 :UInt64;     # chosen by the requester, echoed in its reply
+  body :union {
+    error @2 :Error;
+
+    # Worker session (worker DEALER -> scheduler ROUTER), Paranoid Pirate.
+    workerHello @3 :WorkerHello;
+    heartbeat @4 :Heartbeat;
+    disconnect @5 :Text;                  # reason; the peer forgets the session
+
+    # CAS service, served by the scheduler (central tier).
+    findMissingRequest @6 :FindMissingRequest;
+    findMissingResponse @7 :FindMissingResponse;
+    uploadChunk @8 :BlobChunk;            # client -> store
+    uploadResponse @9 :UploadResponse;
+    downloadRequest @10 :DownloadRequest;
+    downloadChunk @11 :BlobChunk;         # store -> client
+
+    # Action cache.
+    getActionResultRequest @12 :GetActionResultRequest;
+    getActionResultResponse @13 :GetActionResultResponse;
+
+    # Execution (client -> scheduler -> worker and back).
+    executeRequest @14 :ExecuteRequest;
+    executeResponse @15 :ExecuteResponse;
+    cancelRequest @16 :CancelRequest;
+    lease @17 :Lease;                     # scheduler -> worker
+    leaseResult @18 :LeaseResult;         # worker -> scheduler
+  }
+}
+
+struct Error {
+  code @0 :Code;
+  message @1 :Text;
+  enum Code {
+    internal @0;
+    badVersion @1;
+    malformed @2;        # the message could not be decoded
+    unknownKind @3;      # a body this peer does not implement
+    notFound @4;
+    invalidArgument @5;
+    digestMismatch @6;   # uploaded bytes do not hash to the claimed digest
+    resourceExhausted @7;
+    timedOut @8;
+    cancelled @9;
+    unavailable @10;     # e.g. no worker matches, retries exhausted
+  }
+}
+
+struct WorkerHello {
+  workerId @0 :Text;
+  slots @1 :UInt32;
+  platform @2 :List(Model.Property);
+  heartbeatIntervalMs @3 :UInt32;
+}
+
+struct Heartbeat {
+  busySlots @0 :UInt32;
+}
+
+struct FindMissingRequest {
+  digestFunction @0 :Model.DigestFunction;
+  digests @1 :List(Model.Digest);
+}
+
+struct FindMissingResponse {
+  missing @0 :List(Model.Digest);
+}
+
+# One piece of a blob. Blobs larger than one frame travel as consecutive
+# chunks with increasing offsets; `last` marks the final chunk.
+struct BlobChunk {
+  digestFunction @0 :Model.DigestFunction;
+  digest @1 :Model.Digest;
+  offset @2 :UInt64;
+  data @3 :Data;
+  last @4 :Bool;
+}
+
+struct UploadResponse {
+  digest @0 :Model.Digest;
+  committed @1 :Bool;     # true once the whole blob was verified and stored
+}
+
+struct DownloadRequest {
+  digestFunction @0 :Model.DigestFunction;
+  digest @1 :Model.Digest;
+  offset @2 :UInt64;
+  maxBytes @3 :UInt64;
+}
+
+struct GetActionResultRequest {
+  digestFunction @0 :Model.DigestFunction;
+  actionDigest @1 :Model.Digest;
+}
+
+struct GetActionResultResponse {
+  found @0 :Bool;
+  result @1 :Model.ActionResult;
+}
+
+struct ExecuteRequest {
+  digestFunction @0 :Model.DigestFunction;
+  actionDigest @1 :Model.Digest;
+  action @2 :Model.Action;
+  priority @3 :Int32;              # higher runs first within one client
+  skipCacheLookup @4 :Bool;
+}
+
+struct ExecuteResponse {
+  actionDigest @0 :Model.Digest;
+  result @1 :Model.ActionResult;
+  cached @2 :Bool;
+  status @3 :Error;                # code internal with empty message: none
+  hasStatus @4 :Bool;
+}
+
+struct CancelRequest {
+  actionDigest @0 :Model.Digest;
+}
+
+struct Lease {
+  leaseId @0 :UInt64;
+  digestFunction @1 :Model.DigestFunction;
+  actionDigest @2 :Model.Digest;
+  action @3 :Model.Action;
+  queuedUs @4 :UInt64;
+}
+
+struct LeaseResult {
+  leaseId @0 :UInt64;
+  actionDigest @1 :Model.Digest;
+  result @2 :Model.ActionResult;
+  hasError @3 :Bool;
+  error @4 :Error;
+}
