@@ -13,7 +13,7 @@ option(KILN_CLANG_TIDY "Run clang-tidy while compiling" OFF)
 add_library(kiln_settings INTERFACE)
 target_compile_options(kiln_settings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
-  -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+  -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough
   -Wformat=2)
 if(KILN_WERROR)
   target_compile_options(kiln_settings INTERFACE -Werror)
