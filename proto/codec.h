@@ -6,18 +6,30 @@
 //   frame 1: one Envelope in Cap'n Proto flat-array (unpacked) serialization
 // See PROTOCOL.md. Everything decoded here is untrusted: the decoder never
 // throws through its caller and bounds the work a hostile frame can cause.
+//
+// How decode() works: it checks the signature frame, then validates the
+// body's segment table itself (Cap'n Proto's FlatArrayMessageReader accepts
+// trailing bytes and would throw on the rest), copies the body into an
+// 8-byte-aligned buffer that the Decoded owns, opens it with tight
+// ReaderOptions and walks the whole message once (Envelope::totalSize), so
+// that any structural damage -- out-of-bounds pointers, too deep nesting,
+// amplification past the traversal limit -- is found here and reported as a
+// value. A Decoded that decode() returned can be read without exceptions
+// from malformed structure, within the traversal budget left (see below).
+//
+// The codec is pure: it works on byte spans and links no ZeroMQ.
 #pragma once
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <kj/array.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
-#include <string>
-#include <vector>
 
 #include "proto/result.h"
 #include "proto/wire.capnp.h"
@@ -25,35 +37,103 @@
 namespace kiln::proto {
 
 inline constexpr std::size_t kSignatureSize = 4;
+// The major version carried in the signature's last byte and in
+// Envelope.version; always equal to schema::PROTOCOL_VERSION.
+inline constexpr std::uint8_t kProtocolMajor = 1;
+static_assert(kProtocolMajor == schema::PROTOCOL_VERSION);
+// Largest BlobChunk.data a sender puts into one message (PROTOCOL.md,
+// "Blob chunking"). Well below the default max_body_bytes, so a chunk plus
+// its digest and envelope always fits.
+inline constexpr std::size_t kBlobChunkBytes = 1u << 20;
 
 struct CodecLimits {
   // Largest body frame accepted. Blob transfers are chunked below this.
   std::size_t max_body_bytes = 8u << 20;
   // Cap'n Proto traversal limit, as a multiple of the body's word count.
+  // decode() spends about one body's worth on its own full walk; the rest
+  // is the caller's budget for reading the message.
   std::uint64_t traversal_factor = 4;
-  // Cap'n Proto nesting limit.
+  // Cap'n Proto nesting limit (pointer depth below the root); values above
+  // 32 are clamped to 32. The deepest message in wire.capnp needs under 10.
   int nesting_limit = 32;
 };
 
-// A decoded message. Owns its bytes (an 8-byte-aligned copy when the frame
-// was misaligned), so the reader stays valid after the frames are gone.
+// The two frames of one encoded message. The body is the Cap'n Proto flat
+// array exactly as capnp::messageToFlatArray produced it (one copy of the
+// builder's segments, no further copies): a ZeroMQ caller may send it
+// zero-copy by moving `body` into a heap object that zmq_msg_init_data's free
+// function deletes, or copy body_bytes() into a zmq::message_t.
+struct Encoded {
+  std::array<std::byte, kSignatureSize> signature;
+  kj::Array<capnp::word> body;
+
+  std::span<const std::byte> signature_bytes() const { return signature; }
+  std::span<const std::byte> body_bytes() const {
+    return std::as_bytes(std::span<const capnp::word>(body.begin(), body.size()));
+  }
+  // Both frames, in wire order; valid while this Encoded lives.
+  std::array<std::span<const std::byte>, 2> frames() const {
+    return {signature_bytes(), body_bytes()};
+  }
+};
+
+// A decoded, fully validated message. Owns an aligned copy of the body, so it
+// stays valid after the frames are gone. Not thread-safe (the Cap'n Proto
+// traversal budget is shared state).
+//
+// Callers must handle envelope().getBody().which() returning a value that is
+// not an enumerator of schema::Envelope::Body::Which: a peer built from a
+// newer wire.capnp may send a kind this build does not know. decode() accepts
+// such a message; the receiver answers a request with Error code unknownKind
+// (echoing requestId) and ignores anything else (PROTOCOL.md, "Versioning").
+// A `switch` over which() therefore needs a `default:` branch.
+//
+// Reading may still throw kj::Exception if the caller exhausts the traversal
+// budget (traversal_factor x body words, minus decode's own walk) by reading
+// the same large list or blob many times; read each field once into values.
 class Decoded {
  public:
   virtual ~Decoded() = default;
-  virtual schema::Envelope::Reader envelope() = 0;
+  // The root, obtained once at decode time (calling this costs nothing).
+  virtual schema::Envelope::Reader envelope() const = 0;
+  // Size of the body frame in 8-byte words.
+  virtual std::size_t body_words() const = 0;
 };
 
-// Serializes `message` (whose root is an Envelope) into the two frames.
-// Sets nothing in the envelope: the caller fills version and requestId.
-std::vector<std::string> encode(capnp::MessageBuilder& message);
+// Starts a new Envelope as the root of `message`, with version set to
+// kProtocolMajor and the given requestId. The caller then initialises
+// exactly one body member.
+schema::Envelope::Builder init_envelope(capnp::MessageBuilder& message, std::uint64_t request_id);
 
-// Decodes the two frames of one message. Fails with Errc::kInvalidArgument
-// and a one-line reason when: the frame count is not 2; the signature or
-// version byte is wrong; the body is empty, over max_body_bytes, not a
-// multiple of 8 bytes, has a bad segment table, or has trailing bytes; or
-// reading the root Envelope exceeds the traversal or nesting limit.
-// Misaligned bodies are copied before decoding.
+// Serializes `message`, whose root must be an Envelope (use init_envelope),
+// into the two frames. Sets nothing in the envelope. Never fails; does not
+// apply CodecLimits, so a sender that builds messages of variable size (blob
+// chunks, FindMissing lists) keeps them under the peer's max_body_bytes
+// itself (PROTOCOL.md, "Size limits").
+Encoded encode(capnp::MessageBuilder& message);
+
+// Decodes the two frames of one message. Never throws for any input bytes.
+// Always copies the body (into an aligned buffer it owns), whatever the
+// frames' alignment. Fails with Errc::kInvalidArgument and a one-line
+// reason, fit to log as-is, when:
+//   - the frame count is not 2;
+//   - frame 0 is not 4 bytes, does not start with "KLN", or its version byte
+//     is not kProtocolMajor;
+//   - the body is empty, over max_body_bytes, or not a multiple of 8 bytes;
+//   - the segment table is bad: more than 512 segments, an empty first
+//     segment, segments extending past the frame, or bytes after the last
+//     segment;
+//   - Cap'n Proto finds the structure invalid (out-of-bounds or malformed
+//     pointers), or walking it exceeds the traversal or nesting limit;
+//   - Envelope.version is not schema::PROTOCOL_VERSION.
+// An unknown body kind is not an error (see Decoded).
 Result<std::unique_ptr<Decoded>> decode(std::span<const std::span<const std::byte>> frames,
                                         const CodecLimits& limits = {});
+
+// The version byte of a signature frame that starts with "KLN", whatever
+// its value; nullopt if `frame` is not a kiln signature at all. Lets a peer
+// tell "speaks another major version" (reply badVersion, log it) apart from
+// garbage after decode() failed.
+std::optional<std::uint8_t> peek_version(std::span<const std::byte> frame);
 
 }  // namespace kiln::proto
