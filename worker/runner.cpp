@@ -1,0 +1,221 @@
+// run_command: posix_spawn into a new process group, then one poll loop over
+// the two output pipes and a pidfd for the child, bounded by the deadline.
+// When the child exits (or the deadline passes) the whole group is killed,
+// which also closes pipes held open by background grandchildren, and the
+// pipes are drained to EOF.
+#include "worker/runner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+namespace kiln::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = other.release();
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// Resolves argv[0] against PATH from the child's environment, as execvpe
+// would, so that the child's PATH (not the worker's) decides.
+std::string resolve_program(const RunSpec& spec) {
+  const std::string& program = spec.argv.front();
+  if (program.find('/') != std::string::npos) return program;
+  std::string path = "/usr/local/bin:/usr/bin:/bin";
+  for (const std::string& entry : spec.env) {
+    if (entry.rfind("PATH=", 0) == 0) path = entry.substr(5);
+  }
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    const std::size_t end = std::min(path.find(':', start), path.size());
+    const std::string_view dir = std::string_view(path).substr(start, end - start);
+    const std::filesystem::path candidate =
+        (dir.empty() ? std::filesystem::path(".") : std::filesystem::path(dir)) / program;
+    const std::filesystem::path full = candidate.is_absolute() ? candidate : spec.cwd / candidate;
+    if (::access(full.c_str(), X_OK) == 0) return full.string();
+    start = end + 1;
+  }
+  return program;
+}
+
+struct Capture {
+  std::string* data;
+  bool* truncated;
+  std::size_t cap;
+  Fd fd;
+};
+
+// Reads what is available; returns false at EOF or error.
+bool drain_once(Capture& c) {
+  std::array<char, 65536> buffer{};
+  const ssize_t n = ::read(c.fd.get(), buffer.data(), buffer.size());
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+  if (n <= 0) return false;
+  const std::size_t room = c.cap > c.data->size() ? c.cap - c.data->size() : 0;
+  const std::size_t keep = std::min(room, static_cast<std::size_t>(n));
+  c.data->append(buffer.data(), keep);
+  if (keep < static_cast<std::size_t>(n)) *c.truncated = true;
+  return true;
+}
+
+}  // namespace
+
+Result<RunOutcome> run_command(const RunSpec& spec) {
+  if (spec.argv.empty()) return make_error(Errc::kInvalidArgument, "empty command");
+  std::array<int, 2> out_pipe{};
+  std::array<int, 2> err_pipe{};
+  // Read ends are non-blocking: the poll loop never blocks in read().
+  if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0) return make_error(Errc::kIo, errno_text("pipe"));
+  Fd out_read(out_pipe[0]);
+  Fd out_write(out_pipe[1]);
+  if (::pipe2(err_pipe.data(), O_CLOEXEC) != 0) return make_error(Errc::kIo, errno_text("pipe"));
+  Fd err_read(err_pipe[0]);
+  Fd err_write(err_pipe[1]);
+  ::fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
+  ::fcntl(err_read.get(), F_SETFL, O_NONBLOCK);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
+  posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t no_signals;
+  sigemptyset(&no_signals);
+  sigset_t all_signals;
+  sigfillset(&all_signals);
+  posix_spawnattr_setsigmask(&attr, &no_signals);
+  posix_spawnattr_setsigdefault(&attr, &all_signals);
+  posix_spawnattr_setpgroup(&attr, 0);  // its own process group
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::vector<char*> argv;
+  for (const std::string& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const std::string& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  const std::string program = resolve_program(spec);
+  const auto started = Clock::now();
+  pid_t pid = 0;
+  const int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    const Errc code = rc == ENOENT   ? Errc::kNotFound
+                      : rc == EACCES ? Errc::kPermissionDenied
+                                     : Errc::kIo;
+    return make_error(code, "cannot run " + spec.argv.front() + ": " + std::strerror(rc));
+  }
+  out_write.reset();
+  err_write.reset();
+
+  RunOutcome outcome;
+  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  std::array<Capture, 2> captures{Capture{&outcome.stdout_data, &outcome.stdout_truncated,
+                                          spec.output_cap, std::move(out_read)},
+                                  Capture{&outcome.stderr_data, &outcome.stderr_truncated,
+                                          spec.output_cap, std::move(err_read)}};
+  const bool has_deadline = spec.timeout.count() > 0;
+  const auto deadline = started + spec.timeout;
+
+  bool exited = false;
+  int status = 0;
+  while (!exited) {
+    std::array<pollfd, 3> fds{};
+    nfds_t n = 0;
+    for (auto& c : captures) {
+      if (c.fd.get() >= 0) fds[n++] = pollfd{c.fd.get(), POLLIN, 0};
+    }
+    if (pidfd.get() >= 0) fds[n++] = pollfd{pidfd.get(), POLLIN, 0};
+    int wait_ms = pidfd.get() >= 0 ? -1 : 20;  // without a pidfd, poll waitpid
+    if (has_deadline) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      const int left_ms = static_cast<int>(std::max<std::int64_t>(0, left.count()) + 1);
+      wait_ms = wait_ms < 0 ? left_ms : std::min(wait_ms, left_ms);
+    }
+    const int ready = ::poll(fds.data(), n, wait_ms);
+    if (ready < 0 && errno != EINTR) break;
+    for (auto& c : captures) {
+      if (c.fd.get() < 0) continue;
+      for (nfds_t i = 0; i < n; ++i) {
+        if (fds[i].fd == c.fd.get() && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+          if (!drain_once(c)) c.fd.reset();
+        }
+      }
+    }
+    const pid_t waited = ::waitpid(pid, &status, WNOHANG);
+    if (waited == pid) {
+      exited = true;
+    } else if (has_deadline && Clock::now() >= deadline) {
+      outcome.timed_out = true;
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      exited = true;
+    }
+  }
+  // No process of the action may outlive it; this also closes pipes that
+  // background children still hold, so the drain below ends.
+  ::kill(-pid, SIGKILL);
+  // A process that escaped the group (setsid) may still hold a pipe: give
+  // the drain a bounded time, then stop listening.
+  for (auto& c : captures) {
+    while (c.fd.get() >= 0) {
+      pollfd pfd{c.fd.get(), POLLIN, 0};
+      if (::poll(&pfd, 1, 200) <= 0 || !drain_once(c)) c.fd.reset();
+    }
+  }
+  outcome.wall = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+  if (WIFEXITED(status)) {
+    outcome.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    outcome.signal = WTERMSIG(status);
+    outcome.exit_code = 128 + outcome.signal;
+  }
+  return outcome;
+}
+
+}  // namespace kiln::worker

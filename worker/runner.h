@@ -1,0 +1,44 @@
+// Running one command as a child process: its own process group, only the
+// environment it is given, stdout/stderr captured up to a cap, and the whole
+// group killed on timeout (and when the command exits, so no background
+// child outlives its action).
+//
+// The child is started with posix_spawn: nothing runs between fork and exec
+// in the child, so a parent holding ZeroMQ sockets or threads is safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "proto/result.h"
+
+namespace kiln::worker {
+
+struct RunSpec {
+  std::vector<std::string> argv;         // argv[0] is looked up in env PATH if it has no '/'
+  std::vector<std::string> env;          // "NAME=value", the child's whole environment
+  std::filesystem::path cwd;             // must exist
+  std::chrono::milliseconds timeout{0};  // 0: none
+  std::size_t output_cap = 64u << 20;    // per stream; the rest is discarded
+};
+
+struct RunOutcome {
+  int exit_code = 0;       // the exit status, or 128 + signal
+  int signal = 0;          // the signal that ended it, if any
+  bool timed_out = false;  // killed by the timeout (signal is SIGKILL)
+  std::string stdout_data;
+  std::string stderr_data;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  std::chrono::microseconds wall{0};
+};
+
+// Runs the command and waits for it. Fails (kNotFound / kPermissionDenied /
+// kIo) only when the command could not be started; a command that runs and
+// fails is an outcome, not an error.
+Result<RunOutcome> run_command(const RunSpec& spec);
+
+}  // namespace kiln::worker
