@@ -65,7 +65,8 @@ Digest from_xxh128(XXH128_hash_t h, std::uint64_t size) {
 Result<Digest> parse_digest(std::string_view text) {
   const auto slash = text.find('/');
   if (slash == std::string_view::npos) {
-    return make_error(Errc::kInvalidArgument, "digest '" + std::string(text) + "' has no '/<size>'");
+    return make_error(Errc::kInvalidArgument,
+                      "digest '" + std::string(text) + "' has no '/<size>'");
   }
   const std::string_view hex = text.substr(0, slash);
   const std::string_view size_text = text.substr(slash + 1);
@@ -75,8 +76,9 @@ Result<Digest> parse_digest(std::string_view text) {
   } else if (hex.size() == 64) {
     fn = DigestFunction::kSha256;
   } else {
-    return make_error(Errc::kInvalidArgument, "digest '" + std::string(text) +
-                                                  "' must have 32 (xxh3-128) or 64 (sha256) hex digits");
+    return make_error(
+        Errc::kInvalidArgument,
+        "digest '" + std::string(text) + "' must have 32 (xxh3-128) or 64 (sha256) hex digits");
   }
   Digest d;
   d.function = fn;
@@ -84,7 +86,8 @@ Result<Digest> parse_digest(std::string_view text) {
     const int hi = hex_value(hex[i]);
     const int lo = hex_value(hex[i + 1]);
     if (hi < 0 || lo < 0) {
-      return make_error(Errc::kInvalidArgument, "digest '" + std::string(text) + "' has a non-hex digit");
+      return make_error(Errc::kInvalidArgument,
+                        "digest '" + std::string(text) + "' has a non-hex digit");
     }
     d.hash[i / 2] = static_cast<std::uint8_t>(hi * 16 + lo);
   }
@@ -94,11 +97,13 @@ Result<Digest> parse_digest(std::string_view text) {
   std::uint64_t size = 0;
   for (char c : size_text) {
     if (c < '0' || c > '9') {
-      return make_error(Errc::kInvalidArgument, "digest '" + std::string(text) + "' has a bad size");
+      return make_error(Errc::kInvalidArgument,
+                        "digest '" + std::string(text) + "' has a bad size");
     }
     const std::uint64_t next = size * 10 + static_cast<std::uint64_t>(c - '0');
     if (next / 10 != size) {
-      return make_error(Errc::kInvalidArgument, "digest '" + std::string(text) + "' size overflows");
+      return make_error(Errc::kInvalidArgument,
+                        "digest '" + std::string(text) + "' size overflows");
     }
     size = next;
   }
@@ -110,8 +115,8 @@ Result<Digest> digest_from_bytes(DigestFunction fn, std::span<const std::uint8_t
                                  std::uint64_t size) {
   if (hash.size() != hash_size(fn)) {
     return make_error(Errc::kInvalidArgument, "digest hash has " + std::to_string(hash.size()) +
-                                                  " bytes, " + std::string(to_string(fn)) + " needs " +
-                                                  std::to_string(hash_size(fn)));
+                                                  " bytes, " + std::string(to_string(fn)) +
+                                                  " needs " + std::to_string(hash_size(fn)));
   }
   Digest d;
   d.function = fn;
@@ -132,7 +137,8 @@ struct Hasher::State {
       if (xxh == nullptr || XXH3_128bits_reset(xxh) != XXH_OK) throw std::bad_alloc();
     } else {
       sha = EVP_MD_CTX_new();
-      if (sha == nullptr || EVP_DigestInit_ex(sha, EVP_sha256(), nullptr) != 1) throw std::bad_alloc();
+      if (sha == nullptr || EVP_DigestInit_ex(sha, EVP_sha256(), nullptr) != 1)
+        throw std::bad_alloc();
     }
   }
   ~State() {
@@ -157,7 +163,9 @@ void Hasher::update(std::span<const std::byte> data) {
   }
 }
 
-void Hasher::update(std::string_view data) { update(std::as_bytes(std::span(data.data(), data.size()))); }
+void Hasher::update(std::string_view data) {
+  update(std::as_bytes(std::span(data.data(), data.size())));
+}
 
 Digest Hasher::finish() {
   if (state_->xxh != nullptr) return from_xxh128(XXH3_128bits_digest(state_->xxh), state_->size);
@@ -185,13 +193,7 @@ Digest digest_of(DigestFunction fn, std::string_view data) {
   return digest_of(fn, std::as_bytes(std::span(data.data(), data.size())));
 }
 
-Result<Digest> digest_file(DigestFunction fn, const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    return make_error(err == ENOENT ? Errc::kNotFound : Errc::kIo,
-                      "cannot open " + path + ": " + std::strerror(err));
-  }
+Result<Digest> digest_fd(DigestFunction fn, int fd, const std::string& what) {
   Hasher hasher(fn);
   std::vector<std::byte> buffer(1u << 20);
   for (;;) {
@@ -199,14 +201,23 @@ Result<Digest> digest_file(DigestFunction fn, const std::string& path) {
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return make_error(Errc::kIo, "cannot read " + path + ": " + std::strerror(err));
+      return make_error(Errc::kIo, "cannot read " + what + ": " + std::strerror(errno));
     }
     hasher.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
   }
-  ::close(fd);
   return hasher.finish();
+}
+
+Result<Digest> digest_file(DigestFunction fn, const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    return make_error(err == ENOENT ? Errc::kNotFound : Errc::kIo,
+                      "cannot open " + path + ": " + std::strerror(err));
+  }
+  auto digest = digest_fd(fn, fd, path);
+  ::close(fd);
+  return digest;
 }
 
 std::size_t DigestHash::operator()(const Digest& d) const noexcept {

@@ -40,8 +40,8 @@ struct Digest {
   DigestFunction function = DigestFunction::kXxh3_128;
 
   std::span<const std::uint8_t> hash_bytes() const { return {hash.data(), hash_size(function)}; }
-  std::string hex() const;         // hash only
-  std::string to_string() const;   // "<hex>/<size>"
+  std::string hex() const;        // hash only
+  std::string to_string() const;  // "<hex>/<size>"
 
   auto operator<=>(const Digest&) const = default;
   bool operator==(const Digest&) const = default;
@@ -84,6 +84,12 @@ class Hasher {
 // Digest of a file's contents, read in large blocks. Fails with kIo or
 // kNotFound.
 Result<Digest> digest_file(DigestFunction fn, const std::string& path);
+
+// Digest of what remains to be read from the open file `fd`, read to its end
+// (the caller keeps the descriptor). `what` names the file in errors. Lets a
+// caller hash exactly the file it opened (e.g. with O_NOFOLLOW) and fstat'ed.
+// Fails with kIo.
+Result<Digest> digest_fd(DigestFunction fn, int fd, const std::string& what);
 
 struct DigestHash {
   std::size_t operator()(const Digest& d) const noexcept;

@@ -34,7 +34,8 @@ struct BuiltTree {
 // Walks `root` (which must be a directory). Regular files, directories and
 // symlinks are recorded; a symlink whose target is absolute or escapes
 // `root` is an error (kInvalidArgument), as is any other file type (socket,
-// fifo, device). Symlinks are recorded as links, never followed.
+// fifo, device), as is a tree more than 256 levels deep. Symlinks are
+// recorded as links, never followed.
 Result<BuiltTree> build_tree(const std::filesystem::path& root, DigestFunction fn);
 
 // Where materialize_tree() reads blobs from. A store implements it.
@@ -53,9 +54,10 @@ class BlobSource {
 
 // Creates the tree named by `root` under `dest`, which must be an existing
 // empty directory. Fails with kInvalidArgument for a malformed or hostile
-// tree (bad names, escaping symlinks, a directory cycle) and kNotFound when a
-// blob is missing; on failure `dest` may hold a partial tree, never anything
-// outside it.
+// tree (bad names, escaping symlinks, a directory cycle, more than 256
+// levels), kNotFound when a blob is missing, kCorrupt when a Directory blob
+// does not match its digest, and kResourceExhausted beyond 2^22 nodes; on
+// failure `dest` may hold a partial tree, never anything outside it.
 Status materialize_tree(BlobSource& source, const Digest& root, const std::filesystem::path& dest);
 
 }  // namespace kiln::cas
