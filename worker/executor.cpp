@@ -1,0 +1,266 @@
+// execute(): see executor.h. Output paths are opened with openat2 and
+// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS relative to the sandbox, so neither
+// ".." nor a symlink planted by the action can make the worker read (and
+// upload) a file outside it.
+#include "worker/executor.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "cas/tree.h"
+#include "worker/runner.h"
+
+namespace kiln::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+template <typename T>
+Result<T> prefix(Result<T> result, const std::string& what) {
+  if (result.ok()) return result;
+  return make_error(result.error().code, what + ": " + result.error().message);
+}
+
+// A sandbox directory that removes itself.
+class Sandbox {
+ public:
+  static Result<Sandbox> create(const fs::path& root, bool keep) {
+    std::error_code ec;
+    fs::create_directories(root, ec);
+    if (ec) return make_error(Errc::kIo, "cannot create " + root.string() + ": " + ec.message());
+    std::string templ = (root / "action-XXXXXX").string();
+    if (::mkdtemp(templ.data()) == nullptr) {
+      return make_error(
+          Errc::kIo, "cannot create a sandbox in " + root.string() + ": " + std::strerror(errno));
+    }
+    return Sandbox(templ, keep);
+  }
+  Sandbox(Sandbox&& other) noexcept : dir_(std::move(other.dir_)), keep_(other.keep_) {
+    other.dir_.clear();
+  }
+  Sandbox& operator=(Sandbox&&) = delete;
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+  ~Sandbox() {
+    if (dir_.empty() || keep_) return;
+    std::error_code ec;
+    make_writable(dir_);
+    fs::remove_all(dir_, ec);
+  }
+  const fs::path& dir() const { return dir_; }
+
+ private:
+  Sandbox(fs::path dir, bool keep) : dir_(std::move(dir)), keep_(keep) {}
+  // An action may leave read-only directories behind; remove_all needs w+x.
+  static void make_writable(const fs::path& dir) {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_directory(ec) && !it->is_symlink(ec)) {
+        fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+      }
+    }
+  }
+  fs::path dir_;
+  bool keep_;
+};
+
+// Opens `relative` beneath `root_fd`, refusing "..", absolute paths and any
+// symlink on the way. Returns -1 with errno set on failure.
+int open_beneath(int root_fd, const std::string& relative, int flags) {
+  open_how how{};
+  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC | O_NOFOLLOW);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how));
+}
+
+// mkdir -p of the parent directories of a declared output, beneath root.
+Status make_parents(const fs::path& root, const std::string& output) {
+  const fs::path parent = fs::path(output).parent_path();
+  if (parent.empty()) return {};
+  std::error_code ec;
+  fs::create_directories(root / parent, ec);
+  if (ec)
+    return make_error(Errc::kIo, "cannot create parent of output " + output + ": " + ec.message());
+  return {};
+}
+
+struct Collector {
+  cas::Store& store;
+  int root_fd;
+  const fs::path& root;
+  Execution& execution;
+
+  Status file(const std::string& path) {
+    const int fd = open_beneath(root_fd, path, O_RDONLY);
+    if (fd < 0) {
+      if (errno == ENOENT) {
+        execution.missing_outputs.push_back(path);
+        return {};
+      }
+      return make_error(
+          Errc::kInvalidArgument,
+          "output " + path +
+              " is outside the action's directory or behind a symlink: " + std::strerror(errno));
+    }
+    struct stat st {};
+    ::fstat(fd, &st);
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return make_error(Errc::kInvalidArgument, "output " + path + " is not a regular file");
+    }
+    auto digest = store.put_file("/proc/self/fd/" + std::to_string(fd));
+    ::close(fd);
+    if (!digest.ok())
+      return make_error(digest.error().code, "output " + path + ": " + digest.error().message);
+    execution.result.output_files.push_back(
+        cas::OutputFile{path, *digest, (st.st_mode & S_IXUSR) != 0});
+    execution.referenced.push_back(*digest);
+    return {};
+  }
+
+  Status directory(const std::string& path) {
+    const int fd = open_beneath(root_fd, path, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) {
+      if (errno == ENOENT) {
+        execution.missing_outputs.push_back(path);
+        return {};
+      }
+      return make_error(
+          Errc::kInvalidArgument,
+          "output directory " + path +
+              " is outside the action's directory or behind a symlink: " + std::strerror(errno));
+    }
+    // The tree's file paths go through the descriptor: keep it open until
+    // every file is stored.
+    const Status stored = store_tree(fd, path);
+    ::close(fd);
+    return stored;
+  }
+
+  Status store_tree(int fd, const std::string& path) {
+    auto tree = cas::build_tree("/proc/self/fd/" + std::to_string(fd), store.digest_function());
+    if (!tree.ok())
+      return make_error(tree.error().code,
+                        "output directory " + path + ": " + tree.error().message);
+    for (const auto& [digest, bytes] : tree->directories) {
+      if (auto s = store.put(digest, std::as_bytes(std::span(bytes.data(), bytes.size()))); !s.ok())
+        return s;
+      execution.referenced.push_back(digest);
+    }
+    for (const auto& [digest, file] : tree->files) {
+      auto stored = store.put_file(file);
+      if (!stored.ok()) return stored.error();
+      if (*stored != digest)
+        return make_error(Errc::kIo, "output " + file.string() + " changed while stored");
+      execution.referenced.push_back(digest);
+    }
+    execution.result.output_directories.push_back(cas::OutputDirectory{path, tree->root});
+    return {};
+  }
+};
+
+}  // namespace
+
+Result<Execution> execute(cas::Store& store, const cas::Action& action,
+                          const ExecutorOptions& options, std::uint64_t queued_us) {
+  Execution execution;
+  cas::ExecutionMetadata& meta = execution.result.metadata;
+  meta.worker_id = options.worker_id;
+  meta.queued_us = queued_us;
+  meta.worker_start_us = now_us();
+
+  auto command_bytes = store.get(action.command_digest);
+  if (!command_bytes.ok()) return command_bytes.error();
+  if (!command_bytes->has_value()) {
+    return make_error(Errc::kNotFound,
+                      "command " + action.command_digest.to_string() + " is not in the store");
+  }
+  const std::string& cb = **command_bytes;
+  auto command =
+      prefix(cas::decode_command(std::as_bytes(std::span(cb.data(), cb.size()))), "command");
+  if (!command.ok()) return command.error();
+  if (command->arguments.empty())
+    return make_error(Errc::kInvalidArgument, "command has no arguments");
+
+  auto sandbox = Sandbox::create(options.work_root, options.keep_sandbox);
+  if (!sandbox.ok()) return sandbox.error();
+  const fs::path& root = sandbox->dir();
+
+  meta.input_fetch_start_us = now_us();
+  if (auto s = cas::materialize_tree(store, action.input_root_digest, root); !s.ok()) {
+    return make_error(s.error().code, "input root: " + s.error().message);
+  }
+  meta.input_fetch_end_us = now_us();
+
+  for (const auto& output : command->output_files) {
+    if (auto s = make_parents(root, output); !s.ok()) return s.error();
+  }
+  for (const auto& output : command->output_directories) {
+    if (auto s = make_parents(root, output); !s.ok()) return s.error();
+  }
+
+  RunSpec spec;
+  spec.argv = command->arguments;
+  for (const auto& variable : command->environment)
+    spec.env.push_back(variable.name + "=" + variable.value);
+  spec.cwd = command->working_directory.empty() ? root : root / command->working_directory;
+  spec.timeout = action.timeout_ms != 0 ? std::chrono::milliseconds(action.timeout_ms)
+                                        : options.default_timeout;
+  spec.output_cap = options.output_cap;
+
+  meta.execution_start_us = now_us();
+  auto outcome = run_command(spec);
+  meta.execution_end_us = now_us();
+  if (!outcome.ok()) return outcome.error();
+  execution.timed_out = outcome->timed_out;
+  execution.result.exit_code = outcome->exit_code;
+
+  meta.output_upload_start_us = now_us();
+  const int root_fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0)
+    return make_error(Errc::kIo, "cannot open sandbox: " + std::string(std::strerror(errno)));
+  Collector collector{store, root_fd, root, execution};
+  Status collected;
+  for (const auto& output : command->output_files) {
+    if (collected = collector.file(output); !collected.ok()) break;
+  }
+  for (const auto& output : command->output_directories) {
+    if (!collected.ok()) break;
+    collected = collector.directory(output);
+  }
+  ::close(root_fd);
+  if (!collected.ok()) return collected.error();
+
+  auto out_digest = store.put(outcome->stdout_data);
+  if (!out_digest.ok()) return out_digest.error();
+  auto err_digest = store.put(outcome->stderr_data);
+  if (!err_digest.ok()) return err_digest.error();
+  execution.result.stdout_digest = *out_digest;
+  execution.result.stderr_digest = *err_digest;
+  execution.referenced.push_back(*out_digest);
+  execution.referenced.push_back(*err_digest);
+  meta.output_upload_end_us = now_us();
+  meta.worker_end_us = now_us();
+  return execution;
+}
+
+bool cacheable(const cas::Action& action, const Execution& execution) {
+  return !action.do_not_cache && !execution.timed_out && execution.result.exit_code == 0 &&
+         execution.missing_outputs.empty();
+}
+
+}  // namespace kiln::worker

@@ -1,0 +1,60 @@
+// The executor: one action, from digests to an ActionResult.
+//
+//   execute(store, action) = read the Command from the store
+//                          → materialize the input root into a fresh sandbox
+//                          → create the parents of declared outputs
+//                          → run the command (runner.h) with its environment
+//                          → collect declared outputs into the store
+//                          → store stdout/stderr, fill in timings
+//
+// The store must already hold the Command and every input blob (the worker
+// loop fetches what is missing first). Outputs are confined to the sandbox:
+// a declared path that is absolute or has "..", or that resolves through a
+// symlink, is refused; a declared output that was not produced is listed in
+// Execution::missing_outputs. Writing the action cache is the caller's job
+// (only workers write it, and only for results worth caching).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cas/digest.h"
+#include "cas/model.h"
+#include "cas/store.h"
+#include "proto/result.h"
+
+namespace kiln::worker {
+
+struct ExecutorOptions {
+  std::filesystem::path work_root;  // sandboxes are created under it
+  std::string worker_id;
+  std::size_t output_cap = 64u << 20;  // per stream
+  std::chrono::milliseconds default_timeout{600000};
+  bool keep_sandbox = false;  // for debugging
+};
+
+struct Execution {
+  cas::ActionResult result;
+  bool timed_out = false;
+  std::vector<std::string> missing_outputs;
+  // Every blob the result names (outputs, whole output trees, stdout and
+  // stderr): what an action-cache entry for it must reference.
+  std::vector<cas::Digest> referenced;
+};
+
+// Fails with kNotFound when the Command or an input blob is not in the
+// store, kInvalidArgument for a malformed Command or a hostile input tree or
+// output path, kNotFound/kPermissionDenied when the program cannot be
+// started, kIo/kResourceExhausted for local trouble. `queued_us` is copied
+// into the result's metadata.
+Result<Execution> execute(cas::Store& store, const cas::Action& action,
+                          const ExecutorOptions& options, std::uint64_t queued_us = 0);
+
+// Whether an execution's result belongs in the action cache: it ran to
+// completion with exit code 0, produced every declared output, and the
+// action did not opt out.
+bool cacheable(const cas::Action& action, const Execution& execution);
+
+}  // namespace kiln::worker
