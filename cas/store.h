@@ -2,26 +2,34 @@
 // least-recently-used eviction, shared safely by many processes at once.
 //
 // Layout of a store directory:
-//   data.mdb, lock.mdb   LMDB environment (named databases below)
+//   data.mdb, lock.mdb    LMDB environment (named databases below)
 //   files/xx/<hex>_<size> blobs at or above StoreOptions::file_threshold,
-//                         one file each, written to a temp name and renamed
+//                         one read-only file each, written to tmp/ and
+//                         renamed in by the transaction that indexes them
+//   tmp/                  temporary files of puts in progress
 // Named databases:
-//   meta    format version, digest function, total stored bytes
-//   blobs   digest -> small blob bytes, or a marker that the blob is a file
-//   ac      action digest -> encoded ActionResult + the digests it names
-//   atime   digest -> last access (seconds), and lru: (atime, digest) -> ""
+//   meta    format version, digest function, total stored bytes, file count
+//   index   digest -> last access + inline/file: what the store holds
+//   blobs   digest -> bytes of blobs below file_threshold
+//   lru     (last access, digest) -> "": eviction order
+//   ac      action digest -> the digests it names + encoded ActionResult
+//   acref   (blob digest, action digest) -> "": entries to drop on eviction
 //
 // Integrity: every put re-hashes the bytes; every get re-hashes what it
 // read, and a blob that does not match is reported (StoreOptions::warn),
 // deleted, and answered as missing. An action-cache entry is a hit only
-// when every blob it names is still present.
+// when every blob it names is still present; evicting a blob also deletes
+// the action-cache entries that name it.
 //
 // Reads do not write: accesses are buffered in memory and recorded in
-// batches (on the next write transaction, every kAccessFlushCount reads,
-// and on destruction), so the LRU order is approximate by design.
+// batches (on the next write transaction, every 1024 buffered reads, by
+// flush_access() and on destruction). A blob's access time is refreshed at
+// most once a second, so the LRU order is approximate by design.
 //
-// Thread safety: one Store may be used from one thread at a time; any number
-// of Stores in any number of processes may open the same directory.
+// Thread safety: one Store may be used from one thread at a time. Any number
+// of processes may open the same directory, but at most one Store per
+// directory per process (an LMDB rule), and a Store must not be used in a
+// child after fork(): the child opens its own.
 #pragma once
 
 #include <cstdint>

@@ -1,1 +1,678 @@
-// placeholder; being written
+// Tests of the LMDB store: the API contract first, then what crashes, full
+// disks, missing permissions and concurrent processes do to it. Tests that
+// need another process fork one (and a child that must hold raw LMDB
+// transactions runs store_test_helper, built next to this binary).
+#include "cas/store.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace kiln::cas {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "kiln-store-test-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Deterministic bytes for blob `i` of `size` bytes.
+std::string make_blob(std::uint64_t i, std::size_t size) {
+  std::string s(size, '\0');
+  std::mt19937_64 rng(i * 7919 + size);
+  for (std::size_t j = 0; j < size; j += 8) {
+    const std::uint64_t r = rng();
+    for (std::size_t k = 0; k < 8 && j + k < size; ++k) s[j + k] = static_cast<char>(r >> (8 * k));
+  }
+  return s;
+}
+
+Digest digest_xxh(std::string_view s) { return digest_of(DigestFunction::kXxh3_128, s); }
+
+struct StoreTest : ::testing::Test {
+  TempDir tmp;
+  fs::path dir = tmp.path() / "store";
+  std::vector<std::string> warnings;
+
+  StoreOptions options() {
+    StoreOptions o;
+    o.dir = dir;
+    o.map_size = 64u << 20;
+    o.file_threshold = 16u << 10;
+    o.warn = [this](std::string_view w) { warnings.emplace_back(w); };
+    return o;
+  }
+  std::unique_ptr<Store> open(StoreOptions o) {
+    auto s = Store::open(std::move(o));
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  std::unique_ptr<Store> open() { return open(options()); }
+};
+
+// Runs `child` in a forked process; returns its exit code (or 128+signal).
+int run_child(const std::function<int()>& child) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    int code = 99;
+    try {
+      code = child();
+    } catch (...) {
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string helper_path() {
+  return (fs::read_symlink("/proc/self/exe").parent_path() / "store_test_helper").string();
+}
+
+// Runs store_test_helper; returns its exit code.
+int run_helper(const std::string& mode, const fs::path& dir) {
+  const std::string helper = helper_path();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl(helper.c_str(), helper.c_str(), mode.c_str(), dir.c_str(), nullptr);
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Starts store_test_helper `mode` and waits until it is ready; returns its
+// pid (the caller kills it).
+pid_t start_helper(const std::string& mode, const fs::path& dir) {
+  int out[2];
+  if (::pipe(out) != 0) return -1;
+  const std::string helper = helper_path();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::execl(helper.c_str(), helper.c_str(), mode.c_str(), dir.c_str(), nullptr);
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  char buf[16] = {};
+  const ssize_t n = ::read(out[0], buf, sizeof buf - 1);
+  ::close(out[0]);
+  if (n <= 0 || std::string(buf) != "ready\n") {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return -1;
+  }
+  return pid;
+}
+
+void kill_and_wait(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+std::string blob_file(const fs::path& dir, const Digest& d) {
+  return (dir / "files" / d.hex().substr(0, 2) / (d.hex() + "_" + std::to_string(d.size))).string();
+}
+
+TEST_F(StoreTest, PutGetContainsAndDedup) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  auto a = s->put(std::string_view("hello"));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(*a, digest_xxh("hello"));
+  ASSERT_TRUE(s->put(std::string_view("hello")).ok());  // dedup
+  auto got = s->get(*a);
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(**got, "hello");
+  EXPECT_TRUE(*s->contains(*a));
+  const Digest absent = digest_xxh("absent");
+  EXPECT_FALSE(*s->contains(absent));
+  EXPECT_FALSE(s->get(absent)->has_value());
+  auto empty = s->put(std::string_view(""));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(**s->get(*empty), "");
+  auto st = s->stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->blob_count, 2u);
+  EXPECT_EQ(st->total_bytes, 5u);
+  EXPECT_EQ(st->file_blob_count, 0u);
+  EXPECT_EQ(st->map_size, 64u << 20);
+  EXPECT_GT(st->map_used_bytes, 0u);
+}
+
+TEST_F(StoreTest, FindMissingKeepsOrderAndDeduplicates) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put(std::string_view("b")).ok());
+  const std::vector<Digest> asked = {digest_xxh("c"), digest_xxh("b"), digest_xxh("a"),
+                                     digest_xxh("c"), digest_xxh("d")};
+  auto missing = s->find_missing(asked);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(*missing, (std::vector<Digest>{digest_xxh("c"), digest_xxh("a"), digest_xxh("d")}));
+}
+
+TEST_F(StoreTest, FileBlobsRoundTripAndAreCopiedNotLinked) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const std::string big = make_blob(1, 100'000);
+  auto d = s->put(big);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(fs::exists(blob_file(dir, *d)));
+  EXPECT_EQ(**s->get(*d), big);
+
+  const fs::path src = tmp.path() / "src.bin";
+  std::ofstream(src, std::ios::binary) << make_blob(2, 50'000);
+  auto f = s->put_file(src);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  EXPECT_EQ(*f, digest_xxh(make_blob(2, 50'000)));
+  std::ofstream(tmp.path() / "small.bin", std::ios::binary) << "small";
+  EXPECT_EQ(*s->put_file(tmp.path() / "small.bin"), digest_xxh("small"));
+  EXPECT_EQ(s->stats()->file_blob_count, 2u);
+
+  const fs::path out = tmp.path() / "out";
+  fs::create_directory(out);
+  const int dfd = ::open(out.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dfd, 0);
+  EXPECT_TRUE(*s->write_blob_to(*d, dfd, "big", true));
+  EXPECT_TRUE(*s->write_blob_to(digest_xxh("small"), dfd, "small", false));
+  EXPECT_FALSE(*s->write_blob_to(digest_xxh("nope"), dfd, "nope", false));
+  ::close(dfd);
+  std::ifstream in(out / "big", std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), big);
+  struct stat copy {
+  }, stored{};
+  ASSERT_EQ(::stat((out / "big").c_str(), &copy), 0);
+  ASSERT_EQ(::stat(blob_file(dir, *d).c_str(), &stored), 0);
+  EXPECT_NE(copy.st_ino, stored.st_ino);
+  EXPECT_EQ(stored.st_nlink, 1u);
+  EXPECT_TRUE(copy.st_mode & S_IXUSR);
+  EXPECT_FALSE(fs::exists(out / "nope"));
+}
+
+TEST_F(StoreTest, WrongDigestIsCorruptAndStoresNothing) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  for (std::size_t size : {100u, 100'000u}) {
+    const std::string data = make_blob(3, size);
+    Digest wrong = digest_xxh(data);
+    wrong.hash[0] ^= 1;
+    Status st = s->put(wrong, std::as_bytes(std::span(data.data(), data.size())));
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().code, Errc::kCorrupt);
+    EXPECT_FALSE(*s->contains(wrong));
+    EXPECT_FALSE(*s->contains(digest_xxh(data)));
+  }
+  EXPECT_EQ(s->stats()->blob_count, 0u);
+  EXPECT_EQ(s->stats()->total_bytes, 0u);
+  EXPECT_TRUE(fs::is_empty(dir / "tmp"));
+  EXPECT_TRUE(fs::is_empty(dir / "files"));
+}
+
+TEST_F(StoreTest, CorruptFileBlobIsDroppedWithAWarning) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const std::string data = make_blob(4, 40'000);
+  auto d = s->put(data);
+  ASSERT_TRUE(d.ok());
+  {
+    std::fstream f(blob_file(dir, *d), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1234);
+    f.put(static_cast<char>(data[1234] ^ 0x20));
+  }
+  auto got = s->get(*d);
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value());
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find(d->to_string()), std::string::npos);
+  EXPECT_FALSE(*s->contains(*d));
+  EXPECT_FALSE(fs::exists(blob_file(dir, *d)));
+  EXPECT_EQ(s->stats()->total_bytes, 0u);
+  ASSERT_TRUE(s->put(data).ok());  // and it can be stored again
+  EXPECT_EQ(**s->get(*d), data);
+}
+
+TEST_F(StoreTest, CorruptInlineBlobIsDroppedWithAWarning) {
+  const std::string data = make_blob(5, 3000);
+  Digest d;
+  {
+    auto s = open();
+    ASSERT_TRUE(s);
+    d = *s->put(data);
+  }
+  // LMDB keeps no checksums: flip a byte of the blob inside data.mdb.
+  std::fstream f(dir / "data.mdb", std::ios::in | std::ios::out | std::ios::binary);
+  const std::string db((std::istreambuf_iterator<char>(f)), {});
+  const auto pos = db.find(data);
+  ASSERT_NE(pos, std::string::npos);
+  f.seekp(static_cast<std::streamoff>(pos + 100));
+  f.put(static_cast<char>(data[100] ^ 1));
+  f.close();
+  auto s = open();
+  ASSERT_TRUE(s);
+  EXPECT_FALSE(s->get(d)->has_value());
+  EXPECT_EQ(warnings.size(), 1u);
+  EXPECT_FALSE(*s->contains(d));
+  EXPECT_EQ(s->stats()->blob_count, 0u);
+}
+
+TEST_F(StoreTest, ActionCacheHitsOnlyWhenEveryBlobIsPresent) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const Digest out = *s->put(make_blob(6, 100));
+  const Digest log = *s->put(make_blob(7, 30'000));  // a file blob
+  const Digest act1 = digest_xxh("action1");
+  const Digest act2 = digest_xxh("action2");
+  const std::vector<Digest> refs = {out, log};
+  ASSERT_TRUE(s->put_action_result(act1, "result1", refs).ok());
+  auto hit = s->get_action_result(act1);
+  ASSERT_TRUE(hit.ok());
+  EXPECT_EQ(hit->value_or("miss"), "result1");
+  EXPECT_FALSE(s->get_action_result(digest_xxh("unknown"))->has_value());
+
+  const std::vector<Digest> with_missing = {out, digest_xxh("never stored")};
+  ASSERT_TRUE(s->put_action_result(act2, "result2", with_missing).ok());
+  EXPECT_FALSE(s->get_action_result(act2)->has_value());
+  EXPECT_EQ(s->stats()->action_count, 2u);
+
+  // Overwrite keeps one entry.
+  ASSERT_TRUE(s->put_action_result(act1, "result1b", refs).ok());
+  EXPECT_EQ(s->get_action_result(act1)->value_or("miss"), "result1b");
+
+  // Evicting everything takes the entries naming the blobs along.
+  auto report = s->gc(0);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->evicted_blobs, 2u);
+  EXPECT_EQ(report->evicted_actions, 2u);
+  EXPECT_EQ(report->total_bytes_after, 0u);
+  EXPECT_FALSE(s->get_action_result(act1)->has_value());
+  EXPECT_EQ(s->stats()->action_count, 0u);
+  EXPECT_FALSE(fs::exists(blob_file(dir, log)));
+}
+
+TEST_F(StoreTest, EvictionIsLeastRecentlyUsedAndReadsRefresh) {
+  auto o = options();
+  o.max_size = 10 * 2000;
+  o.file_threshold = 3000;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  std::vector<Digest> d;
+  for (int i = 0; i < 8; ++i) {
+    d.push_back(*s->put(make_blob(100 + i, i % 2 ? 2000 : 4000)));  // files and inline
+    std::this_thread::sleep_for(milliseconds(3));
+  }
+  // Sizes 4000, 2000, 4000, ...: the 7th put reaches 22,000 > 20,000 and
+  // evicts the oldest down to 18,000; the 8th brings it back to 20,000.
+  EXPECT_FALSE(*s->contains(d[0]));
+  for (int i = 1; i < 8; ++i) EXPECT_TRUE(*s->contains(d[i])) << i;
+  EXPECT_EQ(s->stats()->total_bytes, 20'000u);
+
+  // Reads are recorded at a coarse granularity (1 s): wait it out, read the
+  // oldest blob, and flush; the next eviction then skips it.
+  std::this_thread::sleep_for(milliseconds(1100));
+  ASSERT_TRUE(s->get(d[1])->has_value());
+  ASSERT_TRUE(s->flush_access().ok());
+  ASSERT_TRUE(s->put(make_blob(200, 4000)).ok());  // 24,000: evicts d2, d3
+  EXPECT_TRUE(*s->contains(d[1]));
+  EXPECT_FALSE(*s->contains(d[2]));
+  EXPECT_FALSE(*s->contains(d[3]));
+  EXPECT_TRUE(*s->contains(d[4]));
+  EXPECT_EQ(s->stats()->total_bytes, 18'000u);
+
+  // A read buffered without flush_access() rides on the next put.
+  std::this_thread::sleep_for(milliseconds(1100));
+  ASSERT_TRUE(s->get(d[4])->has_value());
+  ASSERT_TRUE(s->put(make_blob(201, 2000)).ok());  // 20,000: at the limit
+  ASSERT_TRUE(s->put(make_blob(202, 2000)).ok());  // 22,000: evicts d5, d6
+  EXPECT_TRUE(*s->contains(d[4]));
+  EXPECT_FALSE(*s->contains(d[5]));
+  EXPECT_FALSE(*s->contains(d[6]));
+  EXPECT_TRUE(*s->contains(d[7]));
+  EXPECT_TRUE(*s->contains(d[1]));
+  EXPECT_EQ(s->stats()->total_bytes, 16'000u);
+}
+
+TEST_F(StoreTest, GcAndStats) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(s->put(make_blob(i, 1000 + 10'000 * (i % 3))).ok());
+  auto before = s->stats();
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->blob_count, 10u);
+  EXPECT_EQ(before->file_blob_count, 3u);
+  EXPECT_EQ(before->total_bytes, 10 * 1000u + 3 * 10'000 + 3 * 20'000);
+  auto report = s->gc(50'000);
+  ASSERT_TRUE(report.ok());
+  EXPECT_LE(report->total_bytes_after, 50'000u);
+  EXPECT_EQ(report->total_bytes_after + report->evicted_bytes, before->total_bytes);
+  auto after = s->stats();
+  EXPECT_EQ(after->total_bytes, report->total_bytes_after);
+  EXPECT_EQ(after->blob_count, 10 - report->evicted_blobs);
+  EXPECT_EQ(s->gc(50'000)->evicted_blobs, 0u);
+}
+
+TEST_F(StoreTest, OtherDigestFunctionAndForeignDirectoriesAreRejected) {
+  { ASSERT_TRUE(open()); }
+  auto o = options();
+  o.function = DigestFunction::kSha256;
+  auto s = Store::open(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::kInvalidArgument);
+  EXPECT_NE(s.error().message.find("xxh3-128"), std::string::npos) << s.error().message;
+
+  o.dir = tmp.path() / "home";
+  fs::create_directory(o.dir);
+  std::ofstream(o.dir / "notes.txt") << "mine";
+  s = Store::open(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::kInvalidArgument);
+
+  o.dir = tmp.path() / "garbage";
+  fs::create_directory(o.dir);
+  std::ofstream(o.dir / "data.mdb") << std::string(20000, 'x');
+  s = Store::open(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::kInvalidArgument) << s.error().message;
+}
+
+TEST_F(StoreTest, Sha256StoreWorks) {
+  auto o = options();
+  o.function = DigestFunction::kSha256;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->digest_function(), DigestFunction::kSha256);
+  const std::string big = make_blob(9, 20'000);
+  auto a = s->put(std::string_view("abc"));
+  auto b = s->put(big);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(**s->get(*a), "abc");
+  EXPECT_EQ(**s->get(*b), big);
+  ASSERT_TRUE(s->put_action_result(*a, "r", std::vector<Digest>{*b}).ok());
+  EXPECT_EQ(s->get_action_result(*a)->value_or(""), "r");
+  // An XXH3 digest is a usage error, not a miss.
+  EXPECT_EQ(s->get(digest_xxh("abc")).error().code, Errc::kInvalidArgument);
+}
+
+TEST_F(StoreTest, UnwritableDirectoryIsPermissionDenied) {
+  { ASSERT_TRUE(open()); }
+  ASSERT_EQ(::chmod(tmp.path().c_str(), 0755), 0);
+  const int code = run_child([&] {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 10;
+    auto existing = Store::open(options());
+    if (existing.ok() || existing.error().code != Errc::kPermissionDenied) return 11;
+    if (existing.error().message.find('\n') != std::string::npos) return 12;
+    auto o = options();
+    o.dir = tmp.path() / "new-store";
+    auto fresh = Store::open(o);
+    if (fresh.ok() || fresh.error().code != Errc::kPermissionDenied) return 13;
+    std::fprintf(stderr, "[messages] %s | %s\n", existing.error().message.c_str(),
+                 fresh.error().message.c_str());
+    return 0;
+  });
+  EXPECT_EQ(code, 0);
+}
+
+TEST_F(StoreTest, FullMapIsResourceExhaustedAndKeepsBlobs) {
+  auto o = options();
+  o.map_size = 1u << 20;
+  o.file_threshold = 1u << 20;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  std::vector<std::string> stored;
+  Error error;
+  for (int i = 0; i < 200; ++i) {
+    const std::string blob = make_blob(300 + i, 20'000);
+    auto d = s->put(blob);
+    if (!d.ok()) {
+      error = d.error();
+      break;
+    }
+    stored.push_back(blob);
+  }
+  ASSERT_FALSE(stored.empty());
+  ASSERT_LT(stored.size(), 200u) << "the map never filled";
+  EXPECT_EQ(error.code, Errc::kResourceExhausted);
+  EXPECT_EQ(error.message.rfind("store is full: cannot store blob: ", 0), 0u) << error.message;
+  EXPECT_EQ(s->stats()->blob_count, stored.size());
+  for (const auto& b : stored) EXPECT_EQ(s->get(digest_xxh(b))->value_or(""), b);
+  s.reset();
+  s = open(o);
+  ASSERT_TRUE(s);
+  for (const auto& b : stored) EXPECT_TRUE(*s->contains(digest_xxh(b)));
+}
+
+TEST_F(StoreTest, FullDiskFailsCleanlyAndTheStoreSurvives) {
+  std::vector<std::string> before;
+  {
+    auto s = open();
+    ASSERT_TRUE(s);
+    for (int i = 0; i < 20; ++i) {
+      before.push_back(make_blob(400 + i, i % 2 ? 5000 : 30'000));
+      ASSERT_TRUE(s->put(before.back()).ok());
+    }
+  }
+  const auto data_size = fs::file_size(dir / "data.mdb");
+  const int code = run_child([&] {
+    ::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{data_size + (64u << 10), data_size + (64u << 10)};
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) return 10;
+    auto s = Store::open(options());
+    if (!s.ok()) return 11;
+    for (int i = 0; i < 2000; ++i) {
+      auto d = (*s)->put(make_blob(1000 + i, i % 2 ? 9000 : 70'000));
+      if (d.ok()) continue;
+      const Errc c = d.error().code;
+      std::fprintf(stderr, "[disk full] %s\n", d.error().message.c_str());
+      if (d.error().message.find('\n') != std::string::npos) return 14;
+      return c == Errc::kResourceExhausted ? 0 : 12;
+    }
+    return 13;  // never failed
+  });
+  EXPECT_EQ(code, 0);
+  auto s = open();
+  ASSERT_TRUE(s);
+  for (const auto& b : before) EXPECT_EQ(s->get(digest_xxh(b))->value_or(""), b);
+  ASSERT_TRUE(s->put(std::string_view("after")).ok());
+}
+
+// A writer killed at random moments (mid-transaction, mid-file-write) never
+// leaves a store that fails to open, keeps stale readers, or serves wrong
+// bytes.
+TEST_F(StoreTest, KillNineOfAWriterLeavesAConsistentStore) {
+  auto o = options();
+  o.durable = false;
+  o.max_size = 4u << 20;  // eviction runs too
+  { ASSERT_TRUE(open(o)); }
+  const pid_t keeper = start_helper("open", dir);  // see the next test
+  ASSERT_GT(keeper, 0);
+  std::mt19937 rng(42);
+  constexpr int kPerRound = 100'000;
+  for (int round = 0; round < 5; ++round) {
+    o.durable = round % 2 == 1;
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      auto s = Store::open(o);
+      if (!s.ok()) ::_exit(1);
+      for (int i = round * kPerRound;; ++i) {
+        const std::string blob = make_blob(i, i % 3 ? 3000 : 50'000);
+        (void)(*s)->put(blob);
+        (void)(*s)->get(digest_xxh(make_blob(i / 2, (i / 2) % 3 ? 3000 : 50'000)));
+        if (i % 10 == 0) {
+          (void)(*s)->put_action_result(digest_xxh(std::to_string(i)), "r",
+                                        std::vector<Digest>{digest_xxh(blob)});
+        }
+      }
+    }
+    std::this_thread::sleep_for(milliseconds(50 + rng() % 250));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the writer stopped by itself";
+
+    auto s = open(o);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(run_helper("stale", dir), 0) << "Store::open left stale readers";
+    int present = 0;
+    for (int i = round * kPerRound; i < round * kPerRound + 3000; ++i) {
+      const std::string blob = make_blob(i, i % 3 ? 3000 : 50'000);
+      auto got = s->get(digest_xxh(blob));
+      ASSERT_TRUE(got.ok()) << got.error().message;
+      if (!got->has_value()) continue;
+      ++present;
+      ASSERT_EQ(**got, blob);
+    }
+    EXPECT_GT(present, 0) << "round " << round;
+    EXPECT_LE(s->stats()->total_bytes, o.max_size + 50'000);
+    ASSERT_TRUE(s->put(std::string_view("still writable")).ok());
+  }
+  kill_and_wait(keeper);
+  EXPECT_TRUE(warnings.empty());
+}
+
+TEST_F(StoreTest, AStoreHeldByACrashedProcessStillOpensAndWrites) {
+  { ASSERT_TRUE(open()->put(std::string_view("before")).ok()); }
+  // A live process keeps the environment open, so LMDB does not simply
+  // reset the lock file when we open: Store::open must clear the slot.
+  const pid_t keeper = start_helper("open", dir);
+  ASSERT_GT(keeper, 0);
+  const pid_t holder = start_helper("hold", dir);
+  ASSERT_GT(holder, 0);
+  kill_and_wait(holder);
+
+  auto s = open();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(run_helper("stale", dir), 0);
+  ASSERT_TRUE(s->put(std::string_view("after")).ok());
+  EXPECT_EQ(s->get(digest_xxh("before"))->value_or(""), "before");
+  EXPECT_EQ(s->get(digest_xxh("after"))->value_or(""), "after");
+  kill_and_wait(keeper);
+}
+
+// Eight processes read and write one small store; eviction runs all along.
+TEST_F(StoreTest, ManyProcessesShareOneStore) {
+  constexpr int kProcesses = 8;
+  constexpr int kPool = 300;
+  constexpr std::size_t kMaxBlob = 96u << 10;
+  auto o = options();
+  o.durable = false;
+  o.max_size = 1u << 20;
+  o.file_threshold = 32u << 10;
+  auto blob_of = [](int i) { return make_blob(5000 + i, 200 + (i * 7919) % kMaxBlob); };
+  { ASSERT_TRUE(open(o)); }
+  std::vector<pid_t> pids;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      int code = 0;
+      {
+        auto s = Store::open(o);
+        if (!s.ok()) ::_exit(1);
+        std::mt19937 rng(p);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+        for (int n = 0; std::chrono::steady_clock::now() < deadline && code == 0; ++n) {
+          const int i = static_cast<int>(rng() % kPool);
+          const std::string blob = blob_of(i);
+          const Digest d = digest_xxh(blob);
+          const unsigned op = rng() % 10;
+          if (op < 5) {
+            if (!(*s)->put(blob).ok()) code = 2;
+          } else if (op < 8) {
+            auto got = (*s)->get(d);
+            if (!got.ok() || (got->has_value() && **got != blob)) code = 3;
+          } else if (op == 8) {
+            const Digest action = digest_xxh("action" + std::to_string(i));
+            if (!(*s)->put_action_result(action, blob.substr(0, 10), std::vector<Digest>{d}).ok())
+              code = 4;
+            auto r = (*s)->get_action_result(action);
+            if (!r.ok() || (r->has_value() && **r != blob.substr(0, 10))) code = 5;
+          } else {
+            auto st = (*s)->stats();
+            if (!st.ok() || st->total_bytes > o.max_size + kMaxBlob) code = 6;
+          }
+        }
+      }
+      ::_exit(code);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  }
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  auto st = s->stats();
+  EXPECT_LE(st->total_bytes, o.max_size + kMaxBlob);
+  EXPECT_GT(st->blob_count, 0u);
+  int present = 0;
+  for (int i = 0; i < kPool; ++i) {
+    auto got = s->get(digest_xxh(blob_of(i)));
+    ASSERT_TRUE(got.ok());
+    if (got->has_value()) {
+      ++present;
+      EXPECT_EQ(**got, blob_of(i));
+    }
+  }
+  EXPECT_EQ(static_cast<std::uint64_t>(present), st->blob_count);
+  EXPECT_TRUE(warnings.empty());
+  EXPECT_TRUE(fs::is_empty(dir / "tmp"));
+}
+
+TEST(StoreSize, ParseAndFormat) {
+  EXPECT_EQ(*parse_size("1000"), 1000u);
+  EXPECT_EQ(*parse_size("64K"), 64u << 10);
+  EXPECT_EQ(*parse_size("512M"), 512u << 20);
+  EXPECT_EQ(*parse_size("10G"), 10ull << 30);
+  EXPECT_EQ(*parse_size("1.5G"), 3ull << 29);
+  EXPECT_EQ(*parse_size("2 GiB"), 2ull << 30);
+  EXPECT_EQ(*parse_size("3kb"), 3u << 10);
+  EXPECT_EQ(*parse_size("1T"), 1ull << 40);
+  for (const char* bad :
+       {"", "G", "-1", "1.5", "10X", "1GG", "99999999999999999999", "16777216T"}) {
+    auto r = parse_size(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, Errc::kInvalidArgument);
+  }
+  EXPECT_EQ(format_size(512), "512 B");
+  EXPECT_EQ(format_size(64u << 10), "64 KiB");
+  EXPECT_EQ(format_size(3ull << 29), "1.5 GiB");
+  EXPECT_EQ(format_size(10ull << 30), "10 GiB");
+  for (std::uint64_t v : {0ull, 1023ull, 1ull << 20, 5ull << 40}) {
+    EXPECT_EQ(*parse_size(format_size(v)), v);
+  }
+}
+
+}  // namespace
+}  // namespace kiln::cas

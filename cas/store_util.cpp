@@ -1,0 +1,376 @@
+// Key encoding, error mapping and file operations for the LMDB store; see
+// store_util.h. Every OS call here reports failures as kiln errors with the
+// path involved, so store.cpp never looks at errno.
+#include "cas/store_util.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "cas/store.h"
+
+namespace kiln::cas::store_detail {
+
+std::size_t key_size(DigestFunction fn) { return hash_size(fn) + 8; }
+
+std::string blob_key(const Digest& d) {
+  std::string key(reinterpret_cast<const char*>(d.hash.data()), hash_size(d.function));
+  put_be64(key, d.size);
+  return key;
+}
+
+void put_be64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+std::uint64_t get_be64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<std::uint8_t>(p[i]);
+  return v;
+}
+
+void put_le64(std::string& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+std::uint64_t get_le64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(p[i]);
+  return v;
+}
+
+Error os_error(int err, std::string_view what) {
+  std::string msg(what);
+  switch (err) {
+    case ENOSPC:
+    case EFBIG:
+    case EDQUOT:
+      return make_error(Errc::kResourceExhausted,
+                        "store is full: " + msg + ": " + std::strerror(err));
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return make_error(Errc::kPermissionDenied, msg + ": " + std::strerror(err));
+    default:
+      return make_error(Errc::kIo, msg + ": " + std::strerror(err));
+  }
+}
+
+Error lmdb_error(int rc, std::string_view what) {
+  std::string msg(what);
+  switch (rc) {
+    case MDB_MAP_FULL:
+      return make_error(
+          Errc::kResourceExhausted,
+          "store is full: " + msg + ": the LMDB map is full (raise map_size or lower max_size)");
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+      return make_error(Errc::kInvalidArgument,
+                        msg + ": not a kiln store (" + mdb_strerror(rc) + ")");
+    case MDB_READERS_FULL:
+      return make_error(Errc::kResourceExhausted, msg + ": " + mdb_strerror(rc));
+    default:
+      break;
+  }
+  if (rc > 0) return os_error(rc, what);
+  return make_error(Errc::kIo, msg + ": " + mdb_strerror(rc));
+}
+
+Error prefixed(const Error& e, std::string_view what) {
+  constexpr std::string_view kFull = "store is full: ";
+  if (e.message.starts_with(kFull)) {
+    return Error{e.code,
+                 std::string(kFull) + std::string(what) + ": " + e.message.substr(kFull.size())};
+  }
+  return Error{e.code, std::string(what) + ": " + e.message};
+}
+
+std::uint64_t now_ms() {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+Status write_all(int fd, const char* data, std::size_t size, const std::string& name) {
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::write(fd, data + done, size - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return os_error(errno, "cannot write " + name);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+Result<int> make_temp(const std::string& dir, std::string& path) {
+  path = dir + "/blob.XXXXXX";
+  const int fd = ::mkostemp(path.data(), O_CLOEXEC);
+  if (fd < 0) return os_error(errno, "cannot create a temporary file in " + dir);
+  return fd;
+}
+
+Status finish_temp(int fd, const std::string& path, bool durable) {
+  if (durable && ::fsync(fd) != 0) return os_error(errno, "cannot fsync " + path);
+  if (::fchmod(fd, 0444) != 0) return os_error(errno, "cannot chmod " + path);
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> write_temp(const std::string& dir, std::string_view data, bool durable) {
+  std::string path;
+  auto fd_or = make_temp(dir, path);
+  if (!fd_or.ok()) return fd_or.error();
+  Fd fd(*fd_or);
+  Status st = write_all(fd.get(), data.data(), data.size(), path);
+  if (st.ok()) st = finish_temp(fd.get(), path, durable);
+  if (st.ok() && ::close(fd.release()) != 0) st = os_error(errno, "cannot write " + path);
+  if (!st.ok()) {
+    ::unlink(path.c_str());
+    return st.error();
+  }
+  return path;
+}
+
+Result<TempCopy> copy_to_temp(const std::string& src, const std::string& dir, DigestFunction fn,
+                              bool durable) {
+  Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  if (in.get() < 0) {
+    const int err = errno;
+    if (err == ENOENT) return make_error(Errc::kNotFound, "cannot open " + src + ": no such file");
+    return os_error(err, "cannot open " + src);
+  }
+  TempCopy out;
+  auto fd_or = make_temp(dir, out.path);
+  if (!fd_or.ok()) return fd_or.error();
+  Fd fd(*fd_or);
+  Hasher hasher(fn);
+  std::vector<char> buffer(1u << 20);
+  Status st;
+  for (;;) {
+    const ssize_t n = ::read(in.get(), buffer.data(), buffer.size());
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      st = os_error(errno, "cannot read " + src);
+      break;
+    }
+    const auto len = static_cast<std::size_t>(n);
+    hasher.update(std::string_view(buffer.data(), len));
+    st = write_all(fd.get(), buffer.data(), len, out.path);
+    if (!st.ok()) break;
+  }
+  if (st.ok()) st = finish_temp(fd.get(), out.path, durable);
+  if (st.ok() && ::close(fd.release()) != 0) st = os_error(errno, "cannot write " + out.path);
+  if (!st.ok()) {
+    ::unlink(out.path.c_str());
+    return st.error();
+  }
+  out.digest = hasher.finish();
+  return out;
+}
+
+Result<std::string> read_file(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    const int err = errno;
+    if (err == ENOENT) return make_error(Errc::kNotFound, path + " is gone");
+    return os_error(err, "cannot open " + path);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return os_error(errno, "cannot stat " + path);
+  std::string out(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::read(fd.get(), out.data() + done, out.size() - done);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return os_error(errno, "cannot read " + path);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  out.resize(done);
+  return out;
+}
+
+Result<Digest> hash_file_fd(DigestFunction fn, int fd, const std::string& name) {
+  Hasher hasher(fn);
+  std::vector<char> buffer(1u << 20);
+  off_t offset = 0;
+  for (;;) {
+    const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), offset);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return os_error(errno, "cannot read " + name);
+    }
+    hasher.update(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+    offset += n;
+  }
+  return hasher.finish();
+}
+
+namespace {
+
+// copy_file_range, then plain read/write where the kernel cannot.
+Status copy_contents(int in, int out, const std::string& name) {
+  bool kernel_copy = true;
+  for (;;) {
+    ssize_t n;
+    if (kernel_copy) {
+      n = ::copy_file_range(in, nullptr, out, nullptr, 1u << 30, 0);
+      if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+        kernel_copy = false;
+        continue;
+      }
+    } else {
+      static thread_local std::vector<char> buffer(1u << 20);
+      n = ::read(in, buffer.data(), buffer.size());
+      if (n > 0) {
+        Status st = write_all(out, buffer.data(), static_cast<std::size_t>(n), name);
+        if (!st.ok()) return st;
+      }
+    }
+    if (n == 0) return {};
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return os_error(errno, "cannot copy to " + name);
+    }
+  }
+}
+
+}  // namespace
+
+Result<int> copy_file_to(const std::string& src, int dir_fd, const std::string& name,
+                         bool executable) {
+  Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  if (in.get() < 0) {
+    const int err = errno;
+    if (err == ENOENT) return make_error(Errc::kNotFound, src + " is gone");
+    return os_error(err, "cannot open " + src);
+  }
+  Fd out(::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  executable ? 0755 : 0644));
+  if (out.get() < 0) return os_error(errno, "cannot create " + name);
+  if (::ioctl(out.get(), FICLONE, in.get()) != 0) {
+    Status st = copy_contents(in.get(), out.get(), name);
+    if (!st.ok()) {
+      ::unlinkat(dir_fd, name.c_str(), 0);
+      return st.error();
+    }
+  }
+  return out.release();
+}
+
+Status fsync_dir(const std::string& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return os_error(errno, "cannot open " + dir);
+  if (::fsync(fd.get()) != 0) return os_error(errno, "cannot fsync " + dir);
+  return {};
+}
+
+}  // namespace kiln::cas::store_detail
+
+namespace kiln::cas {
+
+// Sizes: a decimal number, optionally with a fraction ("1.5G"), optionally
+// followed by a binary unit K, M, G, T or P (case-insensitive, with optional
+// "iB" or "B"; spaces allowed before the unit). Fractions round down to
+// whole bytes. Plain digits are bytes.
+Result<std::uint64_t> parse_size(std::string_view text) {
+  const std::string original(text);
+  auto bad = [&] {
+    return make_error(Errc::kInvalidArgument,
+                      "invalid size '" + original + "' (expected e.g. 512M, 10G, 1.5G, 4096)");
+  };
+  std::size_t i = 0;
+  std::uint64_t whole = 0;
+  std::size_t digits = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    if (whole > (UINT64_MAX - 9) / 10) return bad();
+    whole = whole * 10 + static_cast<std::uint64_t>(text[i++] - '0');
+    ++digits;
+  }
+  double fraction = 0;
+  const bool has_fraction = i < text.size() && text[i] == '.';
+  if (has_fraction) {
+    double scale = 0.1;
+    for (++i; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, scale /= 10) {
+      fraction += (text[i] - '0') * scale;
+      ++digits;
+    }
+  }
+  if (digits == 0) return bad();
+  while (i < text.size() && text[i] == ' ') ++i;
+  std::string unit;
+  for (; i < text.size(); ++i) unit.push_back(static_cast<char>(std::toupper(text[i])));
+  static constexpr std::string_view kUnits = "KMGTP";
+  unsigned shift = 0;
+  if (!unit.empty() && unit != "B") {
+    const auto pos = kUnits.find(unit[0]);
+    const std::string_view rest = std::string_view(unit).substr(1);
+    if (pos == std::string_view::npos || !(rest.empty() || rest == "B" || rest == "IB")) {
+      return bad();
+    }
+    shift = 10 * static_cast<unsigned>(pos + 1);
+  }
+  if (shift > 0 && whole > (UINT64_MAX >> shift)) return bad();
+  const std::uint64_t frac_bytes =
+      static_cast<std::uint64_t>(std::floor(fraction * static_cast<double>(1ull << shift)));
+  if (has_fraction && shift == 0) return bad();  // "1.5" bytes
+  return (whole << shift) + frac_bytes;
+}
+
+// "512 B", "64 KiB", "1.5 GiB": one decimal at most; parse_size reads it back
+// (exactly for whole units).
+std::string format_size(std::uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  int unit = 0;
+  double value = static_cast<double>(bytes) / 1024;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  const double tenths = std::floor(value * 10) / 10;
+  if (tenths == std::floor(tenths)) {
+    std::snprintf(buf, sizeof buf, "%.0f %s", tenths, kUnits[unit]);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f %s", tenths, kUnits[unit]);
+  }
+  return buf;
+}
+
+}  // namespace kiln::cas
