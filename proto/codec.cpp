@@ -8,6 +8,7 @@
 // to carry a precise reason.
 #include "proto/codec.h"
 
+#include <capnp/dynamic.h>
 #include <kj/exception.h>
 
 #include <algorithm>
@@ -68,6 +69,33 @@ Status check_segment_table(std::span<const std::byte> body) {
   return {};
 }
 
+// Reads every field this build's schema knows, recursively, so that a
+// pointer of the wrong kind for its field (a list where a struct belongs,
+// unterminated Text, a struct list of the wrong shape) throws here rather
+// than in the caller. totalSize() alone cannot see this: it checks layout,
+// not schema. Depth is bounded by the reader's nesting limit.
+void read_known_fields(const capnp::DynamicValue::Reader& value);
+
+void read_known_fields(const capnp::DynamicStruct::Reader& s) {
+  for (const auto& field : s.getSchema().getNonUnionFields()) read_known_fields(s.get(field));
+  KJ_IF_MAYBE (field, s.which()) {  // null for a union member this build does not know
+    read_known_fields(s.get(*field));
+  }
+}
+
+void read_known_fields(const capnp::DynamicValue::Reader& value) {
+  switch (value.getType()) {
+    case capnp::DynamicValue::STRUCT:
+      read_known_fields(value.as<capnp::DynamicStruct>());
+      break;
+    case capnp::DynamicValue::LIST:
+      for (const auto& element : value.as<capnp::DynamicList>()) read_known_fields(element);
+      break;
+    default:  // scalars; Text and Data were validated by DynamicStruct::get
+      break;
+  }
+}
+
 class FlatDecoded final : public Decoded {
  public:
   FlatDecoded(kj::Array<capnp::word> words, const capnp::ReaderOptions& options)
@@ -75,11 +103,13 @@ class FlatDecoded final : public Decoded {
   // MessageReader's destructor is noexcept(false); ours must match the base.
   ~FlatDecoded() noexcept override = default;
 
-  // Takes the root and walks the whole message once. Throws kj::Exception on
-  // structural damage or exceeded limits.
+  // Takes the root and walks the message: once by layout (every pointer,
+  // known or not), once by schema (every known field). Throws kj::Exception
+  // on structural damage, a schema mismatch, or exceeded limits.
   void validate() {
     envelope_ = reader_.getRoot<schema::Envelope>();
     (void)envelope_.totalSize();
+    read_known_fields(capnp::toDynamic(envelope_));
   }
 
   schema::Envelope::Reader envelope() const override { return envelope_; }
@@ -91,12 +121,14 @@ class FlatDecoded final : public Decoded {
   schema::Envelope::Reader envelope_;
 };
 
-// kj exception descriptions can span lines; a log line must not.
+// kj exception descriptions can span lines and quote bytes from the message
+// (even NULs); a log line gets printable ASCII only, and not too much of it.
 std::string one_line(kj::StringPtr text) {
-  std::string s(text.cStr());
-  std::replace(s.begin(), s.end(), '\n', ' ');
   constexpr std::size_t kMaxReason = 200;
-  if (s.size() > kMaxReason) s.resize(kMaxReason);
+  std::string s(text.begin(), std::min(text.size(), kMaxReason));
+  for (char& c : s) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
   return s;
 }
 

@@ -10,12 +10,16 @@
 // How decode() works: it checks the signature frame, then validates the
 // body's segment table itself (Cap'n Proto's FlatArrayMessageReader accepts
 // trailing bytes and would throw on the rest), copies the body into an
-// 8-byte-aligned buffer that the Decoded owns, opens it with tight
-// ReaderOptions and walks the whole message once (Envelope::totalSize), so
-// that any structural damage -- out-of-bounds pointers, too deep nesting,
-// amplification past the traversal limit -- is found here and reported as a
-// value. A Decoded that decode() returned can be read without exceptions
-// from malformed structure, within the traversal budget left (see below).
+// 8-byte-aligned buffer that the Decoded owns, and opens it with tight
+// ReaderOptions. It then walks the message twice: by layout
+// (Envelope::totalSize: every pointer, including fields this build does not
+// know) and by schema (every known field, via capnp's dynamic API, which is
+// what catches a pointer of the wrong kind for its field, e.g. a list where
+// a struct belongs). So any damage -- out-of-bounds or mistyped pointers,
+// unterminated text, too deep nesting, amplification past the traversal
+// limit -- is found here and reported as a value. A Decoded that decode()
+// returned can be read without exceptions, within the traversal budget
+// left (see Decoded).
 //
 // The codec is pure: it works on byte spans and links no ZeroMQ.
 #pragma once
@@ -50,8 +54,8 @@ struct CodecLimits {
   // Largest body frame accepted. Blob transfers are chunked below this.
   std::size_t max_body_bytes = 8u << 20;
   // Cap'n Proto traversal limit, as a multiple of the body's word count.
-  // decode() spends about one body's worth on its own full walk; the rest
-  // is the caller's budget for reading the message.
+  // decode()'s own walks spend up to two bodies' worth; the rest is the
+  // caller's budget (with 4, every field can be read twice; tested).
   std::uint64_t traversal_factor = 4;
   // Cap'n Proto nesting limit (pointer depth below the root); values above
   // 32 are clamped to 32. The deepest message in wire.capnp needs under 10.
@@ -89,8 +93,8 @@ struct Encoded {
 // A `switch` over which() therefore needs a `default:` branch.
 //
 // Reading may still throw kj::Exception if the caller exhausts the traversal
-// budget (traversal_factor x body words, minus decode's own walk) by reading
-// the same large list or blob many times; read each field once into values.
+// budget (traversal_factor x body words, minus decode's own walks) by
+// reading the same large list many times; read each field once into values.
 class Decoded {
  public:
   virtual ~Decoded() = default;
