@@ -331,10 +331,10 @@ TEST(Codec, StructuralGarbageIsAnErrorValue) {
 // Relabels the body of an envelope built as one kind to `kind`, leaving the
 // pointer as it is: a well-formed layout that contradicts the schema.
 void set_body_kind(schema::Envelope::Builder envelope, Which kind) {
-  const auto offset = capnp::Schema::from<schema::Envelope::Body>()
-                          .getProto()
-                          .getStruct()
-                          .getDiscriminantOffset();  // in 16-bit units
+  const std::size_t offset = capnp::Schema::from<schema::Envelope::Body>()
+                                 .getProto()
+                                 .getStruct()
+                                 .getDiscriminantOffset();  // in 16-bit units
   auto data = capnp::toAny(envelope).getDataSection();
   const auto value = static_cast<std::uint16_t>(kind);
   data[offset * 2] = static_cast<capnp::byte>(value & 0xff);
