@@ -337,6 +337,7 @@ Result<std::optional<std::string>> Store::get(const Digest& digest) {
   if (digest.function != s.opt.function) return wrong_function(digest, s.opt.function);
   const std::string key = blob_key(digest);
   std::optional<std::string> data;
+  Digest actual;
   bool is_file = false;
   {
     Status st = s.begin_read();
@@ -352,12 +353,12 @@ Result<std::optional<std::string>> Store::get(const Digest& digest) {
     } else {
       MDB_val k = to_val(key), v;
       rc = mdb_get(s.rtxn, s.blobs, &k, &v);
-      if (rc == 0) data.emplace(from_val(v));
+      if (rc == 0) data = copy_hashed(from_val(v), s.opt.function, &actual);
       if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "cannot read store at " + s.dir);
     }
   }
   if (is_file) {
-    auto bytes = read_file(s.file_path(key));
+    auto bytes = read_file(s.file_path(key), s.opt.function, &actual);
     if (!bytes.ok() && bytes.error().code == Errc::kNotFound) {
       s.vanished.push_back(key);
     } else if (!bytes.ok()) {
@@ -366,7 +367,7 @@ Result<std::optional<std::string>> Store::get(const Digest& digest) {
       data = std::move(*bytes);
     }
   }
-  if (data && (data->size() != digest.size || digest_of(s.opt.function, *data) != digest)) {
+  if (data && actual != digest) {
     s.drop_corrupt(key, digest);
     data.reset();
   }

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "cas/store.h"
@@ -200,7 +201,14 @@ Result<TempCopy> copy_to_temp(const std::string& src, const std::string& dir, Di
   return out;
 }
 
-Result<std::string> read_file(const std::string& path) {
+namespace {
+
+// Chunk size for hashing while copying: small enough to stay in L2.
+constexpr std::size_t kHashChunk = 256u << 10;
+
+}  // namespace
+
+Result<std::string> read_file(const std::string& path, DigestFunction fn, Digest* digest) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     const int err = errno;
@@ -210,17 +218,38 @@ Result<std::string> read_file(const std::string& path) {
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return os_error(errno, "cannot stat " + path);
   std::string out(static_cast<std::size_t>(st.st_size), '\0');
+  std::optional<Hasher> hasher;
+  if (digest) hasher.emplace(fn);
   std::size_t done = 0;
   while (done < out.size()) {
-    const ssize_t n = ::read(fd.get(), out.data() + done, out.size() - done);
+    const ssize_t n = ::read(fd.get(), out.data() + done, std::min(out.size() - done, kHashChunk));
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
       return os_error(errno, "cannot read " + path);
     }
+    if (hasher) hasher->update(std::string_view(out.data() + done, static_cast<std::size_t>(n)));
     done += static_cast<std::size_t>(n);
   }
   out.resize(done);
+  if (digest) *digest = hasher->finish();
+  return out;
+}
+
+std::string copy_hashed(std::string_view src, DigestFunction fn, Digest* digest) {
+  if (src.size() <= kHashChunk) {
+    std::string out(src);
+    *digest = digest_of(fn, out);
+    return out;
+  }
+  std::string out(src.size(), '\0');
+  Hasher hasher(fn);
+  for (std::size_t done = 0; done < src.size(); done += kHashChunk) {
+    const std::size_t n = std::min(kHashChunk, src.size() - done);
+    std::memcpy(out.data() + done, src.data() + done, n);
+    hasher.update(std::string_view(out.data() + done, n));
+  }
+  *digest = hasher.finish();
   return out;
 }
 

@@ -59,8 +59,13 @@ struct TempCopy {
 };
 Result<TempCopy> copy_to_temp(const std::string& src, const std::string& dir, DigestFunction fn,
                               bool durable);
-// Reads the whole file at `path`. kNotFound when it does not exist.
-Result<std::string> read_file(const std::string& path);
+// Reads the whole file at `path`. kNotFound when it does not exist. With a
+// `digest`, also hashes what it read with `fn`, chunk by chunk while each
+// chunk is still in the CPU cache.
+Result<std::string> read_file(const std::string& path, DigestFunction fn = DigestFunction{},
+                              Digest* digest = nullptr);
+// A copy of `src` and its digest, computed the same cache-friendly way.
+std::string copy_hashed(std::string_view src, DigestFunction fn, Digest* digest);
 // Digest of what `fd` holds, read with pread from offset 0.
 Result<Digest> hash_file_fd(DigestFunction fn, int fd, const std::string& name);
 // Copies `src` to a new file `name` in `dir_fd` (which must not exist) with
