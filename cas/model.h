@@ -118,7 +118,11 @@ Status validate_name(std::string_view name);
 Status validate_relative_path(std::string_view path);
 
 // Canonical encodings. `fn` is the digest function of every digest inside;
-// a digest of another function is an error.
+// a digest of another function is an error. Rules checked besides the ones
+// stated on the types: no text contains NUL; symlink targets are non-empty
+// and relative; environment names are non-empty and have no '='; platform
+// properties are unique; ActionResult output paths are valid relative paths,
+// sorted and unique within each list (sort them before encoding).
 Result<std::string> encode_directory(const Directory& dir, DigestFunction fn);
 Result<std::string> encode_command(const Command& command);
 Result<std::string> encode_action(const Action& action, DigestFunction fn);
@@ -126,7 +130,9 @@ Result<std::string> encode_action_result(const ActionResult& result, DigestFunct
 
 // Decoding untrusted bytes (from the CAS or a peer). Applies Cap'n Proto
 // read limits, checks every rule encode_* checks, and every digest's hash
-// length against `fn`. Never throws.
+// length against `fn`. Only the exact bytes encode_* would produce are
+// accepted (so fields unknown to this build are refused, not dropped).
+// Never throws.
 Result<Directory> decode_directory(std::span<const std::byte> bytes, DigestFunction fn);
 Result<Command> decode_command(std::span<const std::byte> bytes);
 Result<Action> decode_action(std::span<const std::byte> bytes, DigestFunction fn);
