@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -15,6 +16,7 @@
 
 #include "cas/store.h"
 #include "cas/tree.h"
+#include "client/local_store.h"
 
 namespace kiln::client {
 namespace {
@@ -30,48 +32,14 @@ struct CasOptions {
   bool json = false;
 };
 
-[[noreturn]] void fail(const Error& error, const std::string& context = {}) {
-  int code = kExitFailure;
-  if (error.code == Errc::kInvalidArgument) code = kExitUsage;
-  if (error.code == Errc::kNotFound) code = kExitNotFound;
-  throw CommandError(code, context.empty() ? error.message : context + ": " + error.message);
-}
-
-template <typename T>
-T check(Result<T> result, const std::string& context = {}) {
-  if (!result.ok()) fail(result.error(), context);
-  return std::move(result).value();
-}
-
-void check(const Status& status, const std::string& context = {}) {
-  if (!status.ok()) fail(status.error(), context);
-}
-
 cas::Digest parse_digest_arg(const std::string& text) {
   auto digest = cas::parse_digest(text);
   if (!digest.ok()) throw CommandError(kExitUsage, digest.error().message);
   return *digest;
 }
 
-std::unique_ptr<cas::Store> open_store(Context& ctx) {
-  cas::StoreOptions options;
-  options.dir = fs::path(ctx.config.get("dir")) / "store";
-  auto max_size = cas::parse_size(ctx.config.get("max_size"));
-  if (!max_size.ok()) throw CommandError(kExitUsage, "max_size: " + max_size.error().message);
-  options.max_size = *max_size;
-  const auto function = cas::parse_digest_function(ctx.config.get("digest_function"));
-  if (!function) {
-    throw CommandError(kExitUsage, "digest_function: '" + ctx.config.get("digest_function") +
-                                       "' is not xxh3-128 or sha256");
-  }
-  options.function = *function;
-  std::ostream& err = ctx.err;
-  options.warn = [&err](std::string_view message) { err << "kiln: warning: " << message << '\n'; };
-  return check(cas::Store::open(std::move(options)));
-}
-
 int run_put(Context& ctx, const CasOptions& opts) {
-  auto store = open_store(ctx);
+  auto store = open_local_store(ctx);
   for (const auto& file : opts.files) {
     const cas::Digest digest = check(store->put_file(file));
     ctx.out << digest.to_string() << "  " << file << '\n';
@@ -83,7 +51,7 @@ int run_put(Context& ctx, const CasOptions& opts) {
 // rename, so an interrupted get never leaves a half-written file.
 int run_get(Context& ctx, const CasOptions& opts) {
   const cas::Digest digest = parse_digest_arg(opts.digest);
-  auto store = open_store(ctx);
+  auto store = open_local_store(ctx);
   if (opts.output.empty() || opts.output == "-") {
     auto blob = check(store->get(digest));
     if (!blob)
@@ -106,7 +74,7 @@ int run_get(Context& ctx, const CasOptions& opts) {
   if (!written.ok() || !*written) {
     ::unlinkat(dir_fd, temp.c_str(), 0);
     ::close(dir_fd);
-    if (!written.ok()) fail(written.error());
+    if (!written.ok()) throw_error(written.error());
     throw CommandError(kExitNotFound, "blob " + digest.to_string() + " is not in the store");
   }
   const int renamed = ::renameat(dir_fd, temp.c_str(), dir_fd, output.filename().c_str());
@@ -120,7 +88,7 @@ int run_get(Context& ctx, const CasOptions& opts) {
 }
 
 int run_tree(Context& ctx, const CasOptions& opts) {
-  auto store = open_store(ctx);
+  auto store = open_local_store(ctx);
   const cas::BuiltTree tree = check(cas::build_tree(opts.dir, store->digest_function()));
 
   std::vector<cas::Digest> all;
@@ -150,7 +118,7 @@ int run_tree(Context& ctx, const CasOptions& opts) {
 
 int run_checkout(Context& ctx, const CasOptions& opts) {
   const cas::Digest root = parse_digest_arg(opts.digest);
-  auto store = open_store(ctx);
+  auto store = open_local_store(ctx);
   std::error_code ec;
   fs::create_directories(opts.dir, ec);
   if (ec) throw CommandError(kExitFailure, "cannot create " + opts.dir + ": " + ec.message());
@@ -159,7 +127,7 @@ int run_checkout(Context& ctx, const CasOptions& opts) {
 }
 
 int run_stats(Context& ctx, const CasOptions& opts) {
-  auto store = open_store(ctx);
+  auto store = open_local_store(ctx);
   const cas::StoreStats stats = check(store->stats());
   const std::string dir = (fs::path(ctx.config.get("dir")) / "store").string();
   if (opts.json) {
@@ -196,7 +164,7 @@ int run_stats(Context& ctx, const CasOptions& opts) {
 int run_gc(Context& ctx, const CasOptions& opts) {
   const auto max_size = cas::parse_size(opts.max_size);
   if (!max_size.ok()) throw CommandError(kExitUsage, "--max-size: " + max_size.error().message);
-  auto store = open_store(ctx);
+  auto store = open_local_store(ctx);
   const cas::GcReport report = check(store->gc(*max_size));
   ctx.out << "evicted " << report.evicted_blobs << " blobs ("
           << cas::format_size(report.evicted_bytes) << ") and " << report.evicted_actions

@@ -12,8 +12,10 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "client/config.h"
+#include "proto/result.h"
 
 namespace kiln::client {
 
@@ -35,8 +37,25 @@ class CommandError : public std::runtime_error {
   int code_;
 };
 
+// Throws the CommandError for `error`: kInvalidArgument is a usage error,
+// kNotFound is "not found", anything else a failure.
+[[noreturn]] void throw_error(const Error& error, const std::string& context = {});
+
+template <typename T>
+T check(Result<T> result, const std::string& context = {}) {
+  if (!result.ok()) throw_error(result.error(), context);
+  return std::move(result).value();
+}
+
+inline void check(const Status& status, const std::string& context = {}) {
+  if (!status.ok()) throw_error(status.error(), context);
+}
+
 struct Context {
   std::map<std::string, std::string> environment;
+  // The arguments after the first "--" (the command of `kiln run`), which
+  // main() keeps away from the option parser.
+  std::vector<std::string> after_dashes;
   Config config;
   std::ostream& out;
   std::ostream& err;

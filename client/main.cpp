@@ -10,9 +10,13 @@
 #include <sstream>
 #include <string>
 
+#include "cas/model.h"
+#include "client/action_executor.h"
 #include "client/cas_command.h"
 #include "client/cli.h"
 #include "client/config.h"
+#include "client/run_command.h"
+#include "worker/executor.h"
 
 extern char** environ;  // NOLINT: POSIX's name for the process environment
 
@@ -57,6 +61,37 @@ const char* source_name(ConfigSource source) {
   return "?";
 }
 
+// The embedded default: actions run on this machine through the worker's
+// executor, against the local store, which plays the worker's local tier
+// (so this is also the one place the client writes the action cache).
+class LocalExecutor final : public ActionExecutor {
+ public:
+  LocalExecutor(cas::Store& store, std::filesystem::path work_root) : store_(store) {
+    options_.work_root = std::move(work_root);
+    options_.worker_id = "local";
+  }
+  Result<ExecutedAction> execute(const cas::Digest& action_digest,
+                                 const cas::Action& action) override {
+    auto execution = worker::execute(store_, action, options_);
+    if (!execution.ok()) return execution.error();
+    if (worker::cacheable(action, *execution)) {
+      auto encoded = cas::encode_action_result(execution->result, store_.digest_function());
+      if (!encoded.ok()) return encoded.error();
+      if (auto s = store_.put_action_result(action_digest, *encoded, execution->referenced);
+          !s.ok()) {
+        return s.error();
+      }
+    }
+    return ExecutedAction{std::move(execution->result), execution->timed_out,
+                          std::move(execution->missing_outputs)};
+  }
+  std::string where() const override { return "local"; }
+
+ private:
+  cas::Store& store_;
+  worker::ExecutorOptions options_;
+};
+
 int run(int argc, char** argv) {
   CLI::App app{"kiln: content-addressed build and test execution"};
   app.set_version_flag("--version", "kiln 0.1.0");
@@ -65,11 +100,26 @@ int run(int argc, char** argv) {
   app.add_option("-d,--dir", dir, "Cache directory (overrides KILN_DIR and the config file)");
 
   auto run_cas = add_cas_command(app);
+  auto run_run =
+      add_run_command(app, [](Context& ctx, cas::Store& store) -> std::unique_ptr<ActionExecutor> {
+        return std::make_unique<LocalExecutor>(
+            store, std::filesystem::path(ctx.config.get("dir")) / "sandbox");
+      });
   CLI::App* config_cmd =
       app.add_subcommand("config", "Show every setting, its value and where it came from");
 
+  // Everything after the first "--" is a command to run, never options.
+  std::vector<std::string> after_dashes;
+  int parsed_argc = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--") {
+      after_dashes.assign(argv + i + 1, argv + argc);
+      parsed_argc = i;
+      break;
+    }
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(parsed_argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     throw CommandError(kExitUsage, std::string(e.what()) + " (see kiln --help)");
@@ -82,7 +132,8 @@ int run(int argc, char** argv) {
   auto config = Config::load(environment, read_config_file(config_path), config_path, overrides);
   if (!config.ok()) throw CommandError(kExitUsage, config.error().message);
 
-  Context ctx{environment, std::move(config).value(), std::cout, std::cerr};
+  Context ctx{environment, std::move(after_dashes), std::move(config).value(), std::cout,
+              std::cerr};
   if (config_cmd->parsed()) {
     ctx.out << "# config file: " << config_path << '\n';
     for (const ConfigKey& key : config_keys()) {
@@ -92,6 +143,7 @@ int run(int argc, char** argv) {
     }
     return kExitOk;
   }
+  if (app.got_subcommand("run")) return run_run(ctx);
   return run_cas(ctx);
 }
 

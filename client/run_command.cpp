@@ -1,0 +1,312 @@
+// `kiln run`: see run_command.h. The pipeline, top to bottom:
+//   describe inputs → compose the input root → store Command and Action
+//   → action-cache lookup → (miss) execute → write outputs → replay output.
+#include "client/run_command.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <set>
+
+#include "cas/input_root.h"
+#include "cas/tree.h"
+#include "client/local_store.h"
+
+namespace kiln::client {
+namespace {
+
+namespace fs = std::filesystem;
+
+enum RunExit : int {
+  kExitTimedOut = 124,
+  kExitKilnFailed = 125,
+  kExitCannotRun = 126,
+  kExitCommandNotFound = 127
+};
+
+struct RunOptions {
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+  std::vector<std::string> output_dirs;
+  std::vector<std::string> platform;
+  std::vector<std::string> env;
+  double timeout_s = 0;
+  bool no_cache = false;
+  std::vector<std::string> command;
+};
+
+// A path given on the command line, as a relative path inside `cwd`.
+std::string inside(const fs::path& cwd, const std::string& given, const char* what) {
+  const fs::path normal = fs::absolute(given).lexically_normal();
+  fs::path rel = normal.lexically_relative(cwd);
+  const std::string text = rel.string();
+  if (text.empty() || text == ".." || text.rfind("../", 0) == 0) {
+    throw CommandError(kExitUsage,
+                       std::string(what) + " '" + given + "' is outside the current directory");
+  }
+  if (!text.empty() && text.back() == '/') return text.substr(0, text.size() - 1);
+  return text;
+}
+
+void store_tree(cas::Store& store, const cas::BuiltTree& tree) {
+  std::vector<cas::Digest> all;
+  for (const auto& [digest, bytes] : tree.directories) all.push_back(digest);
+  for (const auto& [digest, path] : tree.files) all.push_back(digest);
+  for (const cas::Digest& digest : check(store.find_missing(all))) {
+    if (auto dir = tree.directories.find(digest); dir != tree.directories.end()) {
+      check(store.put(digest, std::as_bytes(std::span(dir->second.data(), dir->second.size()))));
+    } else if (check(store.put_file(tree.files.at(digest))) != digest) {
+      throw CommandError(kExitFailure,
+                         tree.files.at(digest).string() + " changed while it was being stored");
+    }
+  }
+}
+
+cas::Digest build_input_root(cas::Store& store, const fs::path& cwd,
+                             const std::vector<std::string>& inputs) {
+  cas::InputRootBuilder root(store.digest_function());
+  for (const std::string& given : inputs) {
+    const std::string rel = inside(cwd, given, "input");
+    struct stat st {};
+    if (::lstat(given.c_str(), &st) != 0) {
+      throw CommandError(kExitUsage, "input '" + given + "': " + std::strerror(errno));
+    }
+    if (rel == ".") {
+      if (inputs.size() != 1) throw CommandError(kExitUsage, "--input . must be the only input");
+      const cas::BuiltTree tree = check(cas::build_tree(cwd, store.digest_function()), "input .");
+      store_tree(store, tree);
+      return tree.root;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      const cas::BuiltTree tree =
+          check(cas::build_tree(given, store.digest_function()), "input " + given);
+      store_tree(store, tree);
+      check(root.add_tree(rel, tree.root));
+    } else if (S_ISREG(st.st_mode)) {
+      const cas::Digest digest = check(store.put_file(given), "input " + given);
+      check(root.add_file(rel, digest, (st.st_mode & S_IXUSR) != 0));
+    } else if (S_ISLNK(st.st_mode)) {
+      std::error_code ec;
+      const fs::path target = fs::read_symlink(given, ec);
+      if (ec || target.is_absolute()) {
+        throw CommandError(
+            kExitUsage, "input '" + given + "' is a symlink with an absolute or unreadable target");
+      }
+      check(root.add_symlink(rel, target.string()));
+    } else {
+      throw CommandError(kExitUsage, "input '" + given + "' is not a file, directory or symlink");
+    }
+  }
+  const cas::BuiltTree tree = check(root.finish());
+  store_tree(store, tree);
+  return tree.root;
+}
+
+std::vector<cas::Property> parse_pairs(const std::vector<std::string>& items, const char* what) {
+  std::vector<cas::Property> pairs;
+  for (const std::string& item : items) {
+    const auto equals = item.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      throw CommandError(kExitUsage, std::string(what) + " '" + item + "' is not NAME=VALUE");
+    }
+    pairs.push_back({item.substr(0, equals), item.substr(equals + 1)});
+  }
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  return pairs;
+}
+
+// The command's environment: PATH from ours, plus --env NAME (value from
+// ours) or --env NAME=VALUE. Everything in it is part of the cache key.
+std::vector<cas::Property> command_environment(const Context& ctx,
+                                               const std::vector<std::string>& env) {
+  std::map<std::string, std::string> chosen;
+  if (auto path = ctx.environment.find("PATH"); path != ctx.environment.end())
+    chosen["PATH"] = path->second;
+  for (const std::string& item : env) {
+    const auto equals = item.find('=');
+    if (equals == 0 || item.empty())
+      throw CommandError(kExitUsage, "--env '" + item + "' has no name");
+    if (equals == std::string::npos) {
+      auto ours = ctx.environment.find(item);
+      if (ours != ctx.environment.end()) chosen[item] = ours->second;
+    } else {
+      chosen[item.substr(0, equals)] = item.substr(equals + 1);
+    }
+  }
+  std::vector<cas::Property> out;
+  for (auto& [name, value] : chosen) out.push_back({name, value});
+  return out;
+}
+
+std::vector<std::string> sorted_paths(const fs::path& cwd, const std::vector<std::string>& given,
+                                      const char* what) {
+  std::set<std::string> paths;
+  for (const std::string& g : given) paths.insert(inside(cwd, g, what));
+  return {paths.begin(), paths.end()};
+}
+
+std::string blob_text(cas::Store& store, const cas::Digest& digest) {
+  if (digest.size == 0) return {};
+  auto blob = check(store.get(digest));
+  if (!blob)
+    throw CommandError(kExitKilnFailed,
+                       "output blob " + digest.to_string() + " is missing from the store");
+  return *blob;
+}
+
+// Replaces `path` (relative to cwd) with a file from the store, atomically.
+void write_output_file(cas::Store& store, const fs::path& cwd, const cas::OutputFile& output) {
+  const fs::path target = cwd / output.path;
+  std::error_code ec;
+  fs::create_directories(target.parent_path(), ec);
+  const int dir_fd = ::open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0)
+    throw CommandError(kExitKilnFailed, "cannot open " + target.parent_path().string());
+  const std::string temp =
+      "." + target.filename().string() + ".kiln-tmp." + std::to_string(::getpid());
+  ::unlinkat(dir_fd, temp.c_str(), 0);
+  auto written = store.write_blob_to(output.digest, dir_fd, temp, output.executable);
+  const bool ok = written.ok() && *written &&
+                  ::renameat(dir_fd, temp.c_str(), dir_fd, target.filename().c_str()) == 0;
+  if (!ok) ::unlinkat(dir_fd, temp.c_str(), 0);
+  ::close(dir_fd);
+  if (!ok) throw CommandError(kExitKilnFailed, "cannot write output " + output.path);
+}
+
+// Replaces the directory at `path` with the stored tree.
+void write_output_directory(cas::Store& store, const fs::path& cwd,
+                            const cas::OutputDirectory& output) {
+  const fs::path target = cwd / output.path;
+  const fs::path temp = target.parent_path() / ("." + target.filename().string() + ".kiln-tmp." +
+                                                std::to_string(::getpid()));
+  std::error_code ec;
+  fs::remove_all(temp, ec);
+  fs::create_directories(temp, ec);
+  check(cas::materialize_tree(store, output.tree_digest, temp), "output directory " + output.path);
+  fs::remove_all(target, ec);
+  fs::rename(temp, target, ec);
+  if (ec)
+    throw CommandError(kExitKilnFailed,
+                       "cannot write output directory " + output.path + ": " + ec.message());
+}
+
+int run(Context& ctx, const RunOptions& opts, const ExecutorFactory& make_executor) {
+  const fs::path cwd = fs::current_path();
+  auto store = open_local_store(ctx);
+  const cas::DigestFunction fn = store->digest_function();
+
+  cas::Command command;
+  command.arguments = opts.command;
+  command.environment = command_environment(ctx, opts.env);
+  command.output_files = sorted_paths(cwd, opts.outputs, "output");
+  command.output_directories = sorted_paths(cwd, opts.output_dirs, "output directory");
+  command.platform = parse_pairs(opts.platform, "--platform");
+  const std::string command_bytes = check(cas::encode_command(command), "command");
+
+  cas::Action action;
+  action.command_digest = check(store->put(command_bytes));
+  action.input_root_digest = build_input_root(*store, cwd, opts.inputs);
+  action.timeout_ms = static_cast<std::uint64_t>(std::llround(opts.timeout_s * 1000));
+  action.do_not_cache = opts.no_cache;
+  const std::string action_bytes = check(cas::encode_action(action, fn), "action");
+  const cas::Digest action_digest = check(store->put(action_bytes));
+
+  ExecutedAction executed;
+  bool hit = false;
+  if (!opts.no_cache) {
+    if (auto cached = check(store->get_action_result(action_digest))) {
+      auto decoded =
+          cas::decode_action_result(std::as_bytes(std::span(cached->data(), cached->size())), fn);
+      if (decoded.ok()) {
+        executed.result = std::move(decoded).value();
+        hit = true;
+      } else {
+        ctx.err << "kiln: warning: ignoring a malformed cached result: " << decoded.error().message
+                << '\n';
+      }
+    }
+  }
+  if (!hit) {
+    auto executor = make_executor(ctx, *store);
+    auto outcome = executor->execute(action_digest, action);
+    if (!outcome.ok()) {
+      const Error& e = outcome.error();
+      const int code = e.code == Errc::kNotFound           ? kExitCommandNotFound
+                       : e.code == Errc::kPermissionDenied ? kExitCannotRun
+                                                           : kExitKilnFailed;
+      throw CommandError(code, e.message);
+    }
+    executed = std::move(outcome).value();
+  }
+
+  for (const auto& output : executed.result.output_files) write_output_file(*store, cwd, output);
+  for (const auto& output : executed.result.output_directories)
+    write_output_directory(*store, cwd, output);
+  const std::string out = blob_text(*store, executed.result.stdout_digest);
+  const std::string err = blob_text(*store, executed.result.stderr_digest);
+  ctx.out.write(out.data(), static_cast<std::streamsize>(out.size()));
+  ctx.out.flush();
+  ctx.err.write(err.data(), static_cast<std::streamsize>(err.size()));
+  ctx.err.flush();
+
+  if (executed.timed_out) {
+    throw CommandError(kExitTimedOut,
+                       "command timed out after " + std::to_string(opts.timeout_s) + " s");
+  }
+  if (!executed.missing_outputs.empty() && executed.result.exit_code == 0) {
+    throw CommandError(kExitFailure, "declared output '" + executed.missing_outputs.front() +
+                                         "' was not produced");
+  }
+  return executed.result.exit_code;
+}
+
+}  // namespace
+
+std::function<int(Context&)> add_run_command(CLI::App& app, ExecutorFactory make_executor) {
+  auto opts = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "Run any command as a cached action");
+  cmd->add_option("-i,--input", opts->inputs, "An input file or directory (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("-o,--output", opts->outputs, "An output file the command writes (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--output-dir", opts->output_dirs,
+                  "An output directory the command writes (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--platform", opts->platform,
+                  "A required worker property NAME=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--env", opts->env,
+                  "Pass NAME (from here) or NAME=VALUE to the command (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--timeout", opts->timeout_s, "Kill the command after this many seconds")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-cache", opts->no_cache, "Neither look up nor store the result");
+  // Everything from the first non-option argument (or after "--") is the
+  // command, options included.
+  cmd->prefix_command();
+  cmd->footer("The command follows the options, after an optional '--'.");
+  return [opts, make_executor, cmd](Context& ctx) {
+    opts->command = cmd->remaining();
+    if (!ctx.after_dashes.empty()) {
+      if (!opts->command.empty()) {
+        throw CommandError(kExitUsage,
+                           "kiln run: unexpected '" + opts->command.front() + "' before '--'");
+      }
+      opts->command = ctx.after_dashes;
+    }
+    if (opts->command.empty())
+      throw CommandError(kExitUsage,
+                         "kiln run: no command given (kiln run [OPTIONS] -- COMMAND ARGS...)");
+    return run(ctx, *opts, make_executor);
+  };
+}
+
+}  // namespace kiln::client
