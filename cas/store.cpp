@@ -169,16 +169,9 @@ void Store::Impl::maybe_flush() {
 
 Status Store::Impl::put_verified(const std::string& key, std::string_view data) {
   if (data.size() >= opt.file_threshold) {
-    int rc = 0;
-    {
-      Status st = begin_read();
-      if (!st.ok()) return st;
-      ReadGuard guard{this};
-      if (auto e = lookup(rtxn, key, &rc); e && e->kind == kInlineBlob) {
-        record_access(key, e->atime);
-        return {};
-      }
-    }
+    auto there = present(key);
+    if (!there.ok()) return there.error();
+    if (*there) return {};
     auto tmp = write_temp(tmp_dir, data, opt.durable);
     if (!tmp.ok()) return prefixed(tmp.error(), "cannot store blob");
     return put_file_blob(key, *tmp);
@@ -192,6 +185,21 @@ Status Store::Impl::put_verified(const std::string& key, std::string_view data) 
     if (rc != 0) return lmdb_error(rc, "cannot read the index");
     return insert_blob(c, key, kInlineBlob, data);
   });
+}
+
+Result<bool> Store::Impl::present(const std::string& key) {
+  std::optional<IndexEntry> e;
+  {
+    Status st = begin_read();
+    if (!st.ok()) return st.error();
+    ReadGuard guard{this};
+    int rc = 0;
+    e = lookup(rtxn, key, &rc);
+    if (rc != 0) return lmdb_error(rc, "cannot read store at " + dir);
+  }
+  if (!e || (e->kind == kFileBlob && ::access(file_path(key).c_str(), F_OK) != 0)) return false;
+  record_access(key, e->atime);
+  return true;
 }
 
 Status Store::Impl::put_file_blob(const std::string& key, const std::string& tmp) {
@@ -325,6 +333,13 @@ Result<Digest> Store::put_file(const std::filesystem::path& path) {
     if (!data.ok()) return data.error();
     return put(std::string_view(*data));
   }
+  // Hash first: a file already stored costs a read, not a copy. The copy
+  // is hashed again, and what is stored is what that hash names.
+  auto first = digest_file(impl_->opt.function, path.string());
+  if (!first.ok()) return first.error();
+  auto there = impl_->present(blob_key(*first));
+  if (!there.ok()) return there.error();
+  if (*there) return *first;
   auto copy = copy_to_temp(path.string(), impl_->tmp_dir, impl_->opt.function, impl_->opt.durable);
   if (!copy.ok()) return copy.error();
   Status put_st = impl_->put_file_blob(blob_key(copy->digest), copy->path);
@@ -486,14 +501,35 @@ Result<StoreStats> Store::stats() {
 }
 
 Result<GcReport> Store::gc(std::uint64_t max_size) {
+  Impl& s = *impl_;
   GcReport report;
-  Status st = impl_->write(
-      "cannot collect garbage", [](WriteCtx&) { return Status(); }, max_size, &report);
+  const auto cutoff = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
+  // Files of writers killed between renaming a blob in and committing its
+  // index entry: unindexed and an hour old. Under the writer lock, so no
+  // put can be renaming the same blob in meanwhile.
+  auto sweep = [&](WriteCtx& c) -> Status {
+    std::error_code ec;
+    for (const auto& sub : std::filesystem::directory_iterator(s.files_dir, ec)) {
+      for (const auto& f : std::filesystem::directory_iterator(sub.path(), ec)) {
+        std::string name = f.path().filename().string();
+        std::error_code ec2;
+        if (f.last_write_time(ec2) >= cutoff || ec2) continue;
+        const auto sep = name.find('_');
+        if (sep == std::string::npos) continue;
+        name[sep] = '/';
+        auto d = parse_digest(name);
+        if (!d.ok() || d->function != s.opt.function) continue;
+        int rc = 0;
+        if (!s.lookup(c.txn, blob_key(*d), &rc) && rc == 0) std::filesystem::remove(f.path(), ec2);
+      }
+    }
+    return {};
+  };
+  Status st = s.write("cannot collect garbage", sweep, max_size, &report);
   if (!st.ok()) return st.error();
   // Temp files of writers that were killed mid-put.
   std::error_code ec;
-  const auto cutoff = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
-  for (const auto& entry : std::filesystem::directory_iterator(impl_->tmp_dir, ec)) {
+  for (const auto& entry : std::filesystem::directory_iterator(s.tmp_dir, ec)) {
     std::error_code ec2;
     if (entry.last_write_time(ec2) < cutoff && !ec2) std::filesystem::remove(entry.path(), ec2);
   }

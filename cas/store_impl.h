@@ -100,6 +100,9 @@ struct Store::Impl {
 
   // Stores bytes already verified against `key`.
   Status put_verified(const std::string& key, std::string_view data);
+  // Whether the blob is present (for a file blob: its file too); records an
+  // access when it is.
+  Result<bool> present(const std::string& key);
   // Moves the finished temp file `tmp` into files/ and indexes it.
   Status put_file_blob(const std::string& key, const std::string& tmp);
   // Drops a blob found corrupt, with a warning.

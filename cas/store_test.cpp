@@ -255,6 +255,33 @@ TEST_F(StoreTest, GcAndStats) {
   EXPECT_EQ(s->gc(50'000)->evicted_blobs, 0u);
 }
 
+// What a writer killed between rename and commit, or mid-write, leaves
+// behind: gc removes it once it is an hour old, and nothing indexed.
+TEST_F(StoreTest, GcRemovesOrphanedFilesAndTempFiles) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const Digest kept = *s->put(make_blob(20, 30'000));
+  const std::string orphan_bytes = make_blob(21, 30'000);
+  const Digest orphan = digest_xxh(orphan_bytes);
+  fs::create_directories(fs::path(blob_file(dir, orphan)).parent_path());
+  std::ofstream(blob_file(dir, orphan), std::ios::binary) << orphan_bytes;
+  std::ofstream(dir / "tmp" / "blob.old") << "partial";
+  std::ofstream(dir / "tmp" / "blob.new") << "in progress";
+  const timespec old[2] = {{::time(nullptr) - 7200, 0}, {::time(nullptr) - 7200, 0}};
+  for (const std::string& p :
+       {blob_file(dir, orphan), blob_file(dir, kept), (dir / "tmp" / "blob.old").string()}) {
+    ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), old, 0), 0);
+  }
+  EXPECT_FALSE(*s->contains(orphan));
+  auto report = s->gc(1u << 30);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->evicted_blobs, 0u);
+  EXPECT_FALSE(fs::exists(blob_file(dir, orphan)));
+  EXPECT_FALSE(fs::exists(dir / "tmp" / "blob.old"));
+  EXPECT_TRUE(fs::exists(dir / "tmp" / "blob.new"));
+  EXPECT_EQ(s->get(kept)->value_or(""), make_blob(20, 30'000));
+}
+
 TEST_F(StoreTest, OtherDigestFunctionAndForeignDirectoriesAreRejected) {
   { ASSERT_TRUE(open()); }
   auto o = options();
