@@ -36,6 +36,9 @@ struct FutureEnvelope {
     cancelRequest @16 :Wire.CancelRequest;
     lease @17 :Wire.Lease;
     leaseResult @18 :Wire.LeaseResult;
-    nest @19 :Nest;                       # the member this build lacks
+    cancelLease @19 :Wire.CancelLease;
+    statusRequest @20 :Wire.StatusRequest;
+    statusResponse @21 :Wire.StatusResponse;
+    nest @22 :Nest;                       # the member this build lacks
   }
 }

@@ -44,6 +44,11 @@ struct Envelope {
     cancelRequest @16 :CancelRequest;
     lease @17 :Lease;                     # scheduler -> worker
     leaseResult @18 :LeaseResult;         # worker -> scheduler
+    cancelLease @19 :CancelLease;         # scheduler -> worker
+
+    # Observability.
+    statusRequest @20 :StatusRequest;     # anyone -> scheduler (client endpoint)
+    statusResponse @21 :StatusResponse;
   }
 }
 
@@ -129,12 +134,44 @@ struct ExecuteResponse {
   actionDigest @0 :Model.Digest;
   result @1 :Model.ActionResult;
   cached @2 :Bool;
-  status @3 :Error;                # code internal with empty message: none
-  hasStatus @4 :Bool;
+  status @3 :Error;                # meaningful only when hasStatus
+  hasStatus @4 :Bool;              # true: the action did not produce `result`
+  timedOut @5 :Bool;
+  missingOutputs @6 :List(Text);
 }
 
 struct CancelRequest {
   actionDigest @0 :Model.Digest;
+  executeRequestId @1 :UInt64;     # the requestId of the executeRequest to drop
+}
+
+struct CancelLease {
+  leaseId @0 :UInt64;
+}
+
+struct StatusRequest {}
+
+struct WorkerStatus {
+  workerId @0 :Text;
+  slots @1 :UInt32;
+  busy @2 :UInt32;
+  lastHeardMsAgo @3 :UInt64;
+  platform @4 :List(Model.Property);
+}
+
+struct StatusResponse {
+  workers @0 :List(WorkerStatus);
+  queued @1 :UInt64;              # distinct actions waiting for a slot
+  running @2 :UInt64;             # distinct actions under lease
+  waitingRequests @3 :UInt64;
+  cacheBlobs @4 :UInt64;          # central store
+  cacheBytes @5 :UInt64;
+  cacheMaxBytes @6 :UInt64;
+  actionCacheHits @7 :UInt64;     # executeRequests answered from the cache
+  actionCacheMisses @8 :UInt64;
+  executed @9 :UInt64;            # results accepted from workers
+  uptimeMs @10 :UInt64;
+  draining @11 :Bool;
 }
 
 struct Lease {
@@ -151,4 +188,12 @@ struct LeaseResult {
   result @2 :Model.ActionResult;
   hasError @3 :Bool;
   error @4 :Error;
+  retryable @5 :Bool;              # with hasError: another worker may succeed
+  # Set when the result deserves an action-cache entry (ran to completion,
+  # exit 0, every output present, cacheable action); every blob it names,
+  # already uploaded to the central store, is listed in `referenced`.
+  cacheable @6 :Bool;
+  referenced @7 :List(Model.Digest);
+  timedOut @8 :Bool;
+  missingOutputs @9 :List(Text);
 }

@@ -13,7 +13,7 @@ scripts/install-deps.sh
 echo "== building kiln (out/demo)"
 cmake -S . -B out/demo -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build out/demo --target kiln
-kiln=$PWD/out/demo/client/kiln
+kiln=$PWD/out/demo/bin/kiln
 
 export KILN_DIR=$PWD/out/demo/cache
 export KILN_CONFIG=$KILN_DIR/kiln.conf

@@ -11,7 +11,7 @@
 set -eu
 
 build_dir=${1:-build}
-bench="$build_dir/scripts/bench/bench_digest"
+bench="$build_dir/bin/bench_digest"
 if [ ! -x "$bench" ]; then
   echo "digest.sh: $bench not found; build the bench_digest target first" >&2
   exit 1

@@ -1,0 +1,97 @@
+// ZeroMQ sockets the kiln way, and a request/reply connection on top.
+//
+// Every socket kiln opens is made here, so the limits PROTOCOL.md promises
+// are set in one place: ZMQ_MAXMSGSIZE (no frame over the codec's body
+// limit reaches user space), linger 0, ROUTER_MANDATORY (sending to a gone
+// peer fails instead of vanishing) and ROUTER_HANDOVER (a reconnecting peer
+// with the same identity takes over its session). Receiving reads a whole
+// multipart message, refuses more than `max_frames` frames (draining the
+// rest), and hands the kiln frames to the codec.
+//
+// Threading: a zmq::socket_t, and so a Connection, belongs to one thread.
+#pragma once
+
+#include <capnp/message.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <zmq.hpp>
+
+#include "proto/codec.h"
+#include "proto/result.h"
+
+namespace kiln::proto {
+
+struct TransportLimits {
+  CodecLimits codec;
+  std::size_t max_frames = 4;  // identity + signature + body, and one spare
+};
+
+// A ROUTER bound to `endpoint` (e.g. "tcp://127.0.0.1:0" picks a port; see
+// bound_endpoint). kUnavailable with the reason if the bind fails.
+Result<zmq::socket_t> make_router(zmq::context_t& context, const std::string& endpoint,
+                                  const TransportLimits& limits = {});
+// A DEALER connected to `endpoint`; `identity` empty = let ZeroMQ choose.
+Result<zmq::socket_t> make_dealer(zmq::context_t& context, const std::string& endpoint,
+                                  const std::string& identity = {}, const TransportLimits& limits = {});
+// The endpoint a socket is bound to, with the real port ("tcp://127.0.0.1:41234").
+std::string bound_endpoint(zmq::socket_t& socket);
+
+struct Received {
+  std::string peer;  // the routing id (ROUTER sockets), else empty
+  // The decoded message, or why it was refused (already drained).
+  Result<std::unique_ptr<Decoded>> message;
+};
+
+// Reads one multipart message if one is waiting (never blocks). `routed`:
+// the socket is a ROUTER, so the first frame is the peer's routing id.
+std::optional<Received> receive(zmq::socket_t& socket, bool routed, const TransportLimits& limits = {});
+
+// Sends one message; `peer` is the routing id for a ROUTER, empty for a
+// DEALER. Never blocks: returns false if the peer is unknown/gone or its
+// queue is full (the message is dropped; the caller decides what that means).
+bool send(zmq::socket_t& socket, const std::string& peer, capnp::MessageBuilder& message);
+
+// A DEALER to one server, for request/reply with request ids. Replies are
+// matched by requestId; stray replies (to requests that already timed out)
+// are dropped. ZeroMQ reconnects underneath by itself; a request in flight
+// when the server went away simply times out.
+class Connection {
+ public:
+  // Fills in the body of a request; the envelope (version, requestId) is set.
+  using Fill = std::function<void(schema::Envelope::Builder)>;
+
+  static Result<std::unique_ptr<Connection>> open(zmq::context_t& context, const std::string& endpoint,
+                                                  const std::string& identity = {},
+                                                  const TransportLimits& limits = {});
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends one request and returns its requestId (kUnavailable if it could
+  // not be queued).
+  Result<std::uint64_t> send(const Fill& fill);
+  // Waits for the reply to `request_id`. kUnavailable on timeout; an Error
+  // body in the reply is returned as the reply (the caller reads it).
+  Result<std::unique_ptr<Decoded>> wait(std::uint64_t request_id, std::chrono::milliseconds timeout);
+  // send + wait.
+  Result<std::unique_ptr<Decoded>> call(const Fill& fill, std::chrono::milliseconds timeout);
+
+  const std::string& endpoint() const;
+  zmq::socket_t& socket();
+
+ private:
+  struct Impl;
+  explicit Connection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// If `reply` carries an Error body, that error as a kiln::Error (code
+// mapped: notFound → kNotFound, digestMismatch → kCorrupt, …), else nullopt.
+std::optional<Error> error_of(const Decoded& reply);
+
+}  // namespace kiln::proto

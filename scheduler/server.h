@@ -1,0 +1,74 @@
+// The kiln-scheduler daemon's core: two ROUTER sockets around the dispatch
+// policy, the central store and the CAS service.
+//
+//   client endpoint  ROUTER  executeRequest, cancelRequest, CAS and action-
+//                            cache requests, statusRequest
+//   worker endpoint  ROUTER  workerHello, heartbeat, leaseResult (the only
+//                            way the action cache is written), CAS requests
+//
+// One thread, one poll loop with a bounded timeout (never an infinite
+// poll): receive → decode (a malformed or unknown message is logged, and
+// answered or dropped; repeated garbage ends the peer) → event into the
+// DispatchPolicy / CasService → commands out as messages. Before an action
+// is queued the action cache is consulted. Heartbeats go to every worker
+// each interval; the policy's tick() expires the silent ones.
+//
+// Shutdown: request_stop() (from SIGTERM/SIGINT in main) drains — no new
+// work is taken, queued work fails with "shutting down", running leases may
+// finish until drain_timeout — then run() returns.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "proto/result.h"
+#include "scheduler/dispatch.h"
+
+namespace kiln::scheduler {
+
+struct ServerOptions {
+  std::string client_endpoint = "tcp://127.0.0.1:0";  // port 0: pick one
+  std::string worker_endpoint = "tcp://127.0.0.1:0";
+  std::filesystem::path store_dir;                     // the central store
+  std::uint64_t max_store_bytes = 0;                   // 0: unlimited
+  DispatchPolicy::Options policy;
+  std::chrono::milliseconds drain_timeout{30000};
+  int max_bad_messages = 10;  // per peer per minute, then it is dropped
+};
+
+// Log sink: main wires it to spdlog; tests may capture it.
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+using Logger = std::function<void(LogLevel, const std::string&)>;
+
+class Server {
+ public:
+  // Opens the store and binds both endpoints. kUnavailable (bind failed),
+  // store errors as Store::open reports them.
+  static Result<std::unique_ptr<Server>> create(ServerOptions options, Logger log);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The bound endpoints, with real ports.
+  std::string client_endpoint() const;
+  std::string worker_endpoint() const;
+
+  // Serves until stopped and drained. Returns an error only for a fatal
+  // condition of the process (e.g. the poll itself failing); a bad message
+  // never ends it.
+  Status run();
+  // Thread- and signal-safe: begin the drain.
+  void request_stop();
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kiln::scheduler

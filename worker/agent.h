@@ -1,0 +1,73 @@
+// The kiln-worker daemon's core: a session with the scheduler and N
+// executor slots.
+//
+// Session (PROTOCOL.md, Paranoid Pirate): a DEALER connects to the
+// scheduler's worker endpoint, sends workerHello (id, slots, platform,
+// heartbeat interval), then heartbeats every interval while it hears from
+// the scheduler. If the scheduler is silent for 3 intervals (or says
+// disconnect), the worker closes the socket, waits (1 s, doubling to 32 s),
+// and starts over on a fresh socket: so it survives a scheduler restart.
+// Leases it held across a reconnect are abandoned (the scheduler requeues
+// them).
+//
+// Execution: each lease runs on one of N threads. A thread fetches the
+// action's missing input blobs from the central store into the local store
+// (RemoteCas over its own connection), runs the executor, uploads outputs
+// and stdout/stderr, and hands a LeaseResult to the session thread through
+// an inproc socket. Only the session thread touches the session socket.
+// cancelLease kills the action's process group.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cas/model.h"
+#include "proto/result.h"
+
+namespace kiln::worker {
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+using Logger = std::function<void(LogLevel, const std::string&)>;
+
+struct AgentOptions {
+  std::string scheduler_endpoint;  // the scheduler's worker endpoint
+  std::string worker_id;           // default: hostname-pid
+  std::uint32_t slots = 0;         // 0: number of cores
+  std::vector<cas::Property> platform;  // os/arch/… are added automatically
+  std::filesystem::path store_dir;      // the local tier
+  std::uint64_t max_store_bytes = 0;
+  std::filesystem::path work_root;      // sandboxes
+  std::chrono::milliseconds heartbeat_interval{1000};
+  int liveness = 3;
+  std::chrono::milliseconds backoff_initial{1000};
+  std::chrono::milliseconds backoff_max{32000};
+};
+
+// The platform properties every worker reports: os, arch (uname) and the
+// user's extra ones, sorted.
+std::vector<cas::Property> default_platform(std::vector<cas::Property> extra);
+
+class Agent {
+ public:
+  static Result<std::unique_ptr<Agent>> create(AgentOptions options, Logger log);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Runs sessions (reconnecting as needed) until request_stop().
+  Status run();
+  // Thread- and signal-safe.
+  void request_stop();
+
+ private:
+  struct Impl;
+  explicit Agent(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kiln::worker
