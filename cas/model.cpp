@@ -540,3 +540,12 @@ Result<ActionResult> decode_action_result(std::span<const std::byte> bytes, Dige
 }
 
 }  // namespace kiln::cas
+
+namespace kiln::cas {
+
+bool worth_caching(const Action& action, const ActionResult& result, bool timed_out,
+                   bool all_outputs_present) {
+  return !action.do_not_cache && !timed_out && result.exit_code == 0 && all_outputs_present;
+}
+
+}  // namespace kiln::cas

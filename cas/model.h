@@ -54,11 +54,11 @@ struct Property {
 
 struct Command {
   std::vector<std::string> arguments;
-  std::vector<Property> environment;  // sorted by name, unique names
-  std::string working_directory;      // relative to the input root; "" = root
+  std::vector<Property> environment;            // sorted by name, unique names
+  std::string working_directory;                // relative to the input root; "" = root
   std::vector<std::string> output_files;        // sorted, relative
   std::vector<std::string> output_directories;  // sorted, relative
-  std::vector<Property> platform;     // sorted by (name, value)
+  std::vector<Property> platform;               // sorted by (name, value)
   bool operator==(const Command&) const = default;
 };
 
@@ -137,5 +137,15 @@ Result<Directory> decode_directory(std::span<const std::byte> bytes, DigestFunct
 Result<Command> decode_command(std::span<const std::byte> bytes);
 Result<Action> decode_action(std::span<const std::byte> bytes, DigestFunction fn);
 Result<ActionResult> decode_action_result(std::span<const std::byte> bytes, DigestFunction fn);
+
+}  // namespace kiln::cas
+
+namespace kiln::cas {
+
+// Whether a result belongs in an action cache: the action did not opt out,
+// it ran to completion (not timed out) with exit code 0, and produced every
+// declared output. The one rule every tier applies.
+bool worth_caching(const Action& action, const ActionResult& result, bool timed_out,
+                   bool all_outputs_present);
 
 }  // namespace kiln::cas

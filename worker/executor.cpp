@@ -259,8 +259,8 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
 }
 
 bool cacheable(const cas::Action& action, const Execution& execution) {
-  return !action.do_not_cache && !execution.timed_out && execution.result.exit_code == 0 &&
-         execution.missing_outputs.empty();
+  return cas::worth_caching(action, execution.result, execution.timed_out,
+                            execution.missing_outputs.empty());
 }
 
 }  // namespace kiln::worker
