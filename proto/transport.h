@@ -37,7 +37,8 @@ Result<zmq::socket_t> make_router(zmq::context_t& context, const std::string& en
                                   const TransportLimits& limits = {});
 // A DEALER connected to `endpoint`; `identity` empty = let ZeroMQ choose.
 Result<zmq::socket_t> make_dealer(zmq::context_t& context, const std::string& endpoint,
-                                  const std::string& identity = {}, const TransportLimits& limits = {});
+                                  const std::string& identity = {},
+                                  const TransportLimits& limits = {});
 // The endpoint a socket is bound to, with the real port ("tcp://127.0.0.1:41234").
 std::string bound_endpoint(zmq::socket_t& socket);
 
@@ -45,27 +46,53 @@ struct Received {
   std::string peer;  // the routing id (ROUTER sockets), else empty
   // The decoded message, or why it was refused (already drained).
   Result<std::unique_ptr<Decoded>> message;
+  // ROUTER only: the peer is a REQ socket ([id, "", sig, body]); pass this
+  // to send() so that the reply carries the delimiter REQ expects.
+  bool delimited = false;
+  // Set when decoding failed because the signature is "KLN" with another
+  // major version (PROTOCOL.md section 7: log it, maybe reply badVersion).
+  std::optional<std::uint8_t> foreign_version;
 };
 
-// Reads one multipart message if one is waiting (never blocks). `routed`:
-// the socket is a ROUTER, so the first frame is the peer's routing id.
-std::optional<Received> receive(zmq::socket_t& socket, bool routed, const TransportLimits& limits = {});
+// Reads one multipart message if one is waiting (never blocks); nullopt if
+// none is. `routed`: the socket is a ROUTER, so the first frame is the
+// peer's routing id (and an empty frame after it, from a REQ peer, is
+// stripped). A message of more than max_frames frames is read to its end
+// and refused; anything decode() refuses is returned as that error, with
+// the peer known. Throws zmq::error_t only for errors of the socket itself
+// (ETERM, ENOTSOCK), never for what a peer sent.
+std::optional<Received> receive(zmq::socket_t& socket, bool routed,
+                                const TransportLimits& limits = {});
 
 // Sends one message; `peer` is the routing id for a ROUTER, empty for a
 // DEALER. Never blocks: returns false if the peer is unknown/gone or its
 // queue is full (the message is dropped; the caller decides what that means).
-bool send(zmq::socket_t& socket, const std::string& peer, capnp::MessageBuilder& message);
+// `delimited`: put an empty frame after the routing id (a reply to a REQ
+// peer, see Received::delimited). The body frame is sent zero-copy.
+bool send(zmq::socket_t& socket, const std::string& peer, capnp::MessageBuilder& message,
+          bool delimited = false);
+
+// The wire Error code for a kiln error category (kCorrupt → digestMismatch,
+// kIo/kPermissionDenied/kInternal → internal, ...).
+schema::Error::Code error_code_of(Errc code);
+// Sets `envelope`'s body to an Error with this code and message.
+void set_error(schema::Envelope::Builder envelope, schema::Error::Code code,
+               const std::string& message);
 
 // A DEALER to one server, for request/reply with request ids. Replies are
-// matched by requestId; stray replies (to requests that already timed out)
-// are dropped. ZeroMQ reconnects underneath by itself; a request in flight
+// matched by requestId; stray replies (to requests that already timed out
+// or were forgotten, and notifications) are dropped. Several requests may be
+// outstanding at once (pipelining): a reply to one that is not being waited
+// for yet is kept until its wait(), so every sent request must be waited
+// for or forgotten. ZeroMQ reconnects underneath by itself; a request in flight
 // when the server went away simply times out.
 class Connection {
  public:
   // Fills in the body of a request; the envelope (version, requestId) is set.
   using Fill = std::function<void(schema::Envelope::Builder)>;
 
-  static Result<std::unique_ptr<Connection>> open(zmq::context_t& context, const std::string& endpoint,
+  static Result<std::unique_ptr<Connection>> open(zmq::context_t& context,
+                                                  const std::string& endpoint,
                                                   const std::string& identity = {},
                                                   const TransportLimits& limits = {});
   ~Connection();
@@ -75,11 +102,16 @@ class Connection {
   // Sends one request and returns its requestId (kUnavailable if it could
   // not be queued).
   Result<std::uint64_t> send(const Fill& fill);
-  // Waits for the reply to `request_id`. kUnavailable on timeout; an Error
-  // body in the reply is returned as the reply (the caller reads it).
-  Result<std::unique_ptr<Decoded>> wait(std::uint64_t request_id, std::chrono::milliseconds timeout);
+  // Waits for the reply to `request_id`. kUnavailable on timeout (the
+  // request is then forgotten); kInvalidArgument if `request_id` is not
+  // outstanding. An Error body in the reply is returned as the reply (the
+  // caller reads it, e.g. with error_of).
+  Result<std::unique_ptr<Decoded>> wait(std::uint64_t request_id,
+                                        std::chrono::milliseconds timeout);
   // send + wait.
   Result<std::unique_ptr<Decoded>> call(const Fill& fill, std::chrono::milliseconds timeout);
+  // Gives up on an outstanding request: its reply, if it comes, is dropped.
+  void forget(std::uint64_t request_id);
 
   const std::string& endpoint() const;
   zmq::socket_t& socket();
