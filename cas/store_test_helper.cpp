@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(argv[1], "stale") == 0) {
     int dead = 0;
     rc = mdb_reader_check(env, &dead);
+    mdb_env_close(env);
     return rc != 0 ? 102 : dead;
   }
   if (std::strcmp(argv[1], "open") == 0) {

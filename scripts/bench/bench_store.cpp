@@ -1,14 +1,16 @@
 // The LMDB store against plain files, measured in the same run. Run by
 // scripts/bench/store.sh, which picks a directory on a real disk.
 //
-//   bench_store <dir> [--quick]
+//   bench_store <dir> [--quick] [--only put|lookup|layout]
 //
 // 1. put/get of 1 KiB, 64 KiB, 1 MiB and 64 MiB blobs (default
 //    file_threshold) vs writing each blob to its own plain file and reading
 //    it back, with the same durability: durable=true against write+fsync per
-//    file, durable=false against write without fsync. Every round writes new
-//    bytes (no dedup); reads come from the page cache on both sides. Store
-//    get includes re-hashing (verification); store put includes hashing.
+//    file and of its directory (what makes a new file survive a machine
+//    crash, as a durable put does), durable=false against write without
+//    fsync. Every round writes new bytes to new names (no dedup, no
+//    overwrite); reads come from the page cache on both sides. Store get
+//    includes re-hashing (verification); store put includes hashing.
 //    Median of 5 rounds. Goals: get >= 0.8x plain read, put >= 0.5x plain
 //    write.
 // 2. contains() of present 100-byte blobs on one core (goal >= 200,000/s),
@@ -93,6 +95,12 @@ void write_plain(const std::string& path, const std::string& data, bool durable)
   }
   if (durable && ::fsync(fd) != 0) die("cannot fsync " + path);
   ::close(fd);
+  if (durable) {  // a new file's name is durable only once its directory is
+    const std::string parent = fs::path(path).parent_path().string();
+    const int dir_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0 || ::fsync(dir_fd) != 0) die("cannot fsync " + parent);
+    ::close(dir_fd);
+  }
 }
 
 std::string read_plain(const std::string& path) {

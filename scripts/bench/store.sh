@@ -14,7 +14,7 @@ set -eu
 
 build_dir=${1:-build}
 [ $# -gt 0 ] && shift
-bench="$build_dir/scripts/bench/bench_store"
+bench="$build_dir/bin/bench_store"
 if [ ! -x "$bench" ]; then
   echo "store.sh: $bench not found; build the bench_store target first" >&2
   exit 1
