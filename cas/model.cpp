@@ -5,7 +5,9 @@
 // then copied into a Cap'n Proto builder and turned into canonical form with
 // capnp::canonicalize(). Empty texts, data and lists are left unset (null),
 // so a field at its default costs nothing and adding a field to the schema
-// leaves existing digests unchanged.
+// leaves existing digests unchanged. The converters for digests, platform
+// properties, Action and ActionResult are wire_model.cpp's (one copy for
+// blobs and messages alike); Directory and Command are only blobs.
 //
 // Decoding treats bytes as hostile: they are copied into an aligned buffer
 // and read as one segment with a traversal limit of a few times their size
@@ -24,6 +26,7 @@
 #include <cstring>
 #include <new>
 
+#include "cas/wire_model.h"
 #include "proto/model.capnp.h"
 
 namespace kiln::cas {
@@ -166,38 +169,9 @@ Status check_action(const Action& a, DigestFunction fn) {
   return check_digest("input root digest", a.input_root_digest, fn);
 }
 
-Status check_action_result(const ActionResult& r, DigestFunction fn) {
-  for (const auto& f : r.output_files) {
-    if (auto s = validate_relative_path(f.path); !s) return in("output file", s.error());
-    if (auto s = check_digest("output file " + quoted(f.path) + " digest", f.digest, fn); !s)
-      return s;
-  }
-  for (const auto& d : r.output_directories) {
-    if (auto s = validate_relative_path(d.path); !s) return in("output directory", s.error());
-    if (auto s = check_digest("output directory " + quoted(d.path) + " digest", d.tree_digest, fn);
-        !s) {
-      return s;
-    }
-  }
-  const auto path_of = [](const auto& o) -> const std::string& { return o.path; };
-  if (auto s = check_strictly_sorted("output file paths", r.output_files, path_of); !s) return s;
-  if (auto s = check_strictly_sorted("output directory paths", r.output_directories, path_of); !s) {
-    return s;
-  }
-  if (auto s = check_digest("stdout digest", r.stdout_digest, fn); !s) return s;
-  if (auto s = check_digest("stderr digest", r.stderr_digest, fn); !s) return s;
-  return check_no_nul("worker id", r.metadata.worker_id);
-}
-
 // ---- Values -> builders ---------------------------------------------------
 
 capnp::Text::Reader text(const std::string& s) { return {s.c_str(), s.size()}; }
-
-void set_digest(schema::Digest::Builder b, const Digest& d) {
-  const auto h = d.hash_bytes();
-  b.setHash(capnp::Data::Reader(h.data(), h.size()));
-  b.setSizeBytes(d.size);
-}
 
 template <typename Reader>
 std::string canonical_bytes(Reader reader) {
@@ -210,8 +184,8 @@ void fill_text_list(const std::vector<std::string>& from, capnp::List<capnp::Tex
   for (unsigned i = 0; i < from.size(); ++i) to.set(i, text(from[i]));
 }
 
-template <typename ListBuilder>
-void fill_properties(const std::vector<Property>& from, ListBuilder to) {
+void fill_environment(const std::vector<Property>& from,
+                      capnp::List<schema::EnvironmentVariable>::Builder to) {
   for (unsigned i = 0; i < from.size(); ++i) {
     if (!from[i].name.empty()) to[i].setName(text(from[i].name));
     if (!from[i].value.empty()) to[i].setValue(text(from[i].value));
@@ -225,7 +199,7 @@ std::string encode_valid_directory(const Directory& dir) {
     auto list = root.initFiles(static_cast<unsigned>(dir.files.size()));
     for (unsigned i = 0; i < dir.files.size(); ++i) {
       list[i].setName(text(dir.files[i].name));
-      set_digest(list[i].initDigest(), dir.files[i].digest);
+      to_wire(dir.files[i].digest, list[i].initDigest());
       list[i].setIsExecutable(dir.files[i].executable);
     }
   }
@@ -233,7 +207,7 @@ std::string encode_valid_directory(const Directory& dir) {
     auto list = root.initDirectories(static_cast<unsigned>(dir.directories.size()));
     for (unsigned i = 0; i < dir.directories.size(); ++i) {
       list[i].setName(text(dir.directories[i].name));
-      set_digest(list[i].initDigest(), dir.directories[i].digest);
+      to_wire(dir.directories[i].digest, list[i].initDigest());
     }
   }
   if (!dir.symlinks.empty()) {
@@ -253,8 +227,8 @@ std::string encode_valid_command(const Command& c) {
     fill_text_list(c.arguments, root.initArguments(static_cast<unsigned>(c.arguments.size())));
   }
   if (!c.environment.empty()) {
-    fill_properties(c.environment,
-                    root.initEnvironment(static_cast<unsigned>(c.environment.size())));
+    fill_environment(c.environment,
+                     root.initEnvironment(static_cast<unsigned>(c.environment.size())));
   }
   if (!c.working_directory.empty()) root.setWorkingDirectory(text(c.working_directory));
   if (!c.output_files.empty()) {
@@ -266,64 +240,22 @@ std::string encode_valid_command(const Command& c) {
                    root.initOutputDirectories(static_cast<unsigned>(c.output_directories.size())));
   }
   if (!c.platform.empty()) {
-    fill_properties(c.platform, root.initPlatform(static_cast<unsigned>(c.platform.size())));
+    to_wire(c.platform, root.initPlatform(static_cast<unsigned>(c.platform.size())));
   }
   return canonical_bytes(root.asReader());
-}
-
-schema::DigestFunction to_schema(DigestFunction fn) {
-  return fn == DigestFunction::kSha256 ? schema::DigestFunction::SHA256
-                                       : schema::DigestFunction::XXH3128;
 }
 
 std::string encode_valid_action(const Action& a, DigestFunction fn) {
   capnp::MallocMessageBuilder message;
   auto root = message.initRoot<schema::Action>();
-  root.setDigestFunction(to_schema(fn));
-  set_digest(root.initCommandDigest(), a.command_digest);
-  set_digest(root.initInputRootDigest(), a.input_root_digest);
-  root.setTimeoutMs(a.timeout_ms);
-  root.setDoNotCache(a.do_not_cache);
-  if (!a.salt.empty()) {
-    root.setSalt(
-        capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(a.salt.data()), a.salt.size()));
-  }
+  to_wire(a, fn, root);
   return canonical_bytes(root.asReader());
 }
 
 std::string encode_valid_action_result(const ActionResult& r) {
   capnp::MallocMessageBuilder message;
   auto root = message.initRoot<schema::ActionResult>();
-  root.setExitCode(r.exit_code);
-  if (!r.output_files.empty()) {
-    auto list = root.initOutputFiles(static_cast<unsigned>(r.output_files.size()));
-    for (unsigned i = 0; i < r.output_files.size(); ++i) {
-      list[i].setPath(text(r.output_files[i].path));
-      set_digest(list[i].initDigest(), r.output_files[i].digest);
-      list[i].setIsExecutable(r.output_files[i].executable);
-    }
-  }
-  if (!r.output_directories.empty()) {
-    auto list = root.initOutputDirectories(static_cast<unsigned>(r.output_directories.size()));
-    for (unsigned i = 0; i < r.output_directories.size(); ++i) {
-      list[i].setPath(text(r.output_directories[i].path));
-      set_digest(list[i].initTreeDigest(), r.output_directories[i].tree_digest);
-    }
-  }
-  set_digest(root.initStdoutDigest(), r.stdout_digest);
-  set_digest(root.initStderrDigest(), r.stderr_digest);
-  const ExecutionMetadata& m = r.metadata;
-  auto meta = root.initMetadata();
-  if (!m.worker_id.empty()) meta.setWorkerId(text(m.worker_id));
-  meta.setQueuedUs(m.queued_us);
-  meta.setWorkerStartUs(m.worker_start_us);
-  meta.setInputFetchStartUs(m.input_fetch_start_us);
-  meta.setInputFetchEndUs(m.input_fetch_end_us);
-  meta.setExecutionStartUs(m.execution_start_us);
-  meta.setExecutionEndUs(m.execution_end_us);
-  meta.setOutputUploadStartUs(m.output_upload_start_us);
-  meta.setOutputUploadEndUs(m.output_upload_end_us);
-  meta.setWorkerEndUs(m.worker_end_us);
+  to_wire(r, root);
   return canonical_bytes(root.asReader());
 }
 
@@ -332,9 +264,7 @@ std::string encode_valid_action_result(const ActionResult& r) {
 std::string read_text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
 
 Result<Digest> read_digest(std::string_view what, schema::Digest::Reader r, DigestFunction fn) {
-  const auto h = r.getHash();
-  auto d =
-      digest_from_bytes(fn, std::span<const std::uint8_t>(h.begin(), h.size()), r.getSizeBytes());
+  auto d = from_wire(r, fn);
   if (!d.ok()) return in(what, d.error());
   return d;
 }
@@ -345,8 +275,7 @@ std::vector<std::string> read_text_list(capnp::List<capnp::Text>::Reader list) {
   return out;
 }
 
-template <typename ListReader>
-std::vector<Property> read_properties(ListReader list) {
+std::vector<Property> read_environment(capnp::List<schema::EnvironmentVariable>::Reader list) {
   std::vector<Property> out;
   for (auto p : list) out.push_back(Property{read_text(p.getName()), read_text(p.getValue())});
   return out;
@@ -376,60 +305,14 @@ Result<Directory> parse_directory(schema::Directory::Reader r, DigestFunction fn
 Result<Command> parse_command(schema::Command::Reader r) {
   Command c;
   c.arguments = read_text_list(r.getArguments());
-  c.environment = read_properties(r.getEnvironment());
+  c.environment = read_environment(r.getEnvironment());
   c.working_directory = read_text(r.getWorkingDirectory());
   c.output_files = read_text_list(r.getOutputFiles());
   c.output_directories = read_text_list(r.getOutputDirectories());
-  c.platform = read_properties(r.getPlatform());
+  auto platform = from_wire(r.getPlatform());
+  if (!platform.ok()) return in("platform", platform.error());
+  c.platform = std::move(platform).value();
   return c;
-}
-
-Result<Action> parse_action(schema::Action::Reader r, DigestFunction fn) {
-  if (r.getDigestFunction() != to_schema(fn)) {
-    return invalid("digest function " +
-                   std::to_string(static_cast<unsigned>(r.getDigestFunction())) + " is not " +
-                   std::string(to_string(fn)));
-  }
-  Action a;
-  auto command = read_digest("command digest", r.getCommandDigest(), fn);
-  if (!command.ok()) return command.error();
-  auto input = read_digest("input root digest", r.getInputRootDigest(), fn);
-  if (!input.ok()) return input.error();
-  a.command_digest = *command;
-  a.input_root_digest = *input;
-  a.timeout_ms = r.getTimeoutMs();
-  a.do_not_cache = r.getDoNotCache();
-  const auto salt = r.getSalt();
-  a.salt.assign(reinterpret_cast<const char*>(salt.begin()), salt.size());
-  return a;
-}
-
-Result<ActionResult> parse_action_result(schema::ActionResult::Reader r, DigestFunction fn) {
-  ActionResult out;
-  out.exit_code = r.getExitCode();
-  for (auto f : r.getOutputFiles()) {
-    auto d = read_digest("output file digest", f.getDigest(), fn);
-    if (!d.ok()) return d.error();
-    out.output_files.push_back(OutputFile{read_text(f.getPath()), *d, f.getIsExecutable()});
-  }
-  for (auto o : r.getOutputDirectories()) {
-    auto d = read_digest("output directory digest", o.getTreeDigest(), fn);
-    if (!d.ok()) return d.error();
-    out.output_directories.push_back(OutputDirectory{read_text(o.getPath()), *d});
-  }
-  auto out_digest = read_digest("stdout digest", r.getStdoutDigest(), fn);
-  if (!out_digest.ok()) return out_digest.error();
-  auto err_digest = read_digest("stderr digest", r.getStderrDigest(), fn);
-  if (!err_digest.ok()) return err_digest.error();
-  out.stdout_digest = *out_digest;
-  out.stderr_digest = *err_digest;
-  const auto m = r.getMetadata();
-  out.metadata = ExecutionMetadata{read_text(m.getWorkerId()), m.getQueuedUs(),
-                                   m.getWorkerStartUs(),       m.getInputFetchStartUs(),
-                                   m.getInputFetchEndUs(),     m.getExecutionStartUs(),
-                                   m.getExecutionEndUs(),      m.getOutputUploadStartUs(),
-                                   m.getOutputUploadEndUs(),   m.getWorkerEndUs()};
-  return out;
 }
 
 // Reads `bytes` as one canonical `Schema` struct: parse() turns the reader
@@ -471,6 +354,29 @@ Result<Value> decode(std::span<const std::byte> bytes, std::string_view what, Pa
 }
 
 }  // namespace
+
+Status check_action_result(const ActionResult& r, DigestFunction fn) {
+  for (const auto& f : r.output_files) {
+    if (auto s = validate_relative_path(f.path); !s) return in("output file", s.error());
+    if (auto s = check_digest("output file " + quoted(f.path) + " digest", f.digest, fn); !s)
+      return s;
+  }
+  for (const auto& d : r.output_directories) {
+    if (auto s = validate_relative_path(d.path); !s) return in("output directory", s.error());
+    if (auto s = check_digest("output directory " + quoted(d.path) + " digest", d.tree_digest, fn);
+        !s) {
+      return s;
+    }
+  }
+  const auto path_of = [](const auto& o) -> const std::string& { return o.path; };
+  if (auto s = check_strictly_sorted("output file paths", r.output_files, path_of); !s) return s;
+  if (auto s = check_strictly_sorted("output directory paths", r.output_directories, path_of); !s) {
+    return s;
+  }
+  if (auto s = check_digest("stdout digest", r.stdout_digest, fn); !s) return s;
+  if (auto s = check_digest("stderr digest", r.stderr_digest, fn); !s) return s;
+  return check_no_nul("worker id", r.metadata.worker_id);
+}
 
 Status validate_name(std::string_view name) {
   if (name.empty()) return invalid("name is empty");
@@ -528,14 +434,13 @@ Result<Command> decode_command(std::span<const std::byte> bytes) {
 
 Result<Action> decode_action(std::span<const std::byte> bytes, DigestFunction fn) {
   return decode<schema::Action, Action>(
-      bytes, "action", [fn](schema::Action::Reader r) { return parse_action(r, fn); },
+      bytes, "action", [fn](schema::Action::Reader r) { return from_wire(r, fn); },
       [fn](const Action& a) { return encode_action(a, fn); });
 }
 
 Result<ActionResult> decode_action_result(std::span<const std::byte> bytes, DigestFunction fn) {
   return decode<schema::ActionResult, ActionResult>(
-      bytes, "action result",
-      [fn](schema::ActionResult::Reader r) { return parse_action_result(r, fn); },
+      bytes, "action result", [fn](schema::ActionResult::Reader r) { return from_wire(r, fn); },
       [fn](const ActionResult& r) { return encode_action_result(r, fn); });
 }
 

@@ -3,7 +3,11 @@
 // Readers are untrusted: every from_wire validates as decode_* in model.h
 // does (hash lengths, names, order) and returns an error, never throws
 // (the message was already fully validated by proto::decode, so field
-// access itself cannot throw).
+// access itself cannot throw). Property lists must be sorted by (name,
+// value) and unique, as Command.platform is.
+//
+// to_wire leaves empty texts, data and lists unset: model.cpp builds the
+// canonical encodings of Action and ActionResult with these same functions.
 #pragma once
 
 #include <vector>
@@ -30,6 +34,11 @@ Result<Action> from_wire(schema::Action::Reader in, DigestFunction fn);
 
 void to_wire(const ActionResult& result, schema::ActionResult::Builder out);
 Result<ActionResult> from_wire(schema::ActionResult::Reader in, DigestFunction fn);
+
+// The rules encode_action_result() checks (model.h), without encoding:
+// output paths valid, sorted and unique, every digest of `fn`, no NUL in
+// the worker id. Defined in model.cpp, beside the other rules.
+Status check_action_result(const ActionResult& result, DigestFunction fn);
 
 // Digest lists (FindMissing, LeaseResult.referenced).
 void to_wire(const std::vector<Digest>& digests, capnp::List<schema::Digest>::Builder out);
