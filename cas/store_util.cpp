@@ -242,11 +242,12 @@ std::string copy_hashed(std::string_view src, DigestFunction fn, Digest* digest)
     *digest = digest_of(fn, out);
     return out;
   }
-  std::string out(src.size(), '\0');
+  std::string out;
+  out.reserve(src.size());  // append() below copies without zero-filling first
   Hasher hasher(fn);
   for (std::size_t done = 0; done < src.size(); done += kHashChunk) {
     const std::size_t n = std::min(kHashChunk, src.size() - done);
-    std::memcpy(out.data() + done, src.data() + done, n);
+    out.append(src.data() + done, n);
     hasher.update(std::string_view(out.data() + done, n));
   }
   *digest = hasher.finish();
