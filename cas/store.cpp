@@ -527,6 +527,17 @@ Result<GcReport> Store::gc(std::uint64_t max_size) {
   };
   Status st = s.write("cannot collect garbage", sweep, max_size, &report);
   if (!st.ok()) return st.error();
+  // LMDB reuses pages freed by transaction N only from N+2 on: commit one
+  // more (tiny) transaction so that the very next put can use them, which
+  // matters when gc was run because the map was full.
+  st = s.write("cannot collect garbage", [&s](WriteCtx& c) -> Status {
+    std::string now;
+    put_le64(now, now_ms());
+    MDB_val k = to_val("last_gc"), v = to_val(now);
+    const int rc = mdb_put(c.txn, s.meta, &k, &v, 0);
+    return rc == 0 ? Status() : lmdb_error(rc, "cannot record the gc");
+  });
+  if (!st.ok()) return st.error();
   // Temp files of writers that were killed mid-put.
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(s.tmp_dir, ec)) {

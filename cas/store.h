@@ -56,7 +56,9 @@ struct StoreOptions {
   // Evict least-recently-used blobs once the stored bytes exceed this
   // (0 = no limit). Eviction goes down to 90% of the limit.
   std::uint64_t max_size = 0;
-  // LMDB map size: address space reserved at open, not disk used.
+  // LMDB map size: address space reserved at open, not disk used. Keep it
+  // well above max_size (the default is): when the map is full, puts fail
+  // with kResourceExhausted until gc() frees room.
   std::uint64_t map_size = std::uint64_t{1} << 40;
   // Blobs at least this large are stored as files beside the LMDB file.
   // Measured by scripts/bench/store.sh (ext4, non-durable, 256 MiB per
@@ -75,8 +77,11 @@ struct StoreOptions {
   // let data.mdb's high-water mark stay low (it never shrinks), and can be
   // reflinked into sandboxes: 4 MiB.
   std::uint64_t file_threshold = std::uint64_t{4} << 20;
-  // false: commits are flushed to disk lazily (MDB_NOSYNC-class); a crash of
-  // the machine may lose recent blobs but never serves a wrong one.
+  // false: MDB_NOSYNC|MDB_NOMETASYNC and no fsync of file blobs. A process
+  // crash loses nothing; a machine crash may lose recent blobs and, on a
+  // filesystem that reorders writes, damage the environment (then delete
+  // the store: it is a cache). Reads are verified either way, so a wrong
+  // blob is never served.
   bool durable = true;
   // Receives one-line warnings (e.g. a corrupt blob was found and dropped).
   std::function<void(std::string_view)> warn;

@@ -352,6 +352,10 @@ TEST_F(StoreTest, FullMapIsResourceExhaustedAndKeepsBlobs) {
   s = open(o);
   ASSERT_TRUE(s);
   for (const auto& b : stored) EXPECT_TRUE(*s->contains(digest_xxh(b)));
+  // gc makes room again.
+  auto report = s->gc(s->stats()->total_bytes / 2);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(s->put(make_blob(299, 20'000)).ok());
 }
 
 TEST(StoreSize, ParseAndFormat) {
