@@ -14,8 +14,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "cas/store.h"
 #include "proto/wire.capnp.h"
@@ -23,11 +26,18 @@
 namespace kiln::cas {
 
 struct CasServiceOptions {
-  std::size_t max_find_missing = 10000;     // digests per request
+  std::size_t max_find_missing = 10000;  // digests per request
   std::uint64_t max_blob_bytes = 16ull << 30;
-  std::uint64_t max_pending_bytes = 2ull << 30;  // all partial uploads together
+  // Memory held by partial uploads (each charged its whole size when it
+  // starts) and by blobs kept between the chunks of a download.
+  std::uint64_t max_pending_bytes = 2ull << 30;
   std::size_t max_sessions_per_peer = 64;
   std::chrono::milliseconds session_idle_timeout{60000};
+  // Uploads of larger blobs are assembled in a temporary file in spill_dir
+  // (empty: the system's temporary directory; best on the store's file
+  // system) instead of memory, and do not count against max_pending_bytes.
+  std::uint64_t spill_threshold = 64ull << 20;
+  std::filesystem::path spill_dir;
 };
 
 struct CasServiceStats {
@@ -52,8 +62,15 @@ class CasService {
   // True when `request`'s body is a kind this service serves; then `reply`
   // holds the complete reply (version and requestId set, body filled: the
   // answer or an Error). False for any other kind (reply untouched).
-  bool handle(const std::string& peer, schema::Envelope::Reader request, capnp::MessageBuilder& reply,
-              Millis now);
+  // Errors: invalidArgument (another digest function, bad hash length, a
+  // chunk at the wrong offset or with a wrong `last`, too many digests,
+  // download offset past the end), digestMismatch (the assembled blob does
+  // not hash to its digest; nothing is stored), notFound (download of a
+  // blob absent or found corrupt), resourceExhausted (blob, session or
+  // pending-bytes limits; a full store), internal (I/O). `now` is any
+  // monotonic clock in ms, the same for every call.
+  bool handle(const std::string& peer, schema::Envelope::Reader request,
+              capnp::MessageBuilder& reply, Millis now);
 
   // Writes an action-cache entry on a worker's behalf (the scheduler calls
   // this for a cacheable LeaseResult). Fails if a referenced blob is absent.
@@ -63,8 +80,11 @@ class CasService {
 
   // Forgets a peer's partial uploads.
   void peer_gone(const std::string& peer);
-  // Drops upload sessions idle for longer than the timeout.
+  // Drops upload sessions idle for longer than the timeout. handle() also
+  // does this, at most once a second.
   void expire(Millis now);
+  // Partial uploads in progress (all peers).
+  std::size_t pending_uploads() const;
 
   const CasServiceStats& stats() const;
   Store& store();

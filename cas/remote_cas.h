@@ -23,7 +23,8 @@ namespace kiln::cas {
 
 struct RemoteCasOptions {
   std::chrono::milliseconds timeout{30000};  // per request
-  std::size_t upload_window = 8;             // unacknowledged chunks
+  std::size_t upload_window = 8;             // unacknowledged chunks (downloads too)
+  std::size_t max_find_missing = 10000;      // digests per findMissing request
 };
 
 class RemoteCas {
