@@ -34,11 +34,17 @@ namespace kiln::scheduler {
 struct ServerOptions {
   std::string client_endpoint = "tcp://127.0.0.1:0";  // port 0: pick one
   std::string worker_endpoint = "tcp://127.0.0.1:0";
-  std::filesystem::path store_dir;                     // the central store
-  std::uint64_t max_store_bytes = 0;                   // 0: unlimited
+  std::filesystem::path store_dir;    // the central store
+  std::uint64_t max_store_bytes = 0;  // 0: unlimited
   DispatchPolicy::Options policy;
   std::chrono::milliseconds drain_timeout{30000};
   int max_bad_messages = 10;  // per peer per minute, then it is dropped
+  // Optional: a signalfd (non-blocking) for the signals that stop the
+  // server, polled by run() beside the sockets. main() blocks SIGTERM and
+  // SIGINT in every thread and passes one here, so no signal handler and no
+  // global is needed. The first signal drains (request_stop); a second one
+  // while draining stops at once. -1: none. The caller keeps it open.
+  int signal_fd = -1;
 };
 
 // Log sink: main wires it to spdlog; tests may capture it.

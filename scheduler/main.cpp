@@ -1,0 +1,193 @@
+// kiln-scheduler: the grid's broker as a daemon. main() wires the command
+// line, logging (spdlog on stderr, through the Server's Logger) and signals
+// (SIGTERM/SIGINT arrive on a signalfd the server polls: the first drains,
+// a second stops at once) around scheduler::Server, and is the one place
+// that turns a failure into "kiln-scheduler: error: <what>" and an exit
+// code:
+//   0  stopped cleanly (after a signal and the drain)
+//   1  failed: the store could not be opened, an endpoint could not be
+//      bound, the ready file could not be written, or the loop failed
+//   2  usage: a bad option or value
+//
+// Default endpoints are loopback (tcp://127.0.0.1:7010 for clients, :7011
+// for workers): nothing on the wire is authenticated yet, so serving a
+// network is a choice made on the command line (--client-endpoint
+// tcp://0.0.0.0:7010 --worker-endpoint tcp://0.0.0.0:7011). Port 0 picks a
+// free port; --ready-file then tells the caller which (kiln up and the tests
+// use it).
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+
+#include "cas/store.h"
+#include "scheduler/server.h"
+
+namespace kiln::scheduler {
+namespace {
+
+enum ExitCode : int { kExitOk = 0, kExitFailure = 1, kExitUsage = 2 };
+
+class Failure : public std::runtime_error {
+ public:
+  Failure(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+std::string default_store_dir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg != nullptr && *xdg != '\0') return std::string(xdg) + "/kiln/scheduler";
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr && *home != '\0' ? home : "/tmp") + "/.cache/kiln/scheduler";
+}
+
+spdlog::level::level_enum to_spdlog(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return spdlog::level::debug;
+    case LogLevel::kInfo:
+      return spdlog::level::info;
+    case LogLevel::kWarn:
+      return spdlog::level::warn;
+    case LogLevel::kError:
+      return spdlog::level::err;
+  }
+  return spdlog::level::err;
+}
+
+// Writes the two endpoints to `path` through a temporary file and a rename,
+// so a reader never sees half of it.
+void write_ready_file(const std::filesystem::path& path, const Server& server) {
+  const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << server.client_endpoint() << '\n' << server.worker_endpoint() << '\n';
+    out.flush();
+    if (!out) {
+      throw Failure(kExitFailure, "cannot write " + tmp.string() + ": " + std::strerror(errno));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw Failure(kExitFailure,
+                  "cannot write the ready file " + path.string() + ": " + ec.message());
+  }
+}
+
+// Blocks SIGTERM and SIGINT in this thread and every thread started after
+// (ZeroMQ's among them) and returns a signalfd that receives them.
+int stop_signal_fd() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  if (int rc = pthread_sigmask(SIG_BLOCK, &mask, nullptr); rc != 0) {
+    throw Failure(kExitFailure, std::string("pthread_sigmask: ") + std::strerror(rc));
+  }
+  const int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) throw Failure(kExitFailure, std::string("signalfd: ") + std::strerror(errno));
+  return fd;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"kiln-scheduler: the kiln grid's scheduler (queue, leases, central CAS)"};
+  app.set_version_flag("--version", "kiln-scheduler 0.1.0");
+  app.footer(
+      "Exit codes: 0 stopped cleanly, 1 failure (store, bind, ready file), 2 usage.\n"
+      "SIGTERM/SIGINT: drain (finish running actions), a second one: stop now.\n");
+  ServerOptions options;
+  options.client_endpoint = "tcp://127.0.0.1:7010";
+  options.worker_endpoint = "tcp://127.0.0.1:7011";
+  std::string store_dir = default_store_dir();
+  std::string max_size = "0";
+  int heartbeat_ms = 1000;
+  int drain_timeout_ms = 30000;
+  std::string log_level = "info";
+  std::string ready_file;
+  app.add_option("--client-endpoint", options.client_endpoint,
+                 "ZeroMQ endpoint for clients (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--worker-endpoint", options.worker_endpoint,
+                 "ZeroMQ endpoint for workers (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--store", store_dir, "Directory of the central store")->capture_default_str();
+  app.add_option("--max-size", max_size, "Central store size limit, e.g. 50G (0: unlimited)")
+      ->capture_default_str();
+  app.add_option("--heartbeat-ms", heartbeat_ms, "Heartbeat interval for worker sessions")
+      ->check(CLI::Range(10, 60000))
+      ->capture_default_str();
+  app.add_option("--drain-timeout-ms", drain_timeout_ms,
+                 "How long running actions may finish after SIGTERM")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_option(
+      "--ready-file", ready_file,
+      "Once bound, write \"<client endpoint>\\n<worker endpoint>\\n\" here (atomically)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    throw Failure(kExitUsage, std::string(e.what()) + " (see kiln-scheduler --help)");
+  }
+  auto size = cas::parse_size(max_size);
+  if (!size.ok()) throw Failure(kExitUsage, "--max-size: " + size.error().message);
+  options.max_store_bytes = *size;
+  options.store_dir = store_dir;
+  options.policy.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
+  options.drain_timeout = std::chrono::milliseconds(drain_timeout_ms);
+
+  auto logger = std::make_shared<spdlog::logger>("kiln-scheduler",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e kiln-scheduler %l: %v");
+  logger->set_level(spdlog::level::from_str(log_level));
+  Logger log = [logger](LogLevel level, const std::string& line) {
+    logger->log(to_spdlog(level), "{}", line);
+  };
+
+  // Before the server exists: its ZeroMQ threads inherit the blocked mask.
+  const int signal_fd = stop_signal_fd();
+  options.signal_fd = signal_fd;
+  auto created = Server::create(options, log);
+  if (!created.ok()) throw Failure(kExitFailure, created.error().message);
+  std::unique_ptr<Server> server = std::move(created).value();
+  if (!ready_file.empty()) write_ready_file(ready_file, *server);
+  const Status status = server->run();
+  server.reset();  // closes the sockets and the store
+  ::close(signal_fd);
+  if (!status.ok()) throw Failure(kExitFailure, status.error().message);
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace kiln::scheduler
+
+int main(int argc, char** argv) {
+  try {
+    return kiln::scheduler::run(argc, argv);
+  } catch (const kiln::scheduler::Failure& e) {
+    std::cerr << "kiln-scheduler: error: " << e.what() << '\n';
+    return e.code();
+  } catch (const std::exception& e) {
+    std::cerr << "kiln-scheduler: error: " << e.what() << '\n';
+    return kiln::scheduler::kExitFailure;
+  }
+}

@@ -1,0 +1,550 @@
+// Tests of the scheduler's poll loop: a real Server on tcp loopback (random
+// ports) in a thread, talked to with raw DEALER sockets playing clients and
+// workers, including ones that send garbage or speak out of turn. The store
+// is filled directly (Command, input root, output blobs) before the server
+// opens it, so these tests do not depend on the CAS upload path.
+#include "scheduler/server.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "cas/model.h"
+#include "cas/store.h"
+#include "cas/wire_model.h"
+#include "proto/codec_test.capnp.h"
+#include "proto/transport.h"
+
+namespace kiln::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using Which = schema::Envelope::Body::Which;
+using ErrorCode = schema::Error::Code;
+
+constexpr milliseconds kPatience{5000};
+constexpr milliseconds kQuiet{300};  // how long "no reply" is waited for
+constexpr auto kFn = cas::DigestFunction::kXxh3_128;
+
+using Message = std::unique_ptr<proto::Decoded>;
+
+// The next message on a DEALER within `timeout` (heartbeats skipped when
+// asked), or null.
+Message receive_within(zmq::socket_t& socket, milliseconds timeout, bool skip_heartbeats = true) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    while (auto r = proto::receive(socket, false)) {
+      if (!r->message.ok()) {
+        ADD_FAILURE() << "undecodable message from the server: " << r->message.error().message;
+        continue;
+      }
+      Message m = std::move(r->message).value();
+      if (skip_heartbeats && m->envelope().getBody().which() == Which::HEARTBEAT) continue;
+      return m;
+    }
+    const auto left = std::chrono::ceil<milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return nullptr;
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, left);
+  }
+}
+
+void send_raw(zmq::socket_t& socket, const std::vector<std::string>& frames) {
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+    ASSERT_TRUE(socket.send(zmq::buffer(frames[i]), flags).has_value());
+  }
+}
+
+std::string signature() { return std::string("KLN") + static_cast<char>(proto::kProtocolMajor); }
+
+std::string body_of(capnp::MessageBuilder& message) {
+  const proto::Encoded encoded = proto::encode(message);
+  const auto bytes = encoded.body_bytes();
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+void send_message(zmq::socket_t& socket, std::uint64_t id,
+                  const std::function<void(schema::Envelope::Builder)>& fill) {
+  capnp::MallocMessageBuilder message;
+  fill(proto::init_envelope(message, id));
+  ASSERT_TRUE(proto::send(socket, "", message));
+}
+
+// What one action needs in the store, and the action itself.
+struct Fixture {
+  cas::Command command;
+  cas::Action action;
+  cas::Digest action_digest;
+  cas::Digest stdout_digest;
+  cas::Digest stderr_digest;
+};
+
+class ServerTest : public ::testing::Test {
+ public:  // the helpers are shared with free functions below
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "kiln-server-test-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    options_.store_dir = dir_ / "store";
+    // Long enough that fake workers need not heartbeat within a test; the
+    // liveness test shortens it.
+    options_.policy.heartbeat_interval = milliseconds(500);
+    options_.policy.no_worker_timeout = milliseconds(2000);
+    options_.drain_timeout = milliseconds(3000);
+  }
+
+  void TearDown() override {
+    stop();
+    server_.reset();
+    if (HasFailure()) {
+      std::lock_guard lock(log_mutex_);
+      for (const auto& line : log_) std::cerr << "server log: " << line << '\n';
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // Puts the blobs of an action (salt makes distinct ones) into the store,
+  // which must not be open yet.
+  Fixture prepare(const std::string& salt = {}) {
+    Fixture f;
+    cas::StoreOptions store_options;
+    store_options.dir = options_.store_dir;
+    auto store = cas::Store::open(store_options);
+    EXPECT_TRUE(store.ok()) << store.error().message;
+    f.command.arguments = {"echo", "hi"};
+    f.command.platform = {{"os", "testos"}};
+    const auto command_digest = (*store)->put(cas::encode_command(f.command).value());
+    const auto root_digest = (*store)->put(cas::encode_directory({}, kFn).value());
+    f.stdout_digest = (*store)->put(std::string_view("hi\n")).value();
+    f.stderr_digest = (*store)->put(std::string_view("")).value();
+    f.action.command_digest = command_digest.value();
+    f.action.input_root_digest = root_digest.value();
+    f.action.timeout_ms = 5000;
+    f.action.salt = salt;
+    f.action_digest = cas::digest_of(kFn, cas::encode_action(f.action, kFn).value());
+    return f;
+  }
+
+  void start() {
+    auto server = Server::create(options_, [this](LogLevel, const std::string& line) {
+      std::lock_guard lock(log_mutex_);
+      log_.push_back(line);
+    });
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    server_ = std::move(server).value();
+    thread_ = std::thread([this] { run_status_ = server_->run(); });
+  }
+
+  // Stops the server (if running) and waits for run() to return.
+  void stop() {
+    if (!thread_.joinable()) return;
+    server_->request_stop();
+    thread_.join();
+  }
+
+  std::unique_ptr<proto::Connection> client() {
+    auto c = proto::Connection::open(context_, server_->client_endpoint());
+    EXPECT_TRUE(c.ok());
+    return std::move(c).value();
+  }
+
+  zmq::socket_t dealer(const std::string& endpoint) {
+    auto d = proto::make_dealer(context_, endpoint);
+    EXPECT_TRUE(d.ok());
+    return std::move(d).value();
+  }
+
+  // A worker session: hello with the test platform.
+  zmq::socket_t worker(std::uint32_t slots = 1) {
+    zmq::socket_t w = dealer(server_->worker_endpoint());
+    send_message(w, 0, [&](schema::Envelope::Builder env) {
+      auto hello = env.getBody().initWorkerHello();
+      hello.setWorkerId("fake-worker");
+      hello.setSlots(slots);
+      hello.setHeartbeatIntervalMs(
+          static_cast<std::uint32_t>(options_.policy.heartbeat_interval.count()));
+      cas::to_wire(std::vector<cas::Property>{{"os", "testos"}}, hello.initPlatform(1));
+    });
+    return w;
+  }
+
+  // Waits until the server's status satisfies `pred`.
+  bool status_until(proto::Connection& c,
+                    const std::function<bool(schema::StatusResponse::Reader)>& pred) {
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto reply = c.call([](auto env) { env.getBody().initStatusRequest(); }, kPatience);
+      if (!reply.ok()) return false;
+      const auto body = (*reply)->envelope().getBody();
+      if (body.which() != Which::STATUS_RESPONSE) return false;
+      if (pred(body.getStatusResponse())) return true;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return false;
+  }
+
+  bool status_works() {
+    auto c = client();
+    return status_until(*c, [](auto) { return true; });
+  }
+
+  std::uint64_t send_execute(proto::Connection& c, const Fixture& f) {
+    auto id = c.send([&](schema::Envelope::Builder env) {
+      auto request = env.getBody().initExecuteRequest();
+      request.setDigestFunction(cas::to_wire(kFn));
+      cas::to_wire(f.action_digest, request.initActionDigest());
+      cas::to_wire(f.action, kFn, request.initAction());
+    });
+    EXPECT_TRUE(id.ok());
+    return *id;
+  }
+
+  // Receives the lease for `f` on a worker socket.
+  std::uint64_t expect_lease(zmq::socket_t& w, const Fixture& f) {
+    Message m = receive_within(w, kPatience);
+    EXPECT_NE(m, nullptr) << "no lease";
+    if (m == nullptr) return 0;
+    const auto body = m->envelope().getBody();
+    EXPECT_EQ(body.which(), Which::LEASE);
+    if (body.which() != Which::LEASE) return 0;
+    const auto lease = body.getLease();
+    EXPECT_EQ(cas::from_wire(lease.getActionDigest(), kFn).value(), f.action_digest);
+    EXPECT_EQ(cas::from_wire(lease.getAction(), kFn).value(), f.action);
+    EXPECT_GT(lease.getQueuedUs(), 0u);
+    return lease.getLeaseId();
+  }
+
+  void send_result(zmq::socket_t& w, std::uint64_t lease_id, const Fixture& f, int exit_code = 0) {
+    send_message(w, 0, [&](schema::Envelope::Builder env) {
+      auto result = env.getBody().initLeaseResult();
+      result.setLeaseId(lease_id);
+      cas::to_wire(f.action_digest, result.initActionDigest());
+      cas::ActionResult r;
+      r.exit_code = exit_code;
+      r.stdout_digest = f.stdout_digest;
+      r.stderr_digest = f.stderr_digest;
+      r.metadata.worker_id = "fake-worker";
+      cas::to_wire(r, result.initResult());
+      result.setCacheable(exit_code == 0);
+      cas::to_wire(std::vector<cas::Digest>{f.stdout_digest, f.stderr_digest},
+                   result.initReferenced(2));
+    });
+  }
+
+  zmq::context_t context_;
+  fs::path dir_;
+  ServerOptions options_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+  Status run_status_;
+  std::mutex log_mutex_;
+  std::vector<std::string> log_;
+};
+
+schema::ExecuteResponse::Reader execute_response(const Message& m) {
+  EXPECT_EQ(m->envelope().getBody().which(), Which::EXECUTE_RESPONSE);
+  return m->envelope().getBody().getExecuteResponse();
+}
+
+ErrorCode error_code(const Message& m) {
+  EXPECT_EQ(m->envelope().getBody().which(), Which::ERROR);
+  return m->envelope().getBody().getError().getCode();
+}
+
+TEST_F(ServerTest, StatusAnswers) {
+  start();
+  auto c = client();
+  auto reply = c->call([](auto env) { env.getBody().initStatusRequest(); }, kPatience);
+  ASSERT_TRUE(reply.ok()) << reply.error().message;
+  const auto body = (*reply)->envelope().getBody();
+  ASSERT_EQ(body.which(), Which::STATUS_RESPONSE);
+  const auto status = body.getStatusResponse();
+  EXPECT_EQ(status.getWorkers().size(), 0u);
+  EXPECT_FALSE(status.getDraining());
+  EXPECT_EQ(status.getQueued(), 0u);
+}
+
+// Garbage of every shape on one endpoint; the server must stay up and keep
+// answering a well-behaved client. An unknown body kind is a request it
+// answers with unknownKind.
+void garbage_survived(ServerTest& test, zmq::socket_t& bad, bool expect_unknown_kind_reply) {
+  std::mt19937 random(42);
+  std::string noise(1000, '\0');
+  for (auto& c : noise) c = static_cast<char>(random());
+  send_raw(bad, {noise});                                             // one frame
+  send_raw(bad, {"a", "b", "c", "d", "e", "f"});                      // six frames
+  send_raw(bad, {signature(), noise.substr(0, 64)});                  // a body of noise
+  send_raw(bad, {std::string("KLN") + '\x07', noise.substr(0, 64)});  // another version
+  {
+    capnp::MallocMessageBuilder m;
+    proto::init_envelope(m, 3).getBody().initStatusRequest();
+    const std::string body = body_of(m);
+    send_raw(bad, {signature(), body.substr(0, body.size() - 8)});  // truncated
+  }
+  {
+    capnp::MallocMessageBuilder m;
+    auto env = m.initRoot<testschema::FutureEnvelope>();
+    env.setVersion(schema::PROTOCOL_VERSION);
+    env.setRequestId(7);
+    env.getBody().initNest().setPayload(1);
+    send_raw(bad, {signature(), body_of(m)});
+  }
+  if (expect_unknown_kind_reply) {
+    Message reply = receive_within(bad, kPatience);
+    ASSERT_NE(reply, nullptr);
+    EXPECT_EQ(reply->envelope().getRequestId(), 7u);
+    EXPECT_EQ(error_code(reply), ErrorCode::UNKNOWN_KIND);
+  }
+  EXPECT_EQ(receive_within(bad, kQuiet), nullptr) << "garbage must not be answered";
+  EXPECT_TRUE(test.status_works());
+}
+
+TEST_F(ServerTest, GarbageOnTheClientEndpoint) {
+  start();
+  zmq::socket_t bad = dealer(server_->client_endpoint());
+  garbage_survived(*this, bad, true);
+}
+
+TEST_F(ServerTest, GarbageOnTheWorkerEndpoint) {
+  start();
+  zmq::socket_t bad = dealer(server_->worker_endpoint());
+  garbage_survived(*this, bad, true);
+  // A worker with a session survives its own garbage below the limit too.
+  zmq::socket_t w = worker();
+  send_raw(w, {"x"});
+  auto c = client();
+  EXPECT_TRUE(status_until(*c, [](auto s) { return s.getWorkers().size() == 1; }));
+}
+
+TEST_F(ServerTest, OversizedMessagesAreDropped) {
+  start();
+  for (const std::string& endpoint : {server_->client_endpoint(), server_->worker_endpoint()}) {
+    zmq::socket_t bad = dealer(endpoint);
+    send_raw(bad, {signature(), std::string(9u << 20, 'x')});
+  }
+  EXPECT_TRUE(status_works());
+}
+
+TEST_F(ServerTest, RepeatedGarbageEndsThePeer) {
+  options_.max_bad_messages = 3;
+  start();
+  zmq::socket_t bad = dealer(server_->client_endpoint());
+  for (int i = 0; i < 4; ++i) send_raw(bad, {"garbage"});
+  // Its next, valid, request is ignored; others are still served.
+  send_message(bad, 9, [](auto env) { env.getBody().initStatusRequest(); });
+  EXPECT_EQ(receive_within(bad, kQuiet), nullptr);
+  EXPECT_TRUE(status_works());
+
+  // A worker that keeps sending garbage loses its session.
+  zmq::socket_t w = worker();
+  auto c = client();
+  ASSERT_TRUE(status_until(*c, [](auto s) { return s.getWorkers().size() == 1; }));
+  for (int i = 0; i < 4; ++i) send_raw(w, {"garbage"});
+  Message m = receive_within(w, kPatience);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->envelope().getBody().which(), Which::DISCONNECT);
+  EXPECT_TRUE(status_until(*c, [](auto s) { return s.getWorkers().size() == 0; }));
+}
+
+TEST_F(ServerTest, SessionMessagesWithoutHelloGetDisconnect) {
+  start();
+  zmq::socket_t w = dealer(server_->worker_endpoint());
+  send_message(w, 0, [](auto env) { env.getBody().initHeartbeat(); });
+  Message m = receive_within(w, kPatience);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->envelope().getBody().which(), Which::DISCONNECT);
+  send_message(w, 0, [](auto env) { env.getBody().initLeaseResult().setLeaseId(1); });
+  m = receive_within(w, kPatience);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->envelope().getBody().which(), Which::DISCONNECT);
+  // A client-only request on the worker endpoint is refused, not served.
+  send_message(w, 5, [](auto env) { env.getBody().initStatusRequest(); });
+  m = receive_within(w, kPatience);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(error_code(m), ErrorCode::UNKNOWN_KIND);
+}
+
+TEST_F(ServerTest, ExecuteRunsOnAWorkerThenHitsTheCache) {
+  const Fixture f = prepare();
+  start();
+  zmq::socket_t w = worker();
+  auto c = client();
+  ASSERT_TRUE(status_until(*c, [](auto s) { return s.getWorkers().size() == 1; }));
+
+  const std::uint64_t id = send_execute(*c, f);
+  const std::uint64_t lease = expect_lease(w, f);
+  ASSERT_NE(lease, 0u);
+  // A result for a lease this worker does not hold changes nothing: the
+  // client gets the real one (exit 0) that follows it.
+  send_result(w, lease + 1000, f, 1);
+  send_result(w, lease, f);
+  auto reply = c->wait(id, kPatience);
+  ASSERT_TRUE(reply.ok()) << reply.error().message;
+  {
+    const auto response = execute_response(*reply);
+    EXPECT_FALSE(response.getHasStatus());
+    EXPECT_FALSE(response.getCached());
+    EXPECT_EQ(response.getResult().getExitCode(), 0);
+    EXPECT_EQ(cas::from_wire(response.getActionDigest(), kFn).value(), f.action_digest);
+    EXPECT_EQ(cas::from_wire(response.getResult().getStdoutDigest(), kFn).value(), f.stdout_digest);
+  }
+
+  // The worker's result went into the action cache.
+  auto again = c->call(
+      [&](schema::Envelope::Builder env) {
+        auto request = env.getBody().initExecuteRequest();
+        request.setDigestFunction(cas::to_wire(kFn));
+        cas::to_wire(f.action_digest, request.initActionDigest());
+        cas::to_wire(f.action, kFn, request.initAction());
+      },
+      kPatience);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(execute_response(*again).getCached());
+  EXPECT_EQ(receive_within(w, kQuiet), nullptr) << "a cache hit must not lease";
+  EXPECT_TRUE(status_until(*c, [](auto s) {
+    return s.getExecuted() == 1 && s.getActionCacheHits() == 1 && s.getActionCacheMisses() == 1 &&
+           s.getCacheBlobs() >= 3;
+  }));
+}
+
+TEST_F(ServerTest, ExecuteRefusesWhatItCannotRun) {
+  const Fixture f = prepare();
+  start();
+  auto c = client();
+  // Command not in the central store.
+  Fixture missing = f;
+  missing.action.command_digest = f.stdout_digest;
+  missing.action.command_digest.size += 1;
+  missing.action_digest = cas::digest_of(kFn, cas::encode_action(missing.action, kFn).value());
+  auto reply = c->wait(send_execute(*c, missing), kPatience);
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(error_code(*reply), ErrorCode::NOT_FOUND);
+  // A digest that is not the action's.
+  Fixture lying = f;
+  lying.action_digest = f.stdout_digest;
+  reply = c->wait(send_execute(*c, lying), kPatience);
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(error_code(*reply), ErrorCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServerTest, CancelAnswersCancelledAndCancelsTheLease) {
+  const Fixture f = prepare();
+  start();
+  zmq::socket_t w = worker();
+  auto c = client();
+  ASSERT_TRUE(status_until(*c, [](auto s) { return s.getWorkers().size() == 1; }));
+  const std::uint64_t id = send_execute(*c, f);
+  const std::uint64_t lease = expect_lease(w, f);
+  send_message(c->socket(), 0, [&](schema::Envelope::Builder env) {  // a notification
+    auto cancel = env.getBody().initCancelRequest();
+    cancel.setExecuteRequestId(id);
+    cas::to_wire(f.action_digest, cancel.initActionDigest());
+  });
+  auto reply = c->wait(id, kPatience);
+  ASSERT_TRUE(reply.ok());
+  const auto response = execute_response(*reply);
+  EXPECT_TRUE(response.getHasStatus());
+  EXPECT_EQ(response.getStatus().getCode(), ErrorCode::CANCELLED);
+  Message m = receive_within(w, kPatience);
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(m->envelope().getBody().which(), Which::CANCEL_LEASE);
+  EXPECT_EQ(m->envelope().getBody().getCancelLease().getLeaseId(), lease);
+}
+
+TEST_F(ServerTest, ASilentWorkerIsDroppedAndItsLeaseRequeued) {
+  const Fixture f = prepare();
+  options_.policy.heartbeat_interval = milliseconds(100);
+  start();
+  zmq::socket_t silent = worker();
+  auto c = client();
+  ASSERT_TRUE(status_until(*c, [](auto s) { return s.getWorkers().size() == 1; }));
+  const std::uint64_t id = send_execute(*c, f);
+  ASSERT_NE(expect_lease(silent, f), 0u);
+  // 3 intervals of silence: disconnect, and the action goes to the next one.
+  Message m = receive_within(silent, kPatience);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->envelope().getBody().which(), Which::DISCONNECT);
+  zmq::socket_t w = worker();
+  const std::uint64_t lease = expect_lease(w, f);
+  send_result(w, lease, f);
+  auto reply = c->wait(id, kPatience);
+  ASSERT_TRUE(reply.ok());
+  EXPECT_FALSE(execute_response(*reply).getHasStatus());
+}
+
+TEST_F(ServerTest, StopDrainsRunningWorkThenReturns) {
+  const Fixture f = prepare();
+  const Fixture other = prepare("other");
+  start();
+  zmq::socket_t w = worker();
+  auto c = client();
+  ASSERT_TRUE(status_until(*c, [](auto s) { return s.getWorkers().size() == 1; }));
+  const std::uint64_t id = send_execute(*c, f);
+  const std::uint64_t lease = expect_lease(w, f);
+
+  server_->request_stop();
+  ASSERT_TRUE(status_until(*c, [](auto s) { return s.getDraining(); }));
+  // New work is refused while draining...
+  auto refused = c->wait(send_execute(*c, other), kPatience);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_TRUE(execute_response(*refused).getHasStatus());
+  EXPECT_EQ(execute_response(*refused).getStatus().getCode(), ErrorCode::UNAVAILABLE);
+  // ...running work finishes, keeping the worker alive meanwhile.
+  send_message(w, 0, [](auto env) { env.getBody().initHeartbeat(); });
+  send_result(w, lease, f);
+  auto reply = c->wait(id, kPatience);
+  ASSERT_TRUE(reply.ok());
+  EXPECT_FALSE(execute_response(*reply).getHasStatus());
+  thread_.join();
+  EXPECT_TRUE(run_status_.ok());
+  // The worker was told the scheduler went away.
+  Message m = receive_within(w, kPatience);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->envelope().getBody().which(), Which::DISCONNECT);
+}
+
+TEST_F(ServerTest, DrainTimeoutAnswersWhoStillWaits) {
+  const Fixture f = prepare();
+  options_.drain_timeout = milliseconds(200);
+  start();
+  zmq::socket_t w = worker();
+  auto c = client();
+  ASSERT_TRUE(status_until(*c, [](auto s) { return s.getWorkers().size() == 1; }));
+  const std::uint64_t id = send_execute(*c, f);
+  ASSERT_NE(expect_lease(w, f), 0u);
+  const auto before = std::chrono::steady_clock::now();
+  stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - before, kPatience);
+  auto reply = c->wait(id, kPatience);
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(execute_response(*reply).getStatus().getCode(), ErrorCode::UNAVAILABLE);
+}
+
+TEST_F(ServerTest, IdleStopReturnsAtOnce) {
+  start();
+  const auto before = std::chrono::steady_clock::now();
+  stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - before, milliseconds(1000));
+  EXPECT_TRUE(run_status_.ok());
+}
+
+TEST_F(ServerTest, BindFailureIsAnError) {
+  start();
+  ServerOptions clash = options_;
+  clash.store_dir = dir_ / "store2";
+  clash.client_endpoint = server_->client_endpoint();
+  auto second = Server::create(clash, nullptr);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, Errc::kUnavailable);
+}
+
+}  // namespace
+}  // namespace kiln::scheduler
