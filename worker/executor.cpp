@@ -173,6 +173,12 @@ struct Collector {
   }
 };
 
+// Holds the caller's store mutex, if it gave one.
+std::unique_lock<std::mutex> lock_store(const ExecutorOptions& options) {
+  if (options.store_mutex == nullptr) return {};
+  return std::unique_lock<std::mutex>(*options.store_mutex);
+}
+
 }  // namespace
 
 Result<Execution> execute(cas::Store& store, const cas::Action& action,
@@ -183,6 +189,7 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
   meta.queued_us = queued_us;
   meta.worker_start_us = now_us();
 
+  std::unique_lock<std::mutex> store_lock = lock_store(options);
   auto command_bytes = store.get(action.command_digest);
   if (!command_bytes.ok()) return command_bytes.error();
   if (!command_bytes->has_value()) {
@@ -205,6 +212,7 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
     return make_error(s.error().code, "input root: " + s.error().message);
   }
   meta.input_fetch_end_us = now_us();
+  store_lock = {};
 
   for (const auto& output : command->output_files) {
     if (auto s = make_parents(root, output); !s.ok()) return s.error();
@@ -221,6 +229,7 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
   spec.timeout = action.timeout_ms != 0 ? std::chrono::milliseconds(action.timeout_ms)
                                         : options.default_timeout;
   spec.output_cap = options.output_cap;
+  spec.cancel_fd = options.cancel_fd;
 
   meta.execution_start_us = now_us();
   auto outcome = run_command(spec);
@@ -228,8 +237,14 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
   if (!outcome.ok()) return outcome.error();
   execution.timed_out = outcome->timed_out;
   execution.result.exit_code = outcome->exit_code;
+  if (outcome->cancelled) {
+    execution.cancelled = true;
+    meta.worker_end_us = now_us();
+    return execution;
+  }
 
   meta.output_upload_start_us = now_us();
+  store_lock = lock_store(options);
   const int root_fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0)
     return make_error(Errc::kIo, "cannot open sandbox: " + std::string(std::strerror(errno)));
@@ -259,8 +274,8 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
 }
 
 bool cacheable(const cas::Action& action, const Execution& execution) {
-  return cas::worth_caching(action, execution.result, execution.timed_out,
-                            execution.missing_outputs.empty());
+  return !execution.cancelled && cas::worth_caching(action, execution.result, execution.timed_out,
+                                                    execution.missing_outputs.empty());
 }
 
 }  // namespace kiln::worker

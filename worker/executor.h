@@ -13,10 +13,16 @@
 // symlink, is refused; a declared output that was not produced is listed in
 // Execution::missing_outputs. Writing the action cache is the caller's job
 // (only workers write it, and only for results worth caching).
+//
+// Concurrency: several threads may execute against one Store if they share
+// ExecutorOptions::store_mutex; every store access is made under it, the
+// command itself runs outside it. Cancellation: ExecutorOptions::cancel_fd
+// is handed to run_command (runner.h); a cancelled run collects nothing.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -33,11 +39,19 @@ struct ExecutorOptions {
   std::size_t output_cap = 64u << 20;  // per stream
   std::chrono::milliseconds default_timeout{600000};
   bool keep_sandbox = false;  // for debugging
+  // Readable = kill the command's process group (see RunSpec::cancel_fd).
+  int cancel_fd = -1;
+  // When set, held around every access to the store (a Store is used by
+  // one thread at a time), never while the command runs.
+  std::mutex* store_mutex = nullptr;
 };
 
 struct Execution {
   cas::ActionResult result;
   bool timed_out = false;
+  // Killed through cancel_fd: no outputs were collected, result holds only
+  // the exit code and metadata.
+  bool cancelled = false;
   std::vector<std::string> missing_outputs;
   // Every blob the result names (outputs, whole output trees, stdout and
   // stderr): what an action-cache entry for it must reference.
@@ -53,8 +67,8 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
                           const ExecutorOptions& options, std::uint64_t queued_us = 0);
 
 // Whether an execution's result belongs in the action cache: it ran to
-// completion with exit code 0, produced every declared output, and the
-// action did not opt out.
+// completion (not timed out, not cancelled) with exit code 0, produced every
+// declared output, and the action did not opt out.
 bool cacheable(const cas::Action& action, const Execution& execution);
 
 }  // namespace kiln::worker

@@ -1,5 +1,6 @@
 // run_command: posix_spawn into a new process group, then one poll loop over
-// the two output pipes and a pidfd for the child, bounded by the deadline.
+// the two output pipes, a pidfd for the child and the caller's cancel fd,
+// bounded by the deadline.
 // When the child exits (or the deadline passes) the whole group is killed,
 // which also closes pipes held open by background grandchildren, and the
 // pipes are drained to EOF.
@@ -164,12 +165,13 @@ Result<RunOutcome> run_command(const RunSpec& spec) {
   bool exited = false;
   int status = 0;
   while (!exited) {
-    std::array<pollfd, 3> fds{};
+    std::array<pollfd, 4> fds{};
     nfds_t n = 0;
     for (auto& c : captures) {
       if (c.fd.get() >= 0) fds[n++] = pollfd{c.fd.get(), POLLIN, 0};
     }
     if (pidfd.get() >= 0) fds[n++] = pollfd{pidfd.get(), POLLIN, 0};
+    if (spec.cancel_fd >= 0) fds[n++] = pollfd{spec.cancel_fd, POLLIN, 0};
     int wait_ms = pidfd.get() >= 0 ? -1 : 20;  // without a pidfd, poll waitpid
     if (has_deadline) {
       const auto left =
@@ -187,8 +189,15 @@ Result<RunOutcome> run_command(const RunSpec& spec) {
         }
       }
     }
+    const bool cancel = spec.cancel_fd >= 0 && fds[n - 1].fd == spec.cancel_fd &&
+                        (fds[n - 1].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
     const pid_t waited = ::waitpid(pid, &status, WNOHANG);
     if (waited == pid) {
+      exited = true;
+    } else if (cancel) {
+      outcome.cancelled = true;
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
       exited = true;
     } else if (has_deadline && Clock::now() >= deadline) {
       outcome.timed_out = true;

@@ -5,6 +5,12 @@
 //
 // The child is started with posix_spawn: nothing runs between fork and exec
 // in the child, so a parent holding ZeroMQ sockets or threads is safe.
+//
+// Cancellation: another thread makes RunSpec::cancel_fd readable (an
+// eventfd written once, a pipe's write end closed...). The wait loop polls
+// it with the child's pipes, kills the whole group with SIGKILL and reports
+// RunOutcome::cancelled. The fd is only polled, never read, so one fd can
+// cancel several steps of the same job.
 #pragma once
 
 #include <chrono>
@@ -23,12 +29,14 @@ struct RunSpec {
   std::filesystem::path cwd;             // must exist
   std::chrono::milliseconds timeout{0};  // 0: none
   std::size_t output_cap = 64u << 20;    // per stream; the rest is discarded
+  int cancel_fd = -1;                    // readable = kill the group now; -1: none
 };
 
 struct RunOutcome {
   int exit_code = 0;       // the exit status, or 128 + signal
   int signal = 0;          // the signal that ended it, if any
   bool timed_out = false;  // killed by the timeout (signal is SIGKILL)
+  bool cancelled = false;  // killed because cancel_fd became readable
   std::string stdout_data;
   std::string stderr_data;
   bool stdout_truncated = false;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -107,6 +108,43 @@ TEST(Runner, SignalDeathIsReported) {
   ASSERT_TRUE(outcome.ok());
   EXPECT_EQ(outcome->signal, SIGSEGV);
   EXPECT_EQ(outcome->exit_code, 128 + SIGSEGV);
+}
+
+TEST(Runner, CancelFdKillsTheWholeProcessGroup) {
+  const int cancel = ::eventfd(0, EFD_CLOEXEC);
+  ASSERT_GE(cancel, 0);
+  const auto marker =
+      std::filesystem::temp_directory_path() / ("kiln-runner-cancel-" + std::to_string(getpid()));
+  std::filesystem::remove(marker);
+  RunSpec spec = shell("(sleep 1; touch " + marker.string() + ") & sleep 30");
+  spec.cancel_fd = cancel;
+  std::thread canceller([cancel] {
+    std::this_thread::sleep_for(200ms);
+    const std::uint64_t one = 1;
+    EXPECT_EQ(::write(cancel, &one, sizeof one), static_cast<ssize_t>(sizeof one));
+  });
+  auto outcome = run_command(spec);
+  canceller.join();
+  ::close(cancel);
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_TRUE(outcome->cancelled);
+  EXPECT_FALSE(outcome->timed_out);
+  EXPECT_EQ(outcome->signal, SIGKILL);
+  EXPECT_LT(outcome->wall, 5s);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "a grandchild outlived the cancellation";
+}
+
+TEST(Runner, AlreadyCancelledCommandIsKilledAtOnce) {
+  const int cancel = ::eventfd(1, EFD_CLOEXEC);  // readable from the start
+  ASSERT_GE(cancel, 0);
+  RunSpec spec = shell("sleep 30");
+  spec.cancel_fd = cancel;
+  auto outcome = run_command(spec);
+  ::close(cancel);
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_TRUE(outcome->cancelled);
+  EXPECT_LT(outcome->wall, 5s);
 }
 
 }  // namespace
