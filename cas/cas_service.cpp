@@ -10,7 +10,9 @@
 // is checked against its digest -- Store::put re-hashes it, and a spilled
 // file's streaming hash is compared before Store::put_file hashes it again
 // -- so nothing a peer sends is stored under a name it does not hash to. A
-// one-chunk blob needs no session at all. Any error discards the session.
+// one-chunk blob needs no session at all. Any error discards the session; a
+// chunk at offset 0 for a blob in progress starts it again (a sender that
+// retries after its own timeout is not refused forever).
 //
 // Downloads: each downloadRequest is answered from a whole, verified
 // Store::get. So that a large blob is not read and hashed once per chunk,
@@ -249,6 +251,10 @@ std::optional<Failure> CasService::Impl::upload_chunk(const std::string& peer, c
 
   const Key key{peer, digest};
   auto it = uploads.find(key);
+  if (it != uploads.end() && offset == 0 && it->second.next_offset != 0) {
+    drop_upload(it);  // the sender starts again (e.g. a retry after its timeout)
+    it = uploads.end();
+  }
   if (it == uploads.end()) {
     if (offset != 0) {
       return failure(Code::INVALID_ARGUMENT, "no upload of " + name + " in progress at offset " +

@@ -128,7 +128,8 @@ TEST_F(CasServiceTest, UploadsAndDownloadsInChunks) {
     std::string back;
     for (;;) {
       auto reply = download(d, back.size());
-      ASSERT_EQ(reply.getBody().which(), Which::DOWNLOAD_CHUNK);
+      ASSERT_EQ(reply.getBody().which(), Which::DOWNLOAD_CHUNK)
+          << reply.getBody().getError().getMessage().cStr();
       auto chunk = reply.getBody().getDownloadChunk();
       EXPECT_EQ(chunk.getOffset(), back.size());
       EXPECT_LE(chunk.getData().size(), kChunk);
@@ -193,6 +194,12 @@ TEST_F(CasServiceTest, OutOfOrderChunkIsRefused) {
   EXPECT_EQ(error_code(upload(d, v.substr(0, kChunk), 0, true)), Code::INVALID_ARGUMENT);
   EXPECT_EQ(error_code(upload(d, data + "x", 0, true)), Code::INVALID_ARGUMENT);
   EXPECT_FALSE(stored(d));
+
+  // Offset 0 again restarts an upload in progress.
+  EXPECT_FALSE(committed(upload(d, v.substr(0, kChunk), 0, false)));
+  EXPECT_FALSE(committed(upload(d, v.substr(kChunk, kChunk), kChunk, false)));
+  EXPECT_TRUE(committed(upload_all(d, data)));
+  EXPECT_EQ(service_->pending_uploads(), 0u);
 }
 
 TEST_F(CasServiceTest, OtherDigestFunctionIsRefused) {
