@@ -415,6 +415,57 @@ TEST_F(ServerTest, ExecuteRunsOnAWorkerThenHitsTheCache) {
   }));
 }
 
+// CAS requests reach the CasService from clients and from workers (also
+// from a worker connection without a session, as a worker's fetch threads
+// use); an executeRequest then finds what a client uploaded.
+TEST_F(ServerTest, CasIsServedOnBothEndpoints) {
+  start();
+  auto c = client();
+  cas::Command command;
+  command.arguments = {"true"};
+  const std::string blob = cas::encode_command(command).value();
+  const cas::Digest digest = cas::digest_of(kFn, blob);
+  auto uploaded = c->call(
+      [&](schema::Envelope::Builder env) {
+        auto chunk = env.getBody().initUploadChunk();
+        chunk.setDigestFunction(cas::to_wire(kFn));
+        cas::to_wire(digest, chunk.initDigest());
+        chunk.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(blob.data()), blob.size()));
+        chunk.setLast(true);
+      },
+      kPatience);
+  ASSERT_TRUE(uploaded.ok());
+  ASSERT_EQ((*uploaded)->envelope().getBody().which(), Which::UPLOAD_RESPONSE);
+  EXPECT_TRUE((*uploaded)->envelope().getBody().getUploadResponse().getCommitted());
+
+  zmq::socket_t fetcher = dealer(server_->worker_endpoint());
+  send_message(fetcher, 11, [&](schema::Envelope::Builder env) {
+    auto request = env.getBody().initDownloadRequest();
+    request.setDigestFunction(cas::to_wire(kFn));
+    cas::to_wire(digest, request.initDigest());
+  });
+  Message m = receive_within(fetcher, kPatience);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->envelope().getRequestId(), 11u);
+  ASSERT_EQ(m->envelope().getBody().which(), Which::DOWNLOAD_CHUNK);
+  const auto data = m->envelope().getBody().getDownloadChunk().getData();
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(data.begin()), data.size()), blob);
+
+  // The input root is still missing: the scheduler says what to upload.
+  cas::Action action;
+  action.command_digest = digest;
+  action.input_root_digest = cas::digest_of(kFn, cas::encode_directory({}, kFn).value());
+  Fixture f;
+  f.action = action;
+  f.action_digest = cas::digest_of(kFn, cas::encode_action(action, kFn).value());
+  auto reply = c->wait(send_execute(*c, f), kPatience);
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(error_code(*reply), ErrorCode::NOT_FOUND);
+  EXPECT_NE(
+      std::string((*reply)->envelope().getBody().getError().getMessage().cStr()).find("input root"),
+      std::string::npos);
+}
+
 TEST_F(ServerTest, ExecuteRefusesWhatItCannotRun) {
   const Fixture f = prepare();
   start();
