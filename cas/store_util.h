@@ -66,6 +66,9 @@ Result<std::string> read_file(const std::string& path, DigestFunction fn = Diges
                               Digest* digest = nullptr);
 // A copy of `src` and its digest, computed the same cache-friendly way.
 std::string copy_hashed(std::string_view src, DigestFunction fn, Digest* digest);
+// `size` bytes at `offset` of `fd` and their digest, the same way.
+Result<std::string> pread_hashed(int fd, std::uint64_t offset, std::size_t size, DigestFunction fn,
+                                 Digest* digest);
 // Digest of what `fd` holds, read with pread from offset 0.
 Result<Digest> hash_file_fd(DigestFunction fn, int fd, const std::string& name);
 // Copies `src` to a new file `name` in `dir_fd` (which must not exist) with
