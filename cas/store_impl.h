@@ -109,6 +109,8 @@ struct Store::Impl {
   void drop_corrupt(const std::string& key, const Digest& digest);
 
   Status open_databases();
+  // Checks magic, format version and digest function in `meta`.
+  Status check_meta(MDB_txn* txn) const;
   Error commit_error(int rc, const std::string& what) const;
 
  private:

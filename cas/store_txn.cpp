@@ -312,6 +312,29 @@ Status Store::Impl::evict_to(WriteCtx& c, std::uint64_t target) {
   return {};
 }
 
+Status Store::Impl::check_meta(MDB_txn* txn) const {
+  const std::string what = "cannot open store at " + dir;
+  auto magic = get_copy(txn, meta, "magic");
+  auto version = get_copy(txn, meta, "version");
+  auto function = get_copy(txn, meta, "function");
+  if (!magic.ok()) return magic.error();
+  if (!version.ok()) return version.error();
+  if (!function.ok()) return function.error();
+  if (!magic->has_value() || **magic != kMagic || !function->has_value()) {
+    return make_error(Errc::kInvalidArgument, dir + " is not a kiln store");
+  }
+  if (!version->has_value() || **version != kFormatVersion) {
+    return make_error(Errc::kInvalidArgument,
+                      what + ": unsupported store format " + version->value_or("?"));
+  }
+  if (**function != to_string(opt.function)) {
+    return make_error(Errc::kInvalidArgument, what + ": the store uses digest function " +
+                                                  **function + ", not " +
+                                                  std::string(to_string(opt.function)));
+  }
+  return {};
+}
+
 Status Store::Impl::open_databases() {
   const std::string what = "cannot open store at " + dir;
   struct Db {
@@ -327,28 +350,6 @@ Status Store::Impl::open_databases() {
     }
     return 0;
   };
-  auto check_meta = [&](MDB_txn* txn) -> Status {
-    auto magic = get_copy(txn, meta, "magic");
-    auto version = get_copy(txn, meta, "version");
-    auto function = get_copy(txn, meta, "function");
-    if (!magic.ok()) return magic.error();
-    if (!version.ok()) return version.error();
-    if (!function.ok()) return function.error();
-    if (!magic->has_value() || **magic != kMagic || !function->has_value()) {
-      return make_error(Errc::kInvalidArgument, dir + " is not a kiln store");
-    }
-    if (!version->has_value() || **version != kFormatVersion) {
-      return make_error(Errc::kInvalidArgument,
-                        what + ": unsupported store format " + version->value_or("?"));
-    }
-    if (**function != to_string(opt.function)) {
-      return make_error(Errc::kInvalidArgument, what + ": the store uses digest function " +
-                                                    **function + ", not " +
-                                                    std::string(to_string(opt.function)));
-    }
-    return {};
-  };
-
   // Fast path: an existing store needs only a read transaction.
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn);
