@@ -13,10 +13,10 @@
 //      commands into messages (flush_commands).
 //
 // State kept beside the policy (which is pure and keeps its own):
-//   pending_  every executeRequest the policy holds, so a cancel can be
+//   pending   every executeRequest the policy holds, so a cancel can be
 //             answered "cancelled", a REQ peer's reply gets its delimiter,
 //             and requests left at shutdown are answered;
-//   leases_   every lease the policy started (worker, action digest,
+//   leases    every lease the policy started (worker, action digest,
 //             action), so a result is checked against the lease it claims
 //             and cached under the lease's digest, never the worker's word.
 //
@@ -64,6 +64,9 @@ constexpr Millis kMaxActionTimeout{30LL * 24 * 3600 * 1000};
 constexpr std::size_t kMaxWorkerName = 256;
 constexpr std::uint32_t kMaxSlots = 4096;
 constexpr std::size_t kMaxMissingOutputs = 10000;
+// executeRequests one client may have waiting at once; more are
+// resourceExhausted (the policy keeps state for each).
+constexpr std::size_t kMaxPendingPerClient = 100000;
 // Time given to the last messages (answers, disconnects) at shutdown.
 constexpr int kShutdownLingerMs = 500;
 
@@ -212,6 +215,7 @@ struct Server::Impl {
   Millis drain_started{0};
 
   std::map<std::pair<ClientId, std::uint64_t>, PendingRequest> pending;
+  std::unordered_map<ClientId, std::size_t> pending_per_client;
   std::unordered_map<std::uint64_t, LeaseInfo> leases;
   std::map<WorkerId, std::string> worker_names;  // routing id -> workerHello's id
   // Error codes of non-retryable worker errors, by action, until the Fail
@@ -285,7 +289,8 @@ Status Server::Impl::run() {
     if (draining) {
       if (policy.idle() || stop_now || t - drain_started >= options.drain_timeout) break;
     }
-    const Millis wait = std::clamp(next_heartbeat - t, Millis{0}, interval);
+    Millis wait = std::clamp(next_heartbeat - t, Millis{0}, interval);
+    if (draining) wait = std::clamp(drain_started + options.drain_timeout - t, Millis{0}, wait);
     std::vector<zmq::pollitem_t> items = {
         {static_cast<void*>(clients), 0, ZMQ_POLLIN, 0},
         {static_cast<void*>(workers), 0, ZMQ_POLLIN, 0},
@@ -412,6 +417,7 @@ void Server::Impl::shutdown() {
       (void)proto::send(clients, key.first, m, request.delimited);
     }
     pending.clear();
+    pending_per_client.clear();
     for (const WorkerView& w : policy.workers()) {
       (void)send_disconnect(w.id, "scheduler shutting down");
     }
@@ -599,6 +605,14 @@ void Server::Impl::on_execute(const proto::Received& r, std::uint64_t id,
                                             " is not in the central store; upload inputs first");
   }
 
+  if (pending.count({r.peer, id}) == 0) {
+    std::size_t& count = pending_per_client[r.peer];
+    if (count >= kMaxPendingPerClient) {
+      return refuse(ErrorCode::RESOURCE_EXHAUSTED,
+                    std::to_string(count) + " executeRequests of this client are waiting already");
+    }
+    ++count;
+  }
   pending[{r.peer, id}] = PendingRequest{*digest, r.delimited};
   Submission s;
   s.client = r.peer;
@@ -919,6 +933,10 @@ void Server::Impl::reply_to_client(const ClientId& client, std::uint64_t request
   if (auto it = pending.find({client, request_id}); it != pending.end()) {
     delimited = it->second.delimited;
     pending.erase(it);
+    if (auto c = pending_per_client.find(client);
+        c != pending_per_client.end() && --c->second == 0) {
+      pending_per_client.erase(c);
+    }
   }
   if (proto::send(clients, client, message, delimited)) return;
   // The client is gone: nobody else of its requests needs an answer.
@@ -927,6 +945,7 @@ void Server::Impl::reply_to_client(const ClientId& client, std::uint64_t request
        it != pending.end() && it->first.first == client;) {
     it = pending.erase(it);
   }
+  pending_per_client.erase(client);
   policy.client_gone(now, client);
 }
 

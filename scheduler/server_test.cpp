@@ -272,6 +272,22 @@ TEST_F(ServerTest, StatusAnswers) {
   EXPECT_EQ(status.getQueued(), 0u);
 }
 
+// A REQ client (one request at a time, an empty delimiter frame on the
+// wire) is answered with the delimiter it needs.
+TEST_F(ServerTest, ReqClientsAreAnswered) {
+  start();
+  zmq::socket_t req(context_, zmq::socket_type::req);
+  req.set(zmq::sockopt::linger, 0);
+  req.connect(server_->client_endpoint());
+  capnp::MallocMessageBuilder m;
+  proto::init_envelope(m, 4).getBody().initStatusRequest();
+  ASSERT_TRUE(proto::send(req, "", m));
+  Message reply = receive_within(req, kPatience);
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(reply->envelope().getRequestId(), 4u);
+  EXPECT_EQ(reply->envelope().getBody().which(), Which::STATUS_RESPONSE);
+}
+
 // Garbage of every shape on one endpoint; the server must stay up and keep
 // answering a well-behaved client. An unknown body kind is a request it
 // answers with unknownKind.
