@@ -16,6 +16,19 @@
 // and stdout/stderr, and hands a LeaseResult to the session thread through
 // an inproc socket. Only the session thread touches the session socket.
 // cancelLease kills the action's process group.
+//
+// Choices (PROTOCOL.md section 5 lists them for peers):
+// - The session socket's identity is "<worker id>/<pid>/<session number>",
+//   so every session is a new peer to the scheduler.
+// - A lease beyond the free slots is not queued: it is answered at once
+//   with a leaseResult error resourceExhausted, retryable (the scheduler
+//   should never send one; if it does, another worker may take it).
+// - A disconnect in a session that had heard the scheduler reconnects at
+//   once (typically: the scheduler restarted and does not know us); a
+//   disconnect answering the hello waits as a failed attempt does.
+// - The slots share the local store under one mutex (cas::Store serves one
+//   thread at a time): transfers and store reads of different slots take
+//   turns, the commands themselves run in parallel.
 #pragma once
 
 #include <chrono>
@@ -35,17 +48,21 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 using Logger = std::function<void(LogLevel, const std::string&)>;
 
 struct AgentOptions {
-  std::string scheduler_endpoint;  // the scheduler's worker endpoint
-  std::string worker_id;           // default: hostname-pid
-  std::uint32_t slots = 0;         // 0: number of cores
+  std::string scheduler_endpoint;       // the scheduler's worker endpoint
+  std::string worker_id;                // default: hostname-pid
+  std::uint32_t slots = 0;              // 0: number of cores
   std::vector<cas::Property> platform;  // os/arch/… are added automatically
   std::filesystem::path store_dir;      // the local tier
   std::uint64_t max_store_bytes = 0;
-  std::filesystem::path work_root;      // sandboxes
+  std::filesystem::path work_root;  // sandboxes
   std::chrono::milliseconds heartbeat_interval{1000};
   int liveness = 3;
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{32000};
+  // request_stop(): how long running leases may take before they are killed.
+  std::chrono::milliseconds drain_timeout{30000};
+  // Per CAS request of a slot (RemoteCasOptions::timeout).
+  std::chrono::milliseconds cas_timeout{10000};
 };
 
 // The platform properties every worker reports: os, arch (uname) and the
@@ -54,14 +71,25 @@ std::vector<cas::Property> default_platform(std::vector<cas::Property> extra);
 
 class Agent {
  public:
+  // Checks the options and opens the local store (its errors as
+  // cas::Store::open reports them; kInvalidArgument for bad options). `log`
+  // is called from the agent's threads, concurrently: it must be
+  // thread-safe.
   static Result<std::unique_ptr<Agent>> create(AgentOptions options, Logger log);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
-  // Runs sessions (reconnecting as needed) until request_stop().
+  // Runs sessions (reconnecting as needed) until request_stop(). Call once.
+  // Fails only when the process cannot go on (kInternal: a ZeroMQ call
+  // failed); a lost scheduler is retried, never an error.
   Status run();
-  // Thread- and signal-safe.
+  // Thread- and signal-safe; may come before run(). Graceful: no new
+  // leases are taken (they are answered `unavailable`, retryable), running
+  // ones may finish for drain_timeout and are then killed (answered
+  // `unavailable`, retryable), then the worker sends `disconnect` and run()
+  // returns. Without a session, run() returns at once. A second call kills
+  // the running leases without waiting for drain_timeout.
   void request_stop();
 
  private:
