@@ -64,6 +64,11 @@ class RemoteCasTest : public ::testing::Test {
           const auto now =
               std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
           if (service_->handle(in->peer, in->message.value()->envelope(), reply, now)) {
+            auto body = reply.getRoot<schema::Envelope>().getBody();
+            if (tamper_ && body.which() == schema::Envelope::Body::DOWNLOAD_CHUNK &&
+                body.getDownloadChunk().getData().size() > 0) {
+              body.getDownloadChunk().getData()[0] ^= 1;  // a flipped bit on the way
+            }
             proto::send(router_, in->peer, reply);
           }
         }
@@ -83,6 +88,7 @@ class RemoteCasTest : public ::testing::Test {
   std::unique_ptr<Store> other_;  // a second client's, empty
   std::thread server_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> tamper_{false};
 };
 
 TEST_F(RemoteCasTest, BlobsRoundTrip) {
@@ -111,6 +117,18 @@ TEST_F(RemoteCasTest, BlobsRoundTrip) {
     ASSERT_TRUE(got.ok() && got->has_value());
     EXPECT_EQ(**got, blobs[i]);
   }
+}
+
+TEST_F(RemoteCasTest, CorruptDownloadIsNotKept) {
+  const std::string data = make_blob(5, 5000);
+  const Digest d = server_store_->put(std::string_view(data)).value();
+  tamper_ = true;
+  start_server();
+  RemoteCas cas = remote();
+  Status st = cas.download(*other_, std::span(&d, 1));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Errc::kCorrupt);
+  EXPECT_FALSE(other_->contains(d).value());
 }
 
 TEST_F(RemoteCasTest, FindMissingIsBatched) {
