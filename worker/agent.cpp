@@ -176,7 +176,12 @@ struct Agent::Impl {
       say(LogLevel::kDebug,
           "slot " + std::to_string(index) + ": lease " + std::to_string(job->lease_id));
       LeaseContext lease_context{*store, store_mutex, *connection, executor, remote};
-      finish(wake, run_lease(*job, lease_context));
+      try {
+        finish(wake, run_lease(*job, lease_context));
+      } catch (const std::exception& e) {  // a bug or no memory: this lease fails, the slot lives
+        say(LogLevel::kError, "lease " + std::to_string(job->lease_id) + ": " + e.what());
+        finish(wake, failed_lease(*job, LeaseError{schema::Error::Code::INTERNAL, e.what(), true}));
+      }
     }
   }
 
@@ -206,13 +211,13 @@ struct Agent::Impl {
 
   // ---- sending -----------------------------------------------------------
 
+  // False when the message was dropped (the scheduler's queue is full).
   template <typename Fill>
-  void send(zmq::socket_t& dealer, std::uint64_t request_id, Fill fill) {
+  bool send(zmq::socket_t& dealer, std::uint64_t request_id, Fill fill) {
     capnp::MallocMessageBuilder message;
     auto envelope = proto::init_envelope(message, request_id);
     fill(envelope.getBody());
-    if (!proto::send(dealer, {}, message))
-      say(LogLevel::kDebug, "a message to the scheduler was dropped");
+    return proto::send(dealer, {}, message);
   }
 
   void send_heartbeat(zmq::socket_t& dealer) {
@@ -231,8 +236,12 @@ struct Agent::Impl {
   }
 
   void send_result(zmq::socket_t& dealer, const LeaseOutcome& outcome) {
-    send(dealer, outcome.request_id,
-         [&](schema::Envelope::Body::Builder body) { to_wire(outcome, body.initLeaseResult()); });
+    if (!send(dealer, outcome.request_id, [&](schema::Envelope::Body::Builder body) {
+          to_wire(outcome, body.initLeaseResult());
+        })) {
+      say(LogLevel::kWarn, "the result of lease " + std::to_string(outcome.lease_id) +
+                               " could not be sent (the scheduler will requeue it)");
+    }
   }
 
   // ---- the session -------------------------------------------------------
