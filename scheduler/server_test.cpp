@@ -526,6 +526,61 @@ TEST_F(ServerTest, CancelAnswersCancelledAndCancelsTheLease) {
   EXPECT_EQ(m->envelope().getBody().getCancelLease().getLeaseId(), lease);
 }
 
+void send_lease_error(zmq::socket_t& w, std::uint64_t lease_id, const Fixture& f, ErrorCode code,
+                      bool retryable) {
+  send_message(w, 0, [&](schema::Envelope::Builder env) {
+    auto result = env.getBody().initLeaseResult();
+    result.setLeaseId(lease_id);
+    cas::to_wire(f.action_digest, result.initActionDigest());
+    result.setHasError(true);
+    result.initError().setCode(code);
+    result.getError().setMessage("could not stage inputs");
+    result.setRetryable(retryable);
+  });
+}
+
+// A retryable worker error is another attempt; a final one reaches the
+// client with the worker's code.
+TEST_F(ServerTest, WorkerErrorsRetryThenReachTheClient) {
+  const Fixture f = prepare();
+  start();
+  zmq::socket_t w = worker();
+  auto c = client();
+  ASSERT_TRUE(status_until(*c, [](auto s) { return s.getWorkers().size() == 1; }));
+  const std::uint64_t id = send_execute(*c, f);
+  const std::uint64_t first = expect_lease(w, f);
+  send_lease_error(w, first, f, ErrorCode::INTERNAL, true);
+  const std::uint64_t second = expect_lease(w, f);
+  EXPECT_NE(second, first);
+  send_lease_error(w, second, f, ErrorCode::INVALID_ARGUMENT, false);
+  auto reply = c->wait(id, kPatience);
+  ASSERT_TRUE(reply.ok());
+  const auto response = execute_response(*reply);
+  EXPECT_TRUE(response.getHasStatus());
+  EXPECT_EQ(response.getStatus().getCode(), ErrorCode::INVALID_ARGUMENT);
+  EXPECT_NE(std::string(response.getStatus().getMessage().cStr()).find("could not stage inputs"),
+            std::string::npos);
+}
+
+TEST_F(ServerTest, AHelloWithAnInvalidPlatformIsRefused) {
+  start();
+  zmq::socket_t w = dealer(server_->worker_endpoint());
+  send_message(w, 0, [&](schema::Envelope::Builder env) {
+    auto hello = env.getBody().initWorkerHello();
+    hello.setSlots(1);
+    auto platform = hello.initPlatform(2);  // not sorted
+    platform[0].setName("z");
+    platform[0].setValue("1");
+    platform[1].setName("a");
+    platform[1].setValue("1");
+  });
+  Message m = receive_within(w, kPatience);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->envelope().getBody().which(), Which::DISCONNECT);
+  auto c = client();
+  EXPECT_TRUE(status_until(*c, [](auto s) { return s.getWorkers().size() == 0; }));
+}
+
 TEST_F(ServerTest, ASilentWorkerIsDroppedAndItsLeaseRequeued) {
   const Fixture f = prepare();
   options_.policy.heartbeat_interval = milliseconds(100);
