@@ -1,0 +1,154 @@
+// Private to scheduler/server*.cpp: the state of a Server, shared by its
+// two source files. server.cpp holds the poll loop, the policy's commands
+// and the lifecycle; server_messages.cpp turns each incoming message into
+// policy events, CAS replies or errors. See server.cpp for the design.
+#pragma once
+
+#include <capnp/message.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <zmq.hpp>
+
+#include "cas/cas_service.h"
+#include "cas/store.h"
+#include "proto/transport.h"
+#include "scheduler/dispatch.h"
+#include "scheduler/peer_guard.h"
+#include "scheduler/server.h"
+
+namespace kiln::scheduler {
+
+struct Server::Impl {
+  using Clock = std::chrono::steady_clock;
+  using Which = schema::Envelope::Body::Which;
+  using ErrorCode = schema::Error::Code;
+
+  struct LeaseInfo {
+    WorkerId worker;
+    cas::Digest digest;
+    cas::Action action;
+  };
+
+  struct PendingRequest {
+    cas::Digest digest;
+    bool delimited = false;  // a REQ peer: its reply needs the empty frame
+  };
+
+  Impl(ServerOptions opts, Logger logger)
+      : options(std::move(opts)),
+        log(std::move(logger)),
+        policy(options.policy),
+        client_guard(guard_options(options)),
+        worker_guard(guard_options(options)) {}
+  ~Impl() {
+    if (wake_fd >= 0) ::close(wake_fd);
+  }
+
+  static PeerGuard::Options guard_options(const ServerOptions& o) {
+    PeerGuard::Options g;
+    g.max_bad = o.max_bad_messages;
+    return g;
+  }
+
+  ServerOptions options;
+  Logger log;
+  const Clock::time_point started = Clock::now();
+  // Declared before the sockets, so it is destroyed after them.
+  zmq::context_t context{1};
+  zmq::socket_t clients;
+  zmq::socket_t workers;
+  std::string client_endpoint;
+  std::string worker_endpoint;
+  // The store outlives the service that refers to it.
+  std::unique_ptr<cas::Store> store;
+  std::unique_ptr<cas::CasService> cas;
+  cas::DigestFunction fn = cas::DigestFunction::kXxh3_128;
+  DispatchPolicy policy;
+  PeerGuard client_guard;
+  PeerGuard worker_guard;
+  LogLimiter bad_log{10, Millis{10000}};
+
+  int wake_fd = -1;
+  std::atomic<bool> stop_requested{false};
+  int signals_seen = 0;
+  bool draining = false;
+  bool stop_now = false;
+  Millis drain_started{0};
+
+  std::map<std::pair<ClientId, std::uint64_t>, PendingRequest> pending;
+  std::unordered_map<ClientId, std::size_t> pending_per_client;
+  std::unordered_map<std::uint64_t, LeaseInfo> leases;
+  std::map<WorkerId, std::string> worker_names;  // routing id -> workerHello's id
+  // Error codes of non-retryable worker errors, by action, until the Fail
+  // commands they cause are sent (cleared by every flush).
+  std::unordered_map<cas::Digest, ErrorCode, cas::DigestHash> worker_errors;
+
+  std::uint64_t cache_hits = 0;
+  std::uint64_t cache_misses = 0;
+  std::uint64_t executed = 0;
+
+  Millis now() const { return std::chrono::duration_cast<Millis>(Clock::now() - started); }
+
+  // --- the loop (server.cpp) ----------------------------------------------------------
+
+  Status run();
+  Status serve(zmq::socket_t& socket, bool worker_side);
+  void handle(proto::Received& received, bool worker_side);
+  void read_signals();
+  void begin_drain(Millis now);
+  void shutdown();
+
+  // --- messages (server_messages.cpp) ----------------------------------------------------------
+
+  void on_client_message(const proto::Received& r, Millis now);
+  void on_worker_message(const proto::Received& r, Millis now);
+  void serve_cas_or_refuse(zmq::socket_t& socket, const proto::Received& r, Millis now,
+                           const char* endpoint);
+  void on_execute(const proto::Received& r, std::uint64_t id,
+                  schema::ExecuteRequest::Reader request, Millis now);
+  Result<Platform> required_platform(const cas::Action& action);
+  void on_cancel(const ClientId& client, schema::CancelRequest::Reader cancel, Millis now);
+  void on_hello(const WorkerId& peer, schema::WorkerHello::Reader hello, Millis now);
+  void on_lease_result(const WorkerId& peer, schema::LeaseResult::Reader result, Millis now);
+  void cache_result(const LeaseInfo& lease, const cas::ActionResult& result, bool all_present,
+                    bool timed_out, capnp::List<schema::Digest>::Reader claimed);
+  void send_status(const proto::Received& r, std::uint64_t id, Millis now);
+  bool has_session(const WorkerId& peer, Which kind);
+  void bad_message(bool worker_side, const std::string& peer, const std::string& reason,
+                   Millis now);
+
+  // --- commands and replies (server.cpp) ----------------------------------------------
+
+  void flush_commands(Millis now);
+  void apply(const StartLease& c, Millis now);
+  void apply(const CancelLease& c, Millis now);
+  void apply(const Complete& c, Millis now);
+  void apply(const Fail& c, Millis now);
+  void apply(const DropWorker& c, Millis now);
+  void send_heartbeats(Millis now);
+  void reply_to_client(const ClientId& client, std::uint64_t request_id,
+                       capnp::MessageBuilder& message, Millis now);
+  void forget_worker(const WorkerId& worker, const std::string& reason, Millis now, bool notify);
+  void forget_leases_of(const WorkerId& worker);
+  bool send_disconnect(const WorkerId& worker, const std::string& reason);
+  bool reply_error(zmq::socket_t& socket, const std::string& peer, bool delimited, std::uint64_t id,
+                   ErrorCode code, const std::string& message);
+  std::string worker_label(const WorkerId& worker) const;
+  // A routing id fit for a log line: as is when printable, else hex.
+  static std::string printable(const std::string& id);
+  static std::span<const std::byte> bytes_of(const std::string& text) {
+    return std::as_bytes(std::span<const char>(text.data(), text.size()));
+  }
+  void warn_limited(const std::string& line, Millis now);
+};
+
+}  // namespace kiln::scheduler
