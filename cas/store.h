@@ -61,21 +61,23 @@ struct StoreOptions {
   // with kResourceExhausted until gc() frees room.
   std::uint64_t map_size = std::uint64_t{1} << 40;
   // Blobs at least this large are stored as files beside the LMDB file.
-  // Measured by scripts/bench/store.sh (ext4, non-durable, 256 MiB per
-  // size; MiB/s, inline in LMDB vs one file each; data.mdb / live bytes
-  // after four evict-and-refill rounds):
-  //   size     put inline/file   get inline/file   data.mdb/live
-  //   64 KiB     1792 / 384        4939 / 4387        1.36
-  //   256 KiB    2636 / 532        6506 / 5970        1.12
-  //   1 MiB      2742 / 1048       6225 / 6357        1.05
-  //   4 MiB      2353 / 1819       5588 / 5155        1.03
-  //   16 MiB     2080 / 2421       5460 / 4582        1.15
-  //   64 MiB     1099 / 2665       1622 / 1566        1.92
-  // Below 4 MiB inline puts are 1.3-4.7x faster and gets as fast; from
-  // 16 MiB files win both and LMDB fragments. At 4 MiB files are slightly
-  // slower but write (and, when durable, fsync) outside LMDB's writer lock,
-  // let data.mdb's high-water mark stay low (it never shrinks), and can be
-  // reflinked into sandboxes: 4 MiB.
+  // Measured by scripts/bench/store.sh (ext4, 2 cores, non-durable, 256 MiB
+  // per size; MiB/s inline in LMDB / one file each; data.mdb / live bytes
+  // after four evict-and-refill rounds), two runs at load 2.4 and 8.6:
+  //   size     put inline/file        get inline/file        data.mdb/live
+  //   64 KiB   1792/384   1788/628    4939/4387  4599/4447    1.36
+  //   256 KiB  2636/532   2658/626    6506/5970  6182/5921    1.12
+  //   1 MiB    2742/1048  2713/1076   6225/6357  6795/6419    1.05
+  //   4 MiB    2353/1819  2501/529    5588/5155  6946/5308    1.03
+  //   16 MiB   2080/2421  1945/2429   5460/4582  7268/4704    1.07-1.15
+  //   64 MiB   1099/2665  1015/2587   1622/1566  1783/1502    1.51-1.92
+  // Inline puts win clearly below 4 MiB, files win from 16 MiB, and LMDB
+  // starts to fragment at 64 MiB; gets are close throughout. Between 4 and
+  // 16 MiB the numbers are close, and what they do not show decides: an
+  // inline blob is copied and (durable) fsynced while holding LMDB's one
+  // writer lock, stalling every other writer, while a file is written and
+  // fsynced outside it; data.mdb never shrinks after eviction; and files
+  // can be reflinked into sandboxes. Hence 4 MiB.
   std::uint64_t file_threshold = std::uint64_t{4} << 20;
   // false: MDB_NOSYNC|MDB_NOMETASYNC and no fsync of file blobs. A process
   // crash loses nothing; a machine crash may lose recent blobs and, on a
