@@ -567,6 +567,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options, Logger log) {
   cas::StoreOptions store_options;
   store_options.dir = options.store_dir;
   store_options.max_size = options.max_store_bytes;
+  if (options.store_map_size != 0) store_options.map_size = options.store_map_size;
   store_options.durable = false;  // a local tier: a crash may lose blobs, never serve wrong ones
   Impl* raw = impl.get();
   store_options.warn = [raw](std::string_view text) {

@@ -54,7 +54,8 @@ struct AgentOptions {
   std::vector<cas::Property> platform;  // os/arch/… are added automatically
   std::filesystem::path store_dir;      // the local tier
   std::uint64_t max_store_bytes = 0;
-  std::filesystem::path work_root;  // sandboxes
+  std::uint64_t store_map_size = 0;  // LMDB address space; 0: the store's default
+  std::filesystem::path work_root;   // sandboxes
   std::chrono::milliseconds heartbeat_interval{1000};
   int liveness = 3;
   std::chrono::milliseconds backoff_initial{1000};

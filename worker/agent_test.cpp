@@ -35,6 +35,8 @@ using Millis = std::chrono::milliseconds;
 using Which = schema::Envelope::Body::Which;
 using Code = schema::Error::Code;
 constexpr auto kFn = cas::DigestFunction::kXxh3_128;
+// Small LMDB maps: sanitizers cannot reserve the default terabyte.
+constexpr std::uint64_t kMapSize = 256u << 20;
 
 struct Message {
   std::string peer;
@@ -52,6 +54,7 @@ class FakeScheduler {
     cas::StoreOptions options;
     options.dir = store_dir;
     options.durable = false;
+    options.map_size = kMapSize;
     auto store = cas::Store::open(options);
     EXPECT_TRUE(store.ok()) << store.error().message;
     store_ = std::move(store).value();
@@ -152,6 +155,7 @@ class AgentTest : public ::testing::Test {
     options_.slots = 2;
     options_.platform = {{"toolchain", "gcc-12"}};
     options_.store_dir = base_ / "local";
+    options_.store_map_size = kMapSize;
     options_.heartbeat_interval = 50ms;
     options_.backoff_initial = 100ms;
     options_.backoff_max = 400ms;
