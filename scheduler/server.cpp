@@ -81,6 +81,7 @@ Status Server::Impl::run() {
   log(LogLevel::kInfo, "serving clients on " + client_endpoint + ", workers on " + worker_endpoint +
                            ", store " + options.store_dir.string());
   Millis next_heartbeat = now() + interval;
+  Millis next_prune = now() + interval;
   while (true) {
     Millis t = now();
     if (stop_requested.load() && !draining) begin_drain(t);
@@ -111,11 +112,11 @@ Status Server::Impl::run() {
 
     t = now();
     try {
-      if (t >= next_heartbeat) {
-        send_heartbeats(t);
+      next_heartbeat = std::min(send_heartbeats(t), t + interval);
+      if (t >= next_prune) {
         client_guard.prune(t);
         worker_guard.prune(t);
-        next_heartbeat = t + interval;
+        next_prune = t + interval;
       }
       policy.tick(t);
       cas->expire(t);
@@ -312,17 +313,25 @@ void Server::Impl::apply(const Fail& c, Millis now) {
 void Server::Impl::apply(const DropWorker& c, Millis /*now*/) {
   log(LogLevel::kWarn, "worker " + worker_label(c.worker) + " dropped: " + c.reason);
   forget_leases_of(c.worker);
-  worker_names.erase(c.worker);
+  sessions.erase(c.worker);
   cas->peer_gone(c.worker);
   (void)send_disconnect(c.worker, c.reason);
 }
 
-void Server::Impl::send_heartbeats(Millis now) {
-  for (const WorkerView& w : policy.workers()) {
-    capnp::MallocMessageBuilder m;
-    proto::init_envelope(m, 0).getBody().initHeartbeat().setBusySlots(0);
-    if (!proto::send(workers, w.id, m)) forget_worker(w.id, "unreachable", now, false);
+Millis Server::Impl::send_heartbeats(Millis now) {
+  Millis next = now + options.policy.heartbeat_interval;
+  std::vector<WorkerId> unreachable;
+  for (auto& [id, session] : sessions) {
+    if (now >= session.next_heartbeat) {
+      capnp::MallocMessageBuilder m;
+      proto::init_envelope(m, 0).getBody().initHeartbeat().setBusySlots(0);
+      if (!proto::send(workers, id, m)) unreachable.push_back(id);
+      session.next_heartbeat = now + session.heartbeat_interval;
+    }
+    next = std::min(next, session.next_heartbeat);
   }
+  for (const WorkerId& id : unreachable) forget_worker(id, "unreachable", now, false);
+  return next;
 }
 
 void Server::Impl::reply_to_client(const ClientId& client, std::uint64_t request_id,
@@ -351,7 +360,7 @@ void Server::Impl::forget_worker(const WorkerId& worker, const std::string& reas
                                  bool notify) {
   log(LogLevel::kInfo, "worker " + worker_label(worker) + " left: " + reason);
   forget_leases_of(worker);
-  worker_names.erase(worker);
+  sessions.erase(worker);
   policy.worker_gone(now, worker, reason);
   cas->peer_gone(worker);
   if (notify) (void)send_disconnect(worker, reason);
@@ -375,8 +384,8 @@ bool Server::Impl::reply_error(zmq::socket_t& socket, const std::string& peer, b
 }
 
 std::string Server::Impl::worker_label(const WorkerId& worker) const {
-  auto it = worker_names.find(worker);
-  return it != worker_names.end() ? it->second : printable(worker);
+  auto it = sessions.find(worker);
+  return it != sessions.end() ? it->second.name : printable(worker);
 }
 
 void Server::Impl::warn_limited(const std::string& line, Millis now) {

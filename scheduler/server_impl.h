@@ -87,7 +87,16 @@ struct Server::Impl {
   std::map<std::pair<ClientId, std::uint64_t>, PendingRequest> pending;
   std::unordered_map<ClientId, std::size_t> pending_per_client;
   std::unordered_map<std::uint64_t, LeaseInfo> leases;
-  std::map<WorkerId, std::string> worker_names;  // routing id -> workerHello's id
+  // Per worker session (by routing id): the workerHello's id, and when it
+  // gets its next heartbeat. It gets one every min(its interval, ours), so
+  // a worker configured with a shorter interval than the scheduler does not
+  // take the scheduler for dead.
+  struct Session {
+    std::string name;
+    Millis heartbeat_interval{1000};
+    Millis next_heartbeat{0};
+  };
+  std::map<WorkerId, Session> sessions;
   // Error codes of non-retryable worker errors, by action, until the Fail
   // commands they cause are sent (cleared by every flush).
   std::unordered_map<cas::Digest, ErrorCode, cas::DigestHash> worker_errors;
@@ -134,7 +143,8 @@ struct Server::Impl {
   void apply(const Complete& c, Millis now);
   void apply(const Fail& c, Millis now);
   void apply(const DropWorker& c, Millis now);
-  void send_heartbeats(Millis now);
+  // Sends the heartbeats that are due; returns when the next one is.
+  Millis send_heartbeats(Millis now);
   void reply_to_client(const ClientId& client, std::uint64_t request_id,
                        capnp::MessageBuilder& message, Millis now);
   void forget_worker(const WorkerId& worker, const std::string& reason, Millis now, bool notify);

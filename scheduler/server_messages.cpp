@@ -26,6 +26,8 @@ constexpr Millis kMaxActionTimeout{30LL * 24 * 3600 * 1000};
 constexpr std::size_t kMaxWorkerName = 256;
 constexpr std::uint32_t kMaxSlots = 4096;
 constexpr std::size_t kMaxMissingOutputs = 10000;
+// The shortest heartbeat interval a worker gets, whatever it asks for.
+constexpr Millis kMinHeartbeatInterval{10};
 // executeRequests one client may have waiting at once; more are
 // resourceExhausted (the policy keeps state for each).
 constexpr std::size_t kMaxPendingPerClient = 100000;
@@ -331,10 +333,12 @@ void Server::Impl::on_hello(const WorkerId& peer, schema::WorkerHello::Reader he
   }
   const std::uint32_t interval_ms = hello.getHeartbeatIntervalMs();
   const Millis interval{interval_ms == 0 ? 1000 : interval_ms};
-  if (interval != options.policy.heartbeat_interval) {
+  if (interval > options.policy.heartbeat_interval) {
     log(LogLevel::kWarn, "worker " + printable(peer) + " heartbeats every " +
                              std::to_string(interval.count()) + " ms; this scheduler expects " +
-                             std::to_string(options.policy.heartbeat_interval.count()) + " ms");
+                             std::to_string(options.policy.heartbeat_interval.count()) +
+                             " ms and ends sessions silent for " +
+                             std::to_string(options.policy.liveness) + " of those");
   }
   if (policy.has_worker(peer)) {
     log(LogLevel::kInfo,
@@ -342,7 +346,11 @@ void Server::Impl::on_hello(const WorkerId& peer, schema::WorkerHello::Reader he
     forget_leases_of(peer);
   }
   policy.worker_ready(now, peer, slots, *platform);
-  worker_names[peer] = name.empty() ? printable(peer) : name;
+  Session& session = sessions[peer];
+  session.name = name.empty() ? printable(peer) : name;
+  session.heartbeat_interval =
+      std::max(kMinHeartbeatInterval, std::min(interval, options.policy.heartbeat_interval));
+  session.next_heartbeat = now;  // the first one at once: the session is up
   log(LogLevel::kInfo, "worker " + worker_label(peer) + " joined: " + std::to_string(slots) +
                            " slots, platform " + describe(*platform));
 }

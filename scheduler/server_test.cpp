@@ -562,6 +562,25 @@ TEST_F(ServerTest, WorkerErrorsRetryThenReachTheClient) {
             std::string::npos);
 }
 
+// The scheduler heartbeats every worker at the shorter of the two
+// intervals, so a worker that expects them more often keeps its session.
+TEST_F(ServerTest, HeartbeatsComeAtTheWorkersPace) {
+  start();  // the scheduler's interval is 500 ms
+  zmq::socket_t w = dealer(server_->worker_endpoint());
+  send_message(w, 0, [&](schema::Envelope::Builder env) {
+    auto hello = env.getBody().initWorkerHello();
+    hello.setSlots(1);
+    hello.setHeartbeatIntervalMs(50);
+  });
+  int heartbeats = 0;
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(450);
+  while (std::chrono::steady_clock::now() < deadline) {
+    Message m = receive_within(w, milliseconds(100), false);
+    if (m != nullptr && m->envelope().getBody().which() == Which::HEARTBEAT) ++heartbeats;
+  }
+  EXPECT_GE(heartbeats, 4);
+}
+
 TEST_F(ServerTest, AHelloWithAnInvalidPlatformIsRefused) {
   start();
   zmq::socket_t w = dealer(server_->worker_endpoint());
