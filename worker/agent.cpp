@@ -209,6 +209,17 @@ struct Agent::Impl {
     queue_cv.notify_one();
   }
 
+  // Leases that hold a slot. A lease the scheduler cancelled stops counting
+  // at once, as the scheduler stops counting it when it sends cancelLease
+  // (and may send the next lease right behind it); its killed process is
+  // reaped, and its `cancelled` answer sent, while the next lease waits
+  // for the slot thread.
+  std::uint32_t busy_slots() const {
+    return static_cast<std::uint32_t>(std::count_if(
+        active.begin(), active.end(),
+        [](const auto& entry) { return entry.second->cancelled() != CancelReason::kCancelLease; }));
+  }
+
   // ---- sending -----------------------------------------------------------
 
   // False when the message was dropped (the scheduler's queue is full).
@@ -222,7 +233,7 @@ struct Agent::Impl {
 
   void send_heartbeat(zmq::socket_t& dealer) {
     send(dealer, 0, [&](schema::Envelope::Body::Builder body) {
-      body.initHeartbeat().setBusySlots(static_cast<std::uint32_t>(active.size()));
+      body.initHeartbeat().setBusySlots(busy_slots());
     });
   }
 
@@ -271,7 +282,7 @@ struct Agent::Impl {
       return;
     }
     if (draining) return refuse(schema::Error::Code::UNAVAILABLE, "the worker is stopping", true);
-    if (active.size() >= opt.slots) {
+    if (busy_slots() >= opt.slots) {
       return refuse(schema::Error::Code::RESOURCE_EXHAUSTED,
                     "all " + std::to_string(opt.slots) + " slots are busy", true);
     }

@@ -22,7 +22,10 @@
 //   so every session is a new peer to the scheduler.
 // - A lease beyond the free slots is not queued: it is answered at once
 //   with a leaseResult error resourceExhausted, retryable (the scheduler
-//   should never send one; if it does, another worker may take it).
+//   should never send one; if it does, another worker may take it). A
+//   lease the scheduler cancelled stops counting as busy at once (as on the
+//   scheduler's side), so a lease sent right behind a cancelLease is
+//   accepted and waits the moment its slot thread needs to reap the kill.
 // - A disconnect in a session that had heard the scheduler reconnects at
 //   once (typically: the scheduler restarted and does not know us); a
 //   disconnect answering the hello waits as a failed attempt does.

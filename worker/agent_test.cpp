@@ -14,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -467,6 +468,36 @@ TEST_F(AgentTest, LeaseBeyondFreeSlotsIsRefusedAsRetryable) {
   reply = lease_result(5000ms);
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->envelope().getBody().getLeaseResult().getLeaseId(), 1u);
+}
+
+TEST_F(AgentTest, ACancelledLeaseFreesItsSlotAtOnce) {
+  // The scheduler counts the slot free when it sends cancelLease and may
+  // send the next lease right behind it.
+  options_.slots = 1;
+  write_input("in.txt", "x");
+  const cas::Action slow = make_action("sleep 30", {}, true, "slow");
+  const cas::Action next = make_action("cat in.txt", {}, true, "next");
+  start();
+  const std::string peer = session();
+  scheduler_->send_lease(peer, 1, 1, slow);
+  pump(200ms);
+  scheduler_->send(peer, 0, [](auto body) { body.initCancelLease().setLeaseId(1); });
+  scheduler_->send_lease(peer, 2, 2, next);
+  std::map<std::uint64_t, Code> errors;
+  std::optional<Message> done;
+  for (int i = 0; i < 2; ++i) {
+    auto reply = lease_result(5000ms);
+    ASSERT_TRUE(reply);
+    auto result = reply->envelope().getBody().getLeaseResult();
+    if (result.getHasError()) {
+      errors[result.getLeaseId()] = result.getError().getCode();
+    } else {
+      EXPECT_EQ(result.getLeaseId(), 2u);
+      done = std::move(reply);
+    }
+  }
+  EXPECT_EQ(errors, (std::map<std::uint64_t, Code>{{1, Code::CANCELLED}}));
+  ASSERT_TRUE(done);
 }
 
 TEST_F(AgentTest, ResultsOfALostSessionAreNotSentOnTheNext) {
