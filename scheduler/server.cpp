@@ -418,6 +418,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, Logger log
   cas::StoreOptions store_options;
   store_options.dir = o.store_dir;
   store_options.max_size = o.max_store_bytes;
+  if (o.store_map_size != 0) store_options.map_size = o.store_map_size;
   store_options.warn = [log = impl->log](std::string_view line) {
     log(LogLevel::kWarn, "store: " + std::string(line));
   };

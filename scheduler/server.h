@@ -36,6 +36,7 @@ struct ServerOptions {
   std::string worker_endpoint = "tcp://127.0.0.1:0";
   std::filesystem::path store_dir;    // the central store
   std::uint64_t max_store_bytes = 0;  // 0: unlimited
+  std::uint64_t store_map_size = 0;   // LMDB address space; 0: the store's default
   DispatchPolicy::Options policy;
   std::chrono::milliseconds drain_timeout{30000};
   int max_bad_messages = 10;  // per peer per minute, then it is dropped

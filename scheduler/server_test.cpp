@@ -31,6 +31,8 @@ using ErrorCode = schema::Error::Code;
 constexpr milliseconds kPatience{5000};
 constexpr milliseconds kQuiet{300};  // how long "no reply" is waited for
 constexpr auto kFn = cas::DigestFunction::kXxh3_128;
+// Small LMDB maps: a sanitizer's address space is limited.
+constexpr std::uint64_t kMapSize = 64u << 20;
 
 using Message = std::unique_ptr<proto::Decoded>;
 
@@ -93,6 +95,7 @@ class ServerTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     options_.store_dir = dir_ / "store";
+    options_.store_map_size = kMapSize;
     // Long enough that fake workers need not heartbeat within a test; the
     // liveness test shortens it.
     options_.policy.heartbeat_interval = milliseconds(500);
@@ -117,6 +120,7 @@ class ServerTest : public ::testing::Test {
     Fixture f;
     cas::StoreOptions store_options;
     store_options.dir = options_.store_dir;
+    store_options.map_size = kMapSize;
     auto store = cas::Store::open(store_options);
     EXPECT_TRUE(store.ok()) << store.error().message;
     f.command.arguments = {"echo", "hi"};
