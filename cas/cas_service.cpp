@@ -187,6 +187,7 @@ struct CasService::Impl {
   std::optional<Failure> commit(const Digest& digest, Upload& upload);
   void download(const std::string& peer, schema::DownloadRequest::Reader request,
                 schema::Envelope::Builder reply, Millis now);
+  Result<std::optional<ActionResult>> lookup_action(const Digest& action);
   void get_action_result(schema::GetActionResultRequest::Reader request,
                          schema::Envelope::Builder reply);
 };
@@ -402,22 +403,23 @@ void CasService::Impl::download(const std::string& peer, schema::DownloadRequest
   }
 }
 
+// An entry that does not decode (written by another build?) is a miss.
+Result<std::optional<ActionResult>> CasService::Impl::lookup_action(const Digest& action) {
+  auto encoded = store.get_action_result(action);
+  if (!encoded.ok()) return encoded.error();
+  if (!encoded->has_value()) return std::optional<ActionResult>();
+  const std::string& bytes = **encoded;
+  auto decoded = decode_action_result(std::as_bytes(std::span(bytes.data(), bytes.size())), fn);
+  if (!decoded.ok()) return std::optional<ActionResult>();
+  return std::optional<ActionResult>(std::move(decoded).value());
+}
+
 void CasService::Impl::get_action_result(schema::GetActionResultRequest::Reader request,
                                          schema::Envelope::Builder reply) {
   if (auto f = check_function(request.getDigestFunction())) return set_failure(reply, *f);
   auto action = from_wire(request.getActionDigest(), fn);
   if (!action.ok()) return set_failure(reply, failure_of(action.error()));
-  // Built as a value first: an error must not leave a half-set response.
-  CasService::Impl& self = *this;
-  auto found = [&]() -> Result<std::optional<ActionResult>> {
-    auto encoded = self.store.get_action_result(*action);
-    if (!encoded.ok()) return encoded.error();
-    if (!*encoded) return std::optional<ActionResult>();
-    auto decoded =
-        decode_action_result(std::as_bytes(std::span((*encoded)->data(), (*encoded)->size())), fn);
-    if (!decoded.ok()) return std::optional<ActionResult>();  // unreadable entry: a miss
-    return std::optional<ActionResult>(std::move(decoded).value());
-  }();
+  auto found = lookup_action(*action);
   if (!found.ok()) return set_failure(reply, failure_of(found.error()));
   auto response = reply.getBody().initGetActionResultResponse();
   if (*found) {
@@ -485,13 +487,7 @@ Status CasService::put_action_result(const Digest& action, const ActionResult& r
 }
 
 Result<std::optional<ActionResult>> CasService::get_action_result(const Digest& action) {
-  auto encoded = impl_->store.get_action_result(action);
-  if (!encoded.ok()) return encoded.error();
-  if (!*encoded) return std::optional<ActionResult>();
-  auto decoded = decode_action_result(
-      std::as_bytes(std::span((*encoded)->data(), (*encoded)->size())), impl_->fn);
-  if (!decoded.ok()) return decoded.error();
-  return std::optional<ActionResult>(std::move(decoded).value());
+  return impl_->lookup_action(action);
 }
 
 void CasService::peer_gone(const std::string& peer) {

@@ -74,6 +74,20 @@ std::size_t chunk_length(std::uint64_t size, std::uint64_t offset) {
   return static_cast<std::size_t>(std::min<std::uint64_t>(proto::kBlobChunkBytes, size - offset));
 }
 
+// A Directory blob of the local store, decoded.
+Result<Directory> read_directory(Store& local, const Digest& digest) {
+  auto blob = local.get(digest);
+  if (!blob.ok()) return blob.error();
+  if (!blob->has_value()) {
+    return make_error(Errc::kNotFound, "directory " + digest.to_string() + " is not stored");
+  }
+  const std::string& bytes = **blob;
+  auto dir =
+      decode_directory(std::as_bytes(std::span(bytes.data(), bytes.size())), digest.function);
+  if (!dir.ok()) return Error{dir.error().code, digest.to_string() + ": " + dir.error().message};
+  return dir;
+}
+
 }  // namespace
 
 RemoteCas::RemoteCas(proto::Connection& connection, DigestFunction fn, RemoteCasOptions options)
@@ -251,11 +265,8 @@ Status RemoteCas::fetch_tree(Store& local, const Digest& root) {
     if (Status st = download(local, *missing); !st.ok()) return st;
     std::vector<Digest> next;
     for (const Digest& d : level) {
-      auto blob = local.get(d);
-      if (!blob.ok()) return blob.error();
-      if (!*blob) return make_error(Errc::kNotFound, "directory " + d.to_string() + " vanished");
-      auto dir = decode_directory(std::as_bytes(std::span((*blob)->data(), (*blob)->size())), fn_);
-      if (!dir.ok()) return Error{dir.error().code, d.to_string() + ": " + dir.error().message};
+      auto dir = read_directory(local, d);
+      if (!dir.ok()) return dir.error();
       for (const auto& sub : dir->directories) {
         if (seen.insert(sub.digest).second) next.push_back(sub.digest);
       }
@@ -280,13 +291,8 @@ Result<std::vector<Digest>> RemoteCas::tree_blobs(Store& local, const Digest& ro
     }
     std::vector<Digest> next;
     for (const Digest& d : level) {
-      auto blob = local.get(d);
-      if (!blob.ok()) return blob.error();
-      if (!*blob)
-        return make_error(Errc::kNotFound, "directory " + d.to_string() + " is not stored");
-      auto dir = decode_directory(std::as_bytes(std::span((*blob)->data(), (*blob)->size())),
-                                  local.digest_function());
-      if (!dir.ok()) return Error{dir.error().code, d.to_string() + ": " + dir.error().message};
+      auto dir = read_directory(local, d);
+      if (!dir.ok()) return dir.error();
       for (const auto& sub : dir->directories) {
         if (seen.insert(sub.digest).second) {
           next.push_back(sub.digest);
