@@ -73,6 +73,16 @@ std::string Server::Impl::printable(const std::string& id) {
   return out;
 }
 
+std::string Server::Impl::peer_text(std::string_view text, std::size_t max) {
+  std::string out(text.substr(0, max));
+  for (char& c : out) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) c = '?';
+  }
+  if (text.size() > max) out += "...";
+  return out;
+}
+
 // ---------------------------------------------------------------------------
 // The loop
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <zmq.hpp>
@@ -155,6 +156,9 @@ struct Server::Impl {
   std::string worker_label(const WorkerId& worker) const;
   // A routing id fit for a log line: as is when printable, else hex.
   static std::string printable(const std::string& id);
+  // Text a peer sent, fit for a log line or a message to another peer:
+  // control characters replaced, at most `max` bytes.
+  static std::string peer_text(std::string_view text, std::size_t max = 1000);
   static std::span<const std::byte> bytes_of(const std::string& text) {
     return std::as_bytes(std::span<const char>(text.data(), text.size()));
   }

@@ -127,7 +127,7 @@ void Server::Impl::on_client_message(const proto::Received& r, Millis now) {
       const auto error = body.getError();
       log(LogLevel::kDebug, "client " + printable(r.peer) + " sent an error (code " +
                                 std::to_string(static_cast<int>(error.getCode())) +
-                                "): " + error.getMessage().cStr());
+                                "): " + peer_text(error.getMessage().cStr()));
       return;
     }
     default:
@@ -163,7 +163,7 @@ void Server::Impl::on_worker_message(const proto::Received& r, Millis now) {
       return;
     case Which::DISCONNECT:
       if (policy.has_worker(r.peer)) {
-        forget_worker(r.peer, std::string("it said: ") + body.getDisconnect().cStr(), now, false);
+        forget_worker(r.peer, "it said: " + peer_text(body.getDisconnect().cStr()), now, false);
       }
       return;
     case Which::ERROR: {
@@ -171,7 +171,7 @@ void Server::Impl::on_worker_message(const proto::Received& r, Millis now) {
       policy.worker_heard(now, r.peer);
       log(LogLevel::kWarn, "worker " + worker_label(r.peer) + " sent an error (code " +
                                std::to_string(static_cast<int>(error.getCode())) +
-                               "): " + error.getMessage().cStr());
+                               "): " + peer_text(error.getMessage().cStr()));
       return;
     }
     default:
@@ -318,8 +318,7 @@ void Server::Impl::on_cancel(const ClientId& client, schema::CancelRequest::Read
 }
 
 void Server::Impl::on_hello(const WorkerId& peer, schema::WorkerHello::Reader hello, Millis now) {
-  std::string name = hello.getWorkerId().cStr();
-  if (name.size() > kMaxWorkerName) name.resize(kMaxWorkerName);
+  const std::string name = peer_text(hello.getWorkerId().cStr(), kMaxWorkerName);
   const std::uint32_t slots = std::min(hello.getSlots(), kMaxSlots);
   auto platform = cas::from_wire(hello.getPlatform());
   std::string refusal;
@@ -375,7 +374,7 @@ void Server::Impl::on_lease_result(const WorkerId& peer, schema::LeaseResult::Re
     const auto error = result.getError();
     const bool retryable = result.getRetryable();
     if (!retryable) worker_errors[lease.digest] = error.getCode();
-    const std::string message = who + ": " + error.getMessage().cStr();
+    const std::string message = who + ": " + peer_text(error.getMessage().cStr());
     log(LogLevel::kInfo, "lease " + std::to_string(lease_id) + " failed" +
                              (retryable ? " (retryable): " : ": ") + message);
     (void)policy.lease_error(now, peer, lease_id, message, retryable);
