@@ -247,12 +247,31 @@ struct Agent::Impl {
   }
 
   void send_result(zmq::socket_t& dealer, const LeaseOutcome& outcome) {
-    if (!send(dealer, outcome.request_id, [&](schema::Envelope::Body::Builder body) {
-          to_wire(outcome, body.initLeaseResult());
-        })) {
+    capnp::MallocMessageBuilder message;
+    to_wire(outcome, proto::init_envelope(message, outcome.request_id).getBody().initLeaseResult());
+    // A result too large for one message (say, an output tree of a million
+    // files) would make the scheduler's socket drop the whole connection.
+    if (capnp::computeSerializedSizeInWords(message) * sizeof(capnp::word) >
+        proto::CodecLimits{}.max_body_bytes - 4096) {
+      say(LogLevel::kWarn, "the result of lease " + std::to_string(outcome.lease_id) +
+                               " is too large for one message");
+      return send_result(dealer, failed_lease_outcome(outcome, "the result is too large to send"));
+    }
+    if (!proto::send(dealer, {}, message)) {
       say(LogLevel::kWarn, "the result of lease " + std::to_string(outcome.lease_id) +
                                " could not be sent (the scheduler will requeue it)");
     }
+  }
+
+  static LeaseOutcome failed_lease_outcome(const LeaseOutcome& outcome, const std::string& why) {
+    LeaseOutcome failed;
+    failed.session = outcome.session;
+    failed.request_id = outcome.request_id;
+    failed.lease_id = outcome.lease_id;
+    failed.action_digest = outcome.action_digest;
+    failed.function = outcome.function;
+    failed.error = LeaseError{schema::Error::Code::RESOURCE_EXHAUSTED, why, false};
+    return failed;
   }
 
   // ---- the session -------------------------------------------------------
