@@ -30,6 +30,7 @@ class CasServiceTest : public ::testing::Test {
     StoreOptions options;
     options.dir = dir_.path() / "store";
     options.durable = false;
+    options.map_size = 1u << 30;
     auto store = Store::open(options);
     ASSERT_TRUE(store.ok()) << store.error().message;
     store_ = std::move(store).value();

@@ -26,8 +26,12 @@ std::unique_ptr<Store> open_store(const fs::path& dir) {
   StoreOptions options;
   options.dir = dir;
   options.durable = false;
+  options.map_size = 1u << 30;  // three stores at once, also under TSan
   auto store = Store::open(options);
-  EXPECT_TRUE(store.ok()) << store.error().message;
+  if (!store.ok()) {
+    ADD_FAILURE() << store.error().message;
+    return nullptr;
+  }
   return std::move(store).value();
 }
 
@@ -35,6 +39,7 @@ class RemoteCasTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server_store_ = open_store(dir_.path() / "server");
+    ASSERT_TRUE(server_store_);
     service_ = std::make_unique<CasService>(*server_store_);
     auto router = proto::make_router(context_, "inproc://remote-cas-test");
     ASSERT_TRUE(router.ok());
@@ -44,6 +49,7 @@ class RemoteCasTest : public ::testing::Test {
     connection_ = std::move(connection).value();
     local_ = open_store(dir_.path() / "local");
     other_ = open_store(dir_.path() / "other");
+    ASSERT_TRUE(server_store_ && local_ && other_);
   }
   void TearDown() override {
     stop_ = true;
@@ -104,14 +110,23 @@ TEST_F(RemoteCasTest, BlobsRoundTrip) {
   ASSERT_TRUE(missing.ok()) << missing.error().message;
   EXPECT_EQ(*missing, digests);
 
-  ASSERT_TRUE(cas.upload(*local_, digests).ok());
+  {
+    Status st = cas.upload(*local_, digests);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
   missing = cas.find_missing(digests);
   ASSERT_TRUE(missing.ok());
   EXPECT_TRUE(missing->empty());
   // Again: the server has them and says so on the first chunk.
-  ASSERT_TRUE(cas.upload(*local_, digests).ok());
+  {
+    Status st = cas.upload(*local_, digests);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
 
-  ASSERT_TRUE(cas.download(*other_, digests).ok());
+  {
+    Status st = cas.download(*other_, digests);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
   for (std::size_t i = 0; i < digests.size(); ++i) {
     auto got = other_->get(digests[i]);
     ASSERT_TRUE(got.ok() && got->has_value());
@@ -138,9 +153,15 @@ TEST_F(RemoteCasTest, FindMissingIsBatched) {
   RemoteCasOptions options;
   options.max_find_missing = 3;
   RemoteCas cas = remote(options);
-  ASSERT_TRUE(cas.upload(*local_, {}).ok());
+  {
+    Status st = cas.upload(*local_, {});
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
   local_->put(std::string_view("4")).value();
-  ASSERT_TRUE(cas.upload(*local_, std::span(&digests[4], 1)).ok());
+  {
+    Status st = cas.upload(*local_, std::span(&digests[4], 1));
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
   auto missing = cas.find_missing(digests);
   ASSERT_TRUE(missing.ok()) << missing.error().message;
   EXPECT_EQ(missing->size(), 9u);
@@ -190,9 +211,15 @@ TEST_F(RemoteCasTest, TreeUploadThenFetchAndMaterialize) {
   RemoteCas cas = remote();
   auto missing = cas.find_missing(*blobs);
   ASSERT_TRUE(missing.ok());
-  ASSERT_TRUE(cas.upload(*local_, *missing).ok());
+  {
+    Status st = cas.upload(*local_, *missing);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
 
-  ASSERT_TRUE(cas.fetch_tree(*other_, built->root).ok());
+  {
+    Status st = cas.fetch_tree(*other_, built->root);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
   const fs::path dest = dir_.path() / "dest";
   fs::create_directories(dest);
   ASSERT_TRUE(materialize_tree(*other_, built->root, dest).ok());
@@ -204,7 +231,10 @@ TEST_F(RemoteCasTest, TreeUploadThenFetchAndMaterialize) {
             make_blob(77, proto::kBlobChunkBytes * 2 + 3));
 
   // A second fetch has nothing to download; a missing root is kNotFound.
-  ASSERT_TRUE(cas.fetch_tree(*other_, built->root).ok());
+  {
+    Status st = cas.fetch_tree(*other_, built->root);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
   Status absent = cas.fetch_tree(*other_, digest_of(kXxh, "no such tree"));
   ASSERT_FALSE(absent.ok());
   EXPECT_EQ(absent.error().code, Errc::kNotFound);
