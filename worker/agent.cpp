@@ -17,6 +17,10 @@
 // nothing from one session is ever sent on the next. The local store is
 // shared by the slots under one mutex (a Store serves one thread at a time);
 // commands run outside it.
+//
+// The file is a little over the usual length: it is one class, the session
+// thread's state, whose pieces read best together (the slot side is in
+// lease_job.cpp, the pure clocks in liveness.cpp).
 #include "worker/agent.h"
 
 #include <sys/eventfd.h>
@@ -415,18 +419,33 @@ struct Agent::Impl {
     session = 0;  // outcomes still to come belong to no session
   }
 
-  SessionEnd run_session(zmq::socket_t& pull, std::uint64_t number, bool& heard) {
-    session = number;
+  // One session's socket and clocks.
+  struct Session {
+    Session(zmq::socket_t socket, Liveness clock)
+        : dealer(std::move(socket)), live(clock), malformed_since(Clock::now()) {}
+    zmq::socket_t dealer;
+    Liveness live;
+    bool heard = false;  // anything but a disconnect arrived
+    int malformed = 0;
+    Clock::time_point malformed_since;
+    Clock::time_point drain_deadline{};
+    Clock::time_point kill_deadline{};
+    bool killed = false;
+  };
+
+  // A fresh DEALER with a new identity, and the hello.
+  std::optional<Session> open_session(std::uint64_t number) {
     const std::string identity =
         opt.worker_id + "/" + std::to_string(::getpid()) + "/" + std::to_string(number);
     auto made = proto::make_dealer(context, opt.scheduler_endpoint, identity);
     if (!made.ok()) {
       say(LogLevel::kWarn,
           "cannot connect to " + opt.scheduler_endpoint + ": " + made.error().message);
-      return SessionEnd::kFailed;
+      return std::nullopt;
     }
-    zmq::socket_t dealer = std::move(made).value();
-    send(dealer, 0, [&](schema::Envelope::Body::Builder body) {
+    Session s(std::move(made).value(),
+              Liveness(opt.heartbeat_interval, opt.liveness, Clock::now()));
+    send(s.dealer, 0, [&](schema::Envelope::Body::Builder body) {
       auto hello = body.initWorkerHello();
       hello.setWorkerId(opt.worker_id);
       hello.setSlots(opt.slots);
@@ -434,75 +453,89 @@ struct Agent::Impl {
       hello.setHeartbeatIntervalMs(static_cast<std::uint32_t>(opt.heartbeat_interval.count()));
     });
     say(LogLevel::kInfo, "session " + identity + " to " + opt.scheduler_endpoint);
+    return s;
+  }
 
-    Liveness live(opt.heartbeat_interval, opt.liveness, Clock::now());
-    Clock::time_point drain_deadline{};
-    bool killed = false;
-    Clock::time_point kill_deadline{};
-    int malformed = 0;
-    auto malformed_since = Clock::now();
+  // Handles every message waiting on the session socket.
+  std::optional<SessionEnd> read_messages(Session& s) {
+    while (auto received = proto::receive(s.dealer, false)) {
+      if (!received->message.ok()) {
+        const auto now = Clock::now();
+        if (now - s.malformed_since > std::chrono::minutes(1)) {
+          s.malformed = 0;
+          s.malformed_since = now;
+        }
+        if (++s.malformed <= 3) {
+          say(LogLevel::kWarn,
+              "malformed message from the scheduler: " + received->message.error().message);
+        }
+        if (s.malformed >= kMaxMalformed) {
+          say(LogLevel::kWarn, "too many malformed messages; ending the session");
+          return SessionEnd::kLost;
+        }
+        continue;
+      }
+      s.live.heard(Clock::now());
+      if (auto end = on_message(s.dealer, **received->message)) {
+        return draining ? SessionEnd::kStopped : *end;
+      }
+      s.heard = true;
+    }
+    return std::nullopt;
+  }
+
+  // While stopping: kill what outlasts the drain, then say goodbye.
+  std::optional<SessionEnd> drain_step(Session& s, Clock::time_point now) {
+    if (active.empty() || (s.killed && now >= s.kill_deadline)) {
+      send(s.dealer, 0,
+           [](schema::Envelope::Body::Builder body) { body.setDisconnect("worker stopping"); });
+      // The last results and the disconnect get a bounded time to leave.
+      s.dealer.set(zmq::sockopt::linger, static_cast<int>(kStopLinger.count()));
+      return SessionEnd::kStopped;
+    }
+    if (!s.killed && (now >= s.drain_deadline || stop_requests.load() > 1)) {
+      say(LogLevel::kWarn, "drain timeout: killing " + std::to_string(active.size()) + " lease(s)");
+      for (auto& [id, job] : active) job->cancel(CancelReason::kShutdown);
+      s.killed = true;
+      s.kill_deadline = now + kKillGrace;
+    }
+    return std::nullopt;
+  }
+
+  SessionEnd run_session(zmq::socket_t& pull, std::uint64_t number, bool& heard) {
+    session = number;
+    std::optional<Session> opened = open_session(number);
+    if (!opened) return SessionEnd::kFailed;
+    Session& s = *opened;
     while (true) {
       if (stop.load() && !draining) {
         draining = true;
-        drain_deadline = Clock::now() + opt.drain_timeout;
+        s.drain_deadline = Clock::now() + opt.drain_timeout;
         say(LogLevel::kInfo,
             "stopping: waiting for " + std::to_string(active.size()) + " running lease(s)");
       }
-      Millis timeout = live.poll_timeout(Clock::now());
+      Millis timeout = s.live.poll_timeout(Clock::now());
       if (draining) timeout = std::min(timeout, Millis(50));
-      zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0},
+      zmq::pollitem_t items[] = {{s.dealer.handle(), 0, ZMQ_POLLIN, 0},
                                  {pull.handle(), 0, ZMQ_POLLIN, 0},
                                  {nullptr, stop_fd, ZMQ_POLLIN, 0}};
+      // Once stopping, the stop eventfd stays readable: leave it out.
       poll_items(items, draining ? 2 : 3, timeout);
 
-      while (auto received = proto::receive(dealer, false)) {
-        if (!received->message.ok()) {
-          const auto now = Clock::now();
-          if (now - malformed_since > std::chrono::minutes(1)) {
-            malformed = 0;
-            malformed_since = now;
-          }
-          if (++malformed <= 3) {
-            say(LogLevel::kWarn,
-                "malformed message from the scheduler: " + received->message.error().message);
-          }
-          if (malformed >= kMaxMalformed) {
-            say(LogLevel::kWarn, "too many malformed messages; ending the session");
-            return SessionEnd::kLost;
-          }
-          continue;
-        }
-        live.heard(Clock::now());
-        if (auto end = on_message(dealer, **received->message)) {
-          if (draining) return SessionEnd::kStopped;
-          return *end;
-        }
-        heard = true;  // a disconnect alone does not make a session good
-      }
-      deliver(dealer, pull);
+      const std::optional<SessionEnd> ended = read_messages(s);
+      heard = heard || s.heard;
+      if (ended) return *ended;
+      deliver(s.dealer, pull);
 
       const auto now = Clock::now();
       if (draining) {
-        if (active.empty() || (killed && now >= kill_deadline)) {
-          send(dealer, 0,
-               [](schema::Envelope::Body::Builder body) { body.setDisconnect("worker stopping"); });
-          // The last results and the disconnect get a bounded time to leave.
-          dealer.set(zmq::sockopt::linger, static_cast<int>(kStopLinger.count()));
-          return SessionEnd::kStopped;
-        }
-        if (!killed && (now >= drain_deadline || stop_requests.load() > 1)) {
-          say(LogLevel::kWarn,
-              "drain timeout: killing " + std::to_string(active.size()) + " lease(s)");
-          for (auto& [id, job] : active) job->cancel(CancelReason::kShutdown);
-          killed = true;
-          kill_deadline = now + kKillGrace;
-        }
+        if (auto end = drain_step(s, now)) return *end;
       }
-      if (live.heartbeat_due(now)) {
-        send_heartbeat(dealer);
-        live.heartbeat_sent(now);
+      if (s.live.heartbeat_due(now)) {
+        send_heartbeat(s.dealer);
+        s.live.heartbeat_sent(now);
       }
-      if (live.peer_dead(now)) {
+      if (s.live.peer_dead(now)) {
         say(LogLevel::kWarn, "the scheduler is silent; reconnecting");
         return SessionEnd::kLost;
       }
