@@ -85,7 +85,7 @@ spdlog::level::level_enum spdlog_level(LogLevel level) {
 void watch_signals(const sigset_t& signals, Agent& agent, const std::atomic<bool>& done,
                    spdlog::logger& log) {
   int seen = 0;
-  const timespec tick{0, 200 * 1000 * 1000};
+  const timespec tick{0, 200'000'000L};
   while (!done.load()) {
     siginfo_t info{};
     const int signal = ::sigtimedwait(&signals, &info, &tick);
