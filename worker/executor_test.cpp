@@ -2,6 +2,7 @@
 #include "worker/executor.h"
 
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -155,6 +156,24 @@ TEST_F(ExecutorTest, TimeoutIsReportedAndNotCacheable) {
   ASSERT_TRUE(execution.ok());
   EXPECT_TRUE(execution->timed_out);
   EXPECT_FALSE(cacheable(action, *execution));
+}
+
+TEST_F(ExecutorTest, CancelledRunCollectsNothingAndIsNotCacheable) {
+  const int cancel = ::eventfd(1, EFD_CLOEXEC);  // cancelled before it starts
+  ASSERT_GE(cancel, 0);
+  const cas::Action action = make_action("sleep 30; echo x > out.txt", {"out.txt"});
+  std::mutex store_mutex;
+  options_.cancel_fd = cancel;
+  options_.store_mutex = &store_mutex;
+  auto execution = execute(*store_, action, options_);
+  ::close(cancel);
+  ASSERT_TRUE(execution.ok()) << execution.error().message;
+  EXPECT_TRUE(execution->cancelled);
+  EXPECT_TRUE(execution->result.output_files.empty());
+  EXPECT_TRUE(execution->referenced.empty());
+  EXPECT_FALSE(cacheable(action, *execution));
+  EXPECT_TRUE(store_mutex.try_lock()) << "the store mutex was left locked";
+  store_mutex.unlock();
 }
 
 TEST_F(ExecutorTest, MissingCommandBlobIsNotFound) {
