@@ -451,6 +451,25 @@ TEST_F(AgentTest, CancelLeaseKillsTheAction) {
   EXPECT_FALSE(result.getRetryable());
 }
 
+TEST_F(AgentTest, CancelRequestFromTheSchedulerCancelsLeasesOfThatAction) {
+  const cas::Action action = make_action("sleep 30");
+  auto encoded = cas::encode_action(action, kFn);
+  ASSERT_TRUE(encoded.ok());
+  const cas::Digest digest = cas::digest_of(kFn, *encoded);
+  start();
+  const std::string peer = session();
+  scheduler_->send_lease(peer, 9, 9, action);
+  pump(200ms);
+  scheduler_->send(peer, 0, [&](schema::Envelope::Body::Builder body) {
+    cas::to_wire(digest, body.initCancelRequest().initActionDigest());
+  });
+  auto reply = lease_result(5000ms);
+  ASSERT_TRUE(reply);
+  auto result = reply->envelope().getBody().getLeaseResult();
+  EXPECT_EQ(result.getLeaseId(), 9u);
+  EXPECT_EQ(result.getError().getCode(), Code::CANCELLED);
+}
+
 TEST_F(AgentTest, LeaseBeyondFreeSlotsIsRefusedAsRetryable) {
   options_.slots = 1;
   write_input("in.txt", "x");
