@@ -127,7 +127,8 @@ int run(int argc, char** argv) {
                  "worker-<hostname> without --id)");
   app.add_option("--work-dir", work_dir, "Where sandboxes are made (default: <store>/sandbox)");
   app.add_option("--max-size", max_size, "Local store size limit, e.g. 10G (0: none)");
-  app.add_option("--heartbeat-ms", heartbeat_ms, "Heartbeat interval in milliseconds")
+  app.add_option("--heartbeat-ms", heartbeat_ms,
+                 "Heartbeat interval in milliseconds (not longer than the scheduler's)")
       ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{600000}));
   app.add_option("--drain-timeout-ms", drain_ms,
                  "On SIGTERM, how long running actions may finish before they are killed");
