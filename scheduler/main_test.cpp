@@ -53,6 +53,7 @@ class MainTest : public ::testing::Test {
     std::vector<std::string> argv_storage = {scheduler_binary().string()};
     argv_storage.insert(argv_storage.end(), args.begin(), args.end());
     std::vector<char*> argv;
+    argv.reserve(argv_storage.size() + 1);
     for (auto& a : argv_storage) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
