@@ -53,6 +53,8 @@ std::string kind_name(Which kind) {
                                            "cancelLease",
                                            "statusRequest",
                                            "statusResponse"};
+  static_assert(std::size(kNames) == static_cast<std::size_t>(Which::STATUS_RESPONSE) + 1,
+                "kNames lists every body kind of wire.capnp, in order");
   const auto index = static_cast<std::size_t>(kind);
   if (index < std::size(kNames)) return kNames[index];
   return "unknown kind " + std::to_string(index);
