@@ -12,6 +12,8 @@ constexpr std::array kKeys = {
     ConfigKey{"dir", "KILN_DIR", "",
               "cache directory (default: $XDG_CACHE_HOME/kiln or ~/.cache/kiln)"},
     ConfigKey{"max_size", "KILN_MAXSIZE", "5G", "local cache size limit; 0 = unlimited"},
+    ConfigKey{"scheduler", "KILN_SCHEDULER", "",
+              "scheduler client endpoint, e.g. tcp://host:7010; empty = run everything here"},
     ConfigKey{"digest_function", "KILN_DIGEST_FUNCTION", "xxh3-128",
               "digest function of a new local store: xxh3-128 or sha256"},
 };

@@ -15,6 +15,8 @@
 #include "client/cas_command.h"
 #include "client/cli.h"
 #include "client/config.h"
+#include "client/grid_commands.h"
+#include "client/grid_executor.h"
 #include "client/run_command.h"
 #include "worker/executor.h"
 
@@ -97,14 +99,24 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", "kiln 0.1.0");
   app.require_subcommand(1);
   std::string dir;
+  std::string scheduler;
   app.add_option("-d,--dir", dir, "Cache directory (overrides KILN_DIR and the config file)");
+  app.add_option("--scheduler", scheduler, "Scheduler endpoint (overrides KILN_SCHEDULER)");
 
   auto run_cas = add_cas_command(app);
   auto run_run =
       add_run_command(app, [](Context& ctx, cas::Store& store) -> std::unique_ptr<ActionExecutor> {
+        // The embedded default unless a scheduler is configured.
+        if (const std::string& endpoint = ctx.config.get("scheduler"); !endpoint.empty()) {
+          GridOptions options;
+          options.endpoint = endpoint;
+          return std::make_unique<GridExecutor>(store, options);
+        }
         return std::make_unique<LocalExecutor>(
             store, std::filesystem::path(ctx.config.get("dir")) / "sandbox");
       });
+  auto run_up = add_up_command(app);
+  auto run_status = add_status_command(app);
   CLI::App* config_cmd =
       app.add_subcommand("config", "Show every setting, its value and where it came from");
 
@@ -129,6 +141,7 @@ int run(int argc, char** argv) {
   const std::string config_path = config_file_path(environment);
   std::map<std::string, std::string> overrides;
   if (!dir.empty()) overrides["dir"] = dir;
+  if (!scheduler.empty()) overrides["scheduler"] = scheduler;
   auto config = Config::load(environment, read_config_file(config_path), config_path, overrides);
   if (!config.ok()) throw CommandError(kExitUsage, config.error().message);
 
@@ -144,6 +157,8 @@ int run(int argc, char** argv) {
     return kExitOk;
   }
   if (app.got_subcommand("run")) return run_run(ctx);
+  if (app.got_subcommand("up")) return run_up(ctx);
+  if (app.got_subcommand("status")) return run_status(ctx);
   return run_cas(ctx);
 }
 

@@ -12,6 +12,7 @@ packages=(
   libarchive-dev libspdlog-dev libssl-dev
   libcli11-dev nlohmann-json3-dev   # command line, --json
   libgtest-dev libgmock-dev clang-format
+  python3 procps                    # end-to-end scenarios (JSON checks, pgrep)
 )
 
 missing=()
