@@ -22,7 +22,8 @@ std::uint64_t now_us() {
 }
 
 LeaseError error_from(const Error& error, const std::string& during) {
-  return LeaseError{wire_code(error.code), during + ": " + error.message, retryable(error.code)};
+  return LeaseError{proto::error_code_of(error.code), during + ": " + error.message,
+                    retryable(error.code)};
 }
 
 // A cancelled job's outcome: what the scheduler hears depends on why.
@@ -70,26 +71,6 @@ void Job::cancel(CancelReason reason) {
   reason_.compare_exchange_strong(expected, static_cast<int>(reason));
   const std::uint64_t one = 1;
   [[maybe_unused]] const ssize_t n = ::write(fd_, &one, sizeof one);
-}
-
-schema::Error::Code wire_code(Errc code) {
-  switch (code) {
-    case Errc::kInvalidArgument:
-      return schema::Error::Code::INVALID_ARGUMENT;
-    case Errc::kNotFound:
-      return schema::Error::Code::NOT_FOUND;
-    case Errc::kCorrupt:
-      return schema::Error::Code::DIGEST_MISMATCH;
-    case Errc::kResourceExhausted:
-      return schema::Error::Code::RESOURCE_EXHAUSTED;
-    case Errc::kUnavailable:
-      return schema::Error::Code::UNAVAILABLE;
-    case Errc::kPermissionDenied:
-    case Errc::kIo:
-    case Errc::kInternal:
-      break;
-  }
-  return schema::Error::Code::INTERNAL;
 }
 
 bool retryable(Errc code) {

@@ -101,9 +101,7 @@ LeaseOutcome run_lease(Job& job, LeaseContext& context);
 // The error for a job that did not run: `code`, `message`, `retryable`.
 LeaseOutcome failed_lease(const Job& job, LeaseError error);
 
-// Kiln's error categories as a wire Error code, and whether an action that
-// failed with one may succeed on another worker.
-schema::Error::Code wire_code(Errc code);
+// Whether an action that failed with `code` may succeed on another worker.
 bool retryable(Errc code);
 
 // Fills a LeaseResult body from an outcome.
