@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cas/store.h"
+#include "cas/unique_fd.h"
 
 namespace kiln::cas::store_detail {
 
@@ -105,21 +106,6 @@ std::uint64_t now_ms() {
 
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 Status write_all(int fd, const char* data, std::size_t size, const std::string& name) {
   std::size_t done = 0;
   while (done < size) {
@@ -152,7 +138,7 @@ Result<std::string> write_temp(const std::string& dir, std::string_view data, bo
   std::string path;
   auto fd_or = make_temp(dir, path);
   if (!fd_or.ok()) return fd_or.error();
-  Fd fd(*fd_or);
+  UniqueFd fd(*fd_or);
   Status st = write_all(fd.get(), data.data(), data.size(), path);
   if (st.ok()) st = finish_temp(fd.get(), path, durable);
   if (st.ok() && ::close(fd.release()) != 0) st = os_error(errno, "cannot write " + path);
@@ -165,7 +151,7 @@ Result<std::string> write_temp(const std::string& dir, std::string_view data, bo
 
 Result<TempCopy> copy_to_temp(const std::string& src, const std::string& dir, DigestFunction fn,
                               bool durable) {
-  Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) {
     const int err = errno;
     if (err == ENOENT) return make_error(Errc::kNotFound, "cannot open " + src + ": no such file");
@@ -174,7 +160,7 @@ Result<TempCopy> copy_to_temp(const std::string& src, const std::string& dir, Di
   TempCopy out;
   auto fd_or = make_temp(dir, out.path);
   if (!fd_or.ok()) return fd_or.error();
-  Fd fd(*fd_or);
+  UniqueFd fd(*fd_or);
   Hasher hasher(fn);
   std::vector<char> buffer(1u << 20);
   Status st;
@@ -209,7 +195,7 @@ constexpr std::size_t kHashChunk = 256u << 10;
 }  // namespace
 
 Result<std::string> read_file(const std::string& path, DigestFunction fn, Digest* digest) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     const int err = errno;
     if (err == ENOENT) return make_error(Errc::kNotFound, path + " is gone");
@@ -304,14 +290,14 @@ Status copy_contents(int in, int out, const std::string& name) {
 
 Result<int> copy_file_to(const std::string& src, int dir_fd, const std::string& name,
                          bool executable) {
-  Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) {
     const int err = errno;
     if (err == ENOENT) return make_error(Errc::kNotFound, src + " is gone");
     return os_error(err, "cannot open " + src);
   }
-  Fd out(::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  executable ? 0755 : 0644));
+  UniqueFd out(::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        executable ? 0755 : 0644));
   if (out.get() < 0) return os_error(errno, "cannot create " + name);
   if (::ioctl(out.get(), FICLONE, in.get()) != 0) {
     Status st = copy_contents(in.get(), out.get(), name);
@@ -324,7 +310,7 @@ Result<int> copy_file_to(const std::string& src, int dir_fd, const std::string& 
 }
 
 Status fsync_dir(const std::string& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) return os_error(errno, "cannot open " + dir);
   if (::fsync(fd.get()) != 0) return os_error(errno, "cannot fsync " + dir);
   return {};

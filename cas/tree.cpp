@@ -33,6 +33,8 @@
 #include <cstring>
 #include <set>
 
+#include "cas/unique_fd.h"
+
 namespace kiln::cas {
 
 namespace {
@@ -42,21 +44,6 @@ namespace {
 constexpr int kMaxDepth = 256;
 // Files, directories and symlinks created by one materialize_tree() call.
 constexpr std::size_t kMaxNodes = std::size_t{1} << 22;
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 Error os_error(const std::string& what, int err) {
   return make_error(err == ENOENT ? Errc::kNotFound : Errc::kIo, what + ": " + std::strerror(err));
@@ -147,7 +134,7 @@ class Builder {
         tree_.files.emplace(node->digest, root_ / child_rel);
         dir.files.push_back(std::move(*node));
       } else if (S_ISDIR(st.st_mode)) {
-        Fd child(::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        UniqueFd child(::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!child.valid()) return os_error("build_tree: cannot open " + path, errno);
         auto digest = walk(child.get(), child_rel, depth + 1);
         if (!digest.ok()) return digest.error();
@@ -177,7 +164,7 @@ class Builder {
   Result<FileNode> hash_file(int dir_fd, const std::string& name, const std::string& path) {
     // O_NONBLOCK: should the file be swapped for a fifo after fstatat, the
     // open must not hang; the fstat below then refuses it.
-    Fd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd.valid()) return os_error("build_tree: cannot open " + path, errno);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return os_error("build_tree: cannot stat " + path, errno);
@@ -278,7 +265,7 @@ class Materializer {
       if (::mkdirat(fd, d.name.c_str(), 0755) != 0) {
         return os_error("materialize_tree: cannot create directory '" + child(d.name) + "'", errno);
       }
-      Fd sub(::openat(fd, d.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd sub(::openat(fd, d.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!sub.valid())
         return os_error("materialize_tree: cannot open '" + child(d.name) + "'", errno);
       if (auto s = fill(sub.get(), d.digest, child(d.name), depth + 1); !s) return s;
@@ -296,7 +283,7 @@ class Materializer {
 }  // namespace
 
 Result<BuiltTree> build_tree(const std::filesystem::path& root, DigestFunction fn) {
-  Fd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return os_error("build_tree: cannot open directory " + root.string(), errno);
   Builder builder(root, fn);
   auto digest = builder.walk(fd.get(), {}, 0);
@@ -306,7 +293,7 @@ Result<BuiltTree> build_tree(const std::filesystem::path& root, DigestFunction f
 }
 
 Status materialize_tree(BlobSource& source, const Digest& root, const std::filesystem::path& dest) {
-  Fd fd(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid())
     return os_error("materialize_tree: cannot open directory " + dest.string(), errno);
   auto names = list_dir(fd.get(), dest.string());

@@ -18,40 +18,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cas/unique_fd.h"
+
 namespace kiln::worker {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& other) noexcept : fd_(other.release()) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = other.release();
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
@@ -81,7 +53,7 @@ struct Capture {
   std::string* data;
   bool* truncated;
   std::size_t cap;
-  Fd fd;
+  cas::UniqueFd fd;
 };
 
 // Reads what is available; returns false at EOF or error.
@@ -105,11 +77,11 @@ Result<RunOutcome> run_command(const RunSpec& spec) {
   std::array<int, 2> err_pipe{};
   // Read ends are non-blocking: the poll loop never blocks in read().
   if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0) return make_error(Errc::kIo, errno_text("pipe"));
-  Fd out_read(out_pipe[0]);
-  Fd out_write(out_pipe[1]);
+  cas::UniqueFd out_read(out_pipe[0]);
+  cas::UniqueFd out_write(out_pipe[1]);
   if (::pipe2(err_pipe.data(), O_CLOEXEC) != 0) return make_error(Errc::kIo, errno_text("pipe"));
-  Fd err_read(err_pipe[0]);
-  Fd err_write(err_pipe[1]);
+  cas::UniqueFd err_read(err_pipe[0]);
+  cas::UniqueFd err_write(err_pipe[1]);
   ::fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
   ::fcntl(err_read.get(), F_SETFL, O_NONBLOCK);
 
@@ -154,7 +126,7 @@ Result<RunOutcome> run_command(const RunSpec& spec) {
   err_write.reset();
 
   RunOutcome outcome;
-  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  cas::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   std::array<Capture, 2> captures{Capture{&outcome.stdout_data, &outcome.stdout_truncated,
                                           spec.output_cap, std::move(out_read)},
                                   Capture{&outcome.stderr_data, &outcome.stderr_truncated,
