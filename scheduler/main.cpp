@@ -32,6 +32,7 @@
 #include <string>
 
 #include "cas/store.h"
+#include "proto/log_spdlog.h"
 #include "scheduler/server.h"
 
 namespace kiln::scheduler {
@@ -53,20 +54,6 @@ std::string default_store_dir() {
   if (xdg != nullptr && *xdg != '\0') return std::string(xdg) + "/kiln/scheduler";
   const char* home = std::getenv("HOME");
   return std::string(home != nullptr && *home != '\0' ? home : "/tmp") + "/.cache/kiln/scheduler";
-}
-
-spdlog::level::level_enum to_spdlog(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return spdlog::level::debug;
-    case LogLevel::kInfo:
-      return spdlog::level::info;
-    case LogLevel::kWarn:
-      return spdlog::level::warn;
-    case LogLevel::kError:
-      return spdlog::level::err;
-  }
-  return spdlog::level::err;
 }
 
 // Writes the two endpoints to `path` through a temporary file and a rename,

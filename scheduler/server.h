@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "proto/log.h"
 #include "proto/result.h"
 #include "scheduler/dispatch.h"
 
@@ -47,10 +48,6 @@ struct ServerOptions {
   // while draining stops at once. -1: none. The caller keeps it open.
   int signal_fd = -1;
 };
-
-// Log sink: main wires it to spdlog; tests may capture it.
-enum class LogLevel { kDebug, kInfo, kWarn, kError };
-using Logger = std::function<void(LogLevel, const std::string&)>;
 
 class Server {
  public:

@@ -43,12 +43,10 @@
 #include <vector>
 
 #include "cas/model.h"
+#include "proto/log.h"
 #include "proto/result.h"
 
 namespace kiln::worker {
-
-enum class LogLevel { kDebug, kInfo, kWarn, kError };
-using Logger = std::function<void(LogLevel, const std::string&)>;
 
 struct AgentOptions {
   std::string scheduler_endpoint;       // the scheduler's worker endpoint

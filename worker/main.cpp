@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "cas/store.h"
+#include "proto/log_spdlog.h"
 #include "worker/agent.h"
 
 namespace kiln::worker {
@@ -64,20 +65,6 @@ cas::Property parse_property(const std::string& text) {
     throw UsageError("--platform wants NAME=VALUE, not '" + text + "'");
   }
   return {text.substr(0, equals), text.substr(equals + 1)};
-}
-
-spdlog::level::level_enum spdlog_level(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return spdlog::level::debug;
-    case LogLevel::kInfo:
-      return spdlog::level::info;
-    case LogLevel::kWarn:
-      return spdlog::level::warn;
-    case LogLevel::kError:
-      return spdlog::level::err;
-  }
-  return spdlog::level::info;
 }
 
 // Calls request_stop() on each SIGTERM/SIGINT (the second one kills the
@@ -165,7 +152,7 @@ int run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto agent = Agent::create(std::move(options), [log](LogLevel level, const std::string& text) {
-    log->log(spdlog_level(level), text);
+    log->log(to_spdlog(level), text);
   });
   if (!agent.ok()) {
     if (agent.error().code == Errc::kInvalidArgument) throw UsageError(agent.error().message);
