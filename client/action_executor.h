@@ -17,6 +17,7 @@ struct ExecutedAction {
   cas::ActionResult result;
   bool timed_out = false;
   std::vector<std::string> missing_outputs;
+  bool cached = false;  // answered from a cache, not executed
 };
 
 class ActionExecutor {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
 #include <string_view>
 
 namespace kiln::client {
@@ -50,6 +51,28 @@ std::string stem_with(const std::string& path, const char* extension) {
   const auto dot = name.rfind('.');
   if (dot != std::string::npos && dot != 0) name.resize(dot);
   return name + extension;
+}
+
+// Options that make the compiler write or read files the cache does not
+// know about (a .dwo, .gcno, .su or dump file beside the object; profile
+// data or sanitizer lists read from disk): a hit could not reproduce or
+// would ignore them. "" when `a` is none of these.
+std::string side_effect_reason(string_view a) {
+  if (a == "-gsplit-dwarf") return "-gsplit-dwarf (writes a .dwo)";
+  if (a == "--coverage" || a == "-ftest-coverage") return "coverage (writes a .gcno)";
+  if (a == "-fstack-usage") return "-fstack-usage (writes a .su)";
+  if (starts_with(a, "-fcallgraph-info")) return "-fcallgraph-info (writes a .ci)";
+  if (starts_with(a, "-fdump-") || starts_with(a, "-fopt-info")) return "compiler dumps";
+  if (starts_with(a, "-fprofile-use") || starts_with(a, "-fauto-profile") ||
+      starts_with(a, "-fprofile-sample-use")) {
+    return "profile data input (" + std::string(a) + ")";
+  }
+  if (starts_with(a, "-fsanitize-blacklist=") || starts_with(a, "-fsanitize-ignorelist=") ||
+      starts_with(a, "-fplugin") || starts_with(a, "-specs=") || starts_with(a, "-fmodules") ||
+      starts_with(a, "-fcompare-debug")) {
+    return "option reading or writing other files (" + std::string(a) + ")";
+  }
+  return {};
 }
 
 // Expands @file arguments in place (bounded nesting).
@@ -161,6 +184,8 @@ std::variant<CompileArgs, Uncacheable> analyze_compile(std::span<const std::stri
       return Uncacheable{"dependencies only (" + a + ")"};
     } else if (starts_with(a, "-save-temps")) {
       return Uncacheable{"-save-temps"};
+    } else if (const auto side = side_effect_reason(a); !side.empty()) {
+      return Uncacheable{side};
     } else if (a == "-v" || a == "--version" || a == "-###" || starts_with(a, "--help") ||
                starts_with(a, "-print-")) {
       return Uncacheable{"not a compile (" + a + ")"};

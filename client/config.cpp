@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdlib>
+#include <vector>
 
 namespace kiln::client {
 namespace {
@@ -16,6 +17,19 @@ constexpr std::array kKeys = {
               "scheduler client endpoint, e.g. tcp://host:7010; empty = run everything here"},
     ConfigKey{"digest_function", "KILN_DIGEST_FUNCTION", "xxh3-128",
               "digest function of a new local store: xxh3-128 or sha256"},
+    ConfigKey{"basedir", "KILN_BASEDIR", "",
+              "launcher: absolute paths under this directory enter cache keys relative to the "
+              "working directory, so copies of a tree at other paths share hits"},
+    ConfigKey{"disable", "KILN_DISABLE", "false",
+              "launcher: run the compiler straight, never touching the cache"},
+    ConfigKey{"recache", "KILN_RECACHE", "false",
+              "launcher: never look up; compile and store the result again"},
+    ConfigKey{"readonly", "KILN_READONLY", "false",
+              "launcher: look up only; a miss compiles but stores nothing"},
+    ConfigKey{"logfile", "KILN_LOGFILE", "",
+              "launcher: append one line per compile (what happened and why) to this file"},
+    ConfigKey{"remote_timeout", "KILN_REMOTE_TIMEOUT", "10",
+              "launcher: seconds to wait for the grid's first answer before compiling here"},
 };
 
 std::string_view trim(std::string_view s) {
@@ -100,6 +114,43 @@ const ConfigValue& Config::entry(std::string_view name) const {
 }
 
 const std::string& Config::get(std::string_view name) const { return entry(name).value; }
+
+Result<bool> Config::flag(std::string_view name) const {
+  const std::string& value = get(name);
+  if (value.empty() || value == "0" || value == "false" || value == "no" || value == "off") {
+    return false;
+  }
+  if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
+  return make_error(Errc::kInvalidArgument, std::string(name) + ": '" + value +
+                                                "' is not a boolean (true/false, 1/0, yes/no)");
+}
+
+std::string with_config_value(std::string_view file_text, std::string_view name,
+                              std::string_view value) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < file_text.size()) {
+    std::size_t end = file_text.find('\n', start);
+    if (end == std::string_view::npos) end = file_text.size();
+    lines.emplace_back(file_text.substr(start, end - start));
+    start = end + 1;
+  }
+  const std::string line = std::string(name) + " = " + std::string(value);
+  bool replaced = false;
+  for (auto it = lines.rbegin(); it != lines.rend() && !replaced; ++it) {
+    const std::string_view text = trim(*it);
+    const auto equals = text.find('=');
+    if (!text.empty() && text.front() != '#' && equals != std::string_view::npos &&
+        trim(text.substr(0, equals)) == name) {
+      *it = line;
+      replaced = true;
+    }
+  }
+  if (!replaced) lines.push_back(line);
+  std::string out;
+  for (const std::string& l : lines) out += l + "\n";
+  return out;
+}
 
 std::string default_cache_dir(const std::map<std::string, std::string>& environment) {
   const std::string xdg = lookup(environment, "XDG_CACHE_HOME");

@@ -51,10 +51,18 @@ class Config {
   // a bug, not input).
   const std::string& get(std::string_view name) const;
   const ConfigValue& entry(std::string_view name) const;
+  // A boolean key: "1", "true", "yes", "on" / "0", "false", "no", "off", "".
+  // kInvalidArgument on anything else, naming the key.
+  Result<bool> flag(std::string_view name) const;
 
  private:
   std::map<std::string, ConfigValue, std::less<>> values_;
 };
+
+// `file_text` with `name = value` set: the last line setting `name` is
+// replaced, or a line is appended. Comments and other lines are kept.
+std::string with_config_value(std::string_view file_text, std::string_view name,
+                              std::string_view value);
 
 // The default cache directory: $XDG_CACHE_HOME/kiln or $HOME/.cache/kiln.
 std::string default_cache_dir(const std::map<std::string, std::string>& environment);

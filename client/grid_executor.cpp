@@ -113,6 +113,7 @@ Result<ExecutedAction> GridExecutor::execute(const cas::Digest& action_digest,
   ExecutedAction executed;
   executed.result = std::move(result).value();
   executed.timed_out = response.getTimedOut();
+  executed.cached = response.getCached();
   for (auto path : response.getMissingOutputs())
     executed.missing_outputs.emplace_back(path.cStr(), path.size());
 

@@ -17,6 +17,7 @@
 #include "client/config.h"
 #include "client/grid_commands.h"
 #include "client/grid_executor.h"
+#include "client/launcher.h"
 #include "client/run_command.h"
 #include "worker/executor.h"
 
@@ -94,10 +95,51 @@ class LocalExecutor final : public ActionExecutor {
   worker::ExecutorOptions options_;
 };
 
+Context load_context(std::vector<std::string> after_dashes, const std::string& dir,
+                     const std::string& scheduler, std::string* config_path_out) {
+  auto environment = read_environment();
+  const std::string config_path = config_file_path(environment);
+  std::map<std::string, std::string> overrides;
+  if (!dir.empty()) overrides["dir"] = dir;
+  if (!scheduler.empty()) overrides["scheduler"] = scheduler;
+  auto config = Config::load(environment, read_config_file(config_path), config_path, overrides);
+  if (!config.ok()) throw CommandError(kExitUsage, config.error().message);
+  if (config_path_out != nullptr) *config_path_out = config_path;
+  return Context{std::move(environment), std::move(after_dashes), std::move(config).value(),
+                 std::cout, std::cerr};
+}
+
+bool is_subcommand(std::string_view word) {
+  return word == "cas" || word == "run" || word == "up" || word == "status" || word == "config";
+}
+
 int run(int argc, char** argv) {
+  // The compiler launcher comes first: `kiln gcc …`, or kiln under another
+  // name (a symlink called gcc), takes every argument as the compiler's.
+  const std::string self = std::filesystem::path(argv[0]).filename().string();
+  if (self.rfind("kiln", 0) != 0) {
+    std::vector<std::string> compile(argv, argv + argc);
+    compile[0] = self;
+    Context ctx = load_context({}, {}, {}, nullptr);
+    return run_launcher(ctx, compile);
+  }
+  if (argc > 1 && argv[1][0] != '-' && !is_subcommand(argv[1])) {
+    Context ctx = load_context({}, {}, {}, nullptr);
+    return run_launcher(ctx, std::vector<std::string>(argv + 1, argv + argc));
+  }
+  // ccache's options: -s, -z, -C, -M SIZE (with --json).
+  if (argc > 1 && is_cache_option(argv[1])) {
+    std::string config_path;
+    Context ctx = load_context({}, {}, {}, &config_path);
+    return run_cache_options(ctx, std::vector<std::string>(argv + 1, argv + argc), config_path);
+  }
+
   CLI::App app{"kiln: content-addressed build and test execution"};
   app.set_version_flag("--version", "kiln 0.1.0");
   app.require_subcommand(1);
+  app.footer(
+      "Compiler launcher: kiln COMPILER ARGS... (or a symlink named like the compiler).\n"
+      "Cache statistics: kiln -s [--json] | -z | -C | -M SIZE (see docs/launcher.md).");
   std::string dir;
   std::string scheduler;
   app.add_option("-d,--dir", dir, "Cache directory (overrides KILN_DIR and the config file)");
@@ -137,16 +179,8 @@ int run(int argc, char** argv) {
     throw CommandError(kExitUsage, std::string(e.what()) + " (see kiln --help)");
   }
 
-  const auto environment = read_environment();
-  const std::string config_path = config_file_path(environment);
-  std::map<std::string, std::string> overrides;
-  if (!dir.empty()) overrides["dir"] = dir;
-  if (!scheduler.empty()) overrides["scheduler"] = scheduler;
-  auto config = Config::load(environment, read_config_file(config_path), config_path, overrides);
-  if (!config.ok()) throw CommandError(kExitUsage, config.error().message);
-
-  Context ctx{environment, std::move(after_dashes), std::move(config).value(), std::cout,
-              std::cerr};
+  std::string config_path;
+  Context ctx = load_context(std::move(after_dashes), dir, scheduler, &config_path);
   if (config_cmd->parsed()) {
     ctx.out << "# config file: " << config_path << '\n';
     for (const ConfigKey& key : config_keys()) {

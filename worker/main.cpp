@@ -30,6 +30,7 @@
 #include "cas/store.h"
 #include "proto/log_spdlog.h"
 #include "worker/agent.h"
+#include "worker/toolchain.h"
 
 namespace kiln::worker {
 namespace {
@@ -109,6 +110,9 @@ int run(int argc, char** argv) {
   app.add_option("--slots", options.slots, "Actions run at once (default: number of cores)");
   app.add_option("--platform", platform,
                  "Extra platform property NAME=VALUE (repeatable; os and arch are automatic)");
+  bool no_toolchains = false;
+  app.add_flag("--no-toolchains", no_toolchains,
+               "Do not advertise the compilers found on PATH (toolchain:PATH=IDENTITY)");
   app.add_option("--store", store_dir,
                  "Local store directory (default: ~/.cache/kiln/worker-<id>, or "
                  "worker-<hostname> without --id)");
@@ -129,6 +133,15 @@ int run(int argc, char** argv) {
   }
 
   for (const std::string& text : platform) options.platform.push_back(parse_property(text));
+  if (!no_toolchains) {
+    // Compilers on PATH, by identity, so compiles run only where the same
+    // compiler is (worker/toolchain.h).
+    const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): before threads
+    for (auto& property : detect_toolchains(path != nullptr ? path : "/usr/bin:/bin",
+                                            cas::DigestFunction::kXxh3_128)) {
+      options.platform.push_back(std::move(property));
+    }
+  }
   auto size = cas::parse_size(max_size);
   if (!size.ok()) throw UsageError("--max-size: " + size.error().message);
   options.max_store_bytes = *size;

@@ -1,0 +1,894 @@
+// launcher.h: the compiler launcher. The pure rules live in
+// compiler_args.h (what a command line means), compile_key.h (what a key
+// covers) and depfile.h (the .d format); this file does the I/O around them.
+#include "client/launcher.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <unordered_map>
+
+#include "cas/model.h"
+#include "cas/store.h"
+#include "cas/unique_fd.h"
+#include "client/compile_key.h"
+#include "client/compile_stats.h"
+#include "client/compiler_args.h"
+#include "client/depfile.h"
+#include "client/grid_executor.h"
+#include "client/local_store.h"
+#include "worker/toolchain.h"
+
+extern char** environ;  // NOLINT: POSIX's name for the process environment
+
+namespace kiln::client {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kObjectName = "out.o";
+constexpr const char* kManifestName = "manifest";
+
+// ---------------------------------------------------------------------------
+// Processes
+
+struct Captured {
+  int exit_code = 0;
+  std::string out;
+  std::string err;
+};
+
+std::string read_all_fd(int fd) {
+  std::string data;
+  if (::lseek(fd, 0, SEEK_SET) != 0) return data;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    data.append(buffer, static_cast<std::size_t>(n));
+  }
+  return data;
+}
+
+std::vector<char*> c_argv(const std::vector<std::string>& argv) {
+  std::vector<char*> out;
+  out.reserve(argv.size() + 1);
+  for (const std::string& a : argv) out.push_back(const_cast<char*>(a.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+// Runs `path` with `argv` in this process group and environment, stdout and
+// stderr captured in memory files (no pipes to drain while it runs).
+Result<Captured> run_captured(const std::string& path, const std::vector<std::string>& argv) {
+  cas::UniqueFd out_fd(::memfd_create("kiln-stdout", MFD_CLOEXEC));
+  cas::UniqueFd err_fd(::memfd_create("kiln-stderr", MFD_CLOEXEC));
+  if (!out_fd.valid() || !err_fd.valid())
+    return make_error(Errc::kIo, std::string("memfd: ") + std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_fd.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err_fd.get(), STDERR_FILENO);
+  pid_t pid = 0;
+  auto args = c_argv(argv);
+  const int rc = ::posix_spawn(&pid, path.c_str(), &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    return make_error(rc == ENOENT ? Errc::kNotFound : Errc::kIo,
+                      "cannot run " + path + ": " + std::strerror(rc));
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR)
+      return make_error(Errc::kIo, std::string("waitpid: ") + std::strerror(errno));
+  }
+  Captured captured;
+  captured.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  captured.out = read_all_fd(out_fd.get());
+  captured.err = read_all_fd(err_fd.get());
+  return captured;
+}
+
+void write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// The real compiler: PATH lookup of `name`, skipping kiln itself (so a
+// symlink named gcc in front of the real one works).
+std::optional<std::string> resolve_compiler(const std::string& name,
+                                            const std::map<std::string, std::string>& env) {
+  std::error_code ec;
+  const fs::path self = fs::canonical("/proc/self/exe", ec);
+  const auto is_self = [&](const fs::path& candidate) {
+    std::error_code e;
+    const fs::path real = fs::canonical(candidate, e);
+    return !e && real == self;
+  };
+  if (name.find('/') != std::string::npos) {
+    if (::access(name.c_str(), X_OK) != 0 || is_self(name)) return std::nullopt;
+    return fs::absolute(name).lexically_normal().string();
+  }
+  const auto it = env.find("PATH");
+  const std::string path = it != env.end() ? it->second : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    start = end + 1;
+    if (dir.empty()) dir = ".";
+    const fs::path candidate = fs::path(dir) / name;
+    if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate, ec) &&
+        !is_self(candidate)) {
+      return fs::absolute(candidate).lexically_normal().string();
+    }
+  }
+  return std::nullopt;
+}
+
+[[noreturn]] void exec_compiler(const std::string& path, std::vector<std::string> argv) {
+  auto args = c_argv(argv);
+  ::execv(path.c_str(), args.data());
+  std::cerr << "kiln: error: cannot run " << path << ": " << std::strerror(errno) << '\n';
+  std::_Exit(127);
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  cas::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  std::string data;
+  data.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  data.resize(done);
+  return data;
+}
+
+// Writes `data` to `path` atomically (a temporary name beside it, renamed).
+Status write_file_atomically(const std::string& path, std::string_view data) {
+  const std::string tmp = path + ".kiln-tmp." + std::to_string(::getpid());
+  cas::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
+  if (!fd.valid())
+    return make_error(Errc::kIo, "cannot write " + path + ": " + std::strerror(errno));
+  std::string_view rest = data;
+  while (!rest.empty()) {
+    const ssize_t n = ::write(fd.get(), rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int e = errno;
+      ::unlink(tmp.c_str());
+      return make_error(Errc::kIo, "cannot write " + path + ": " + std::strerror(e));
+    }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  fd.reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    return make_error(Errc::kIo, "cannot write " + path + ": " + std::strerror(e));
+  }
+  return {};
+}
+
+// A temporary file name under the cache's tmp/, removed on destruction.
+class TempPath {
+ public:
+  TempPath(const fs::path& dir, const std::string& suffix) {
+    static_assert(sizeof(pid_t) <= 8);
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    path_ =
+        (dir / ("c" + std::to_string(::getpid()) + "-" + std::to_string(now) + suffix)).string();
+  }
+  ~TempPath() { ::unlink(path_.c_str()); }
+  TempPath(const TempPath&) = delete;
+  TempPath& operator=(const TempPath&) = delete;
+  const std::string& str() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string stats_category(const std::string& reason) {
+  if (reason.find("linking") != std::string::npos) return "linking";
+  if (reason.rfind("unreadable response file", 0) == 0) return "unreadable response file";
+  return reason;
+}
+
+std::string today() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  ::localtime_r(&now, &local);
+  char text[16];
+  std::strftime(text, sizeof text, "%Y-%m-%d", &local);
+  return text;
+}
+
+// The language of a preprocessed file for `language`.
+std::string preprocessed_language(const std::string& language) {
+  if (language == "c") return "cpp-output";
+  if (language == "c++") return "c++-cpp-output";
+  if (language == "objective-c") return "objective-c-cpp-output";
+  if (language == "objective-c++") return "objective-c++-cpp-output";
+  if (language == "assembler-with-cpp") return "assembler";
+  return language;  // already preprocessed
+}
+
+bool is_preprocessed(const std::string& language) {
+  return language == "cpp-output" || language == "c++-cpp-output" || language == "assembler" ||
+         language == "objective-c-cpp-output" || language == "objective-c++-cpp-output";
+}
+
+// ---------------------------------------------------------------------------
+// One compile
+
+enum class Outcome {
+  kDirectHit,
+  kPreprocessedHit,
+  kRemoteHit,
+  kMissLocal,
+  kMissRemote,
+  kMissRemoteFallback,
+  kCompileFailed,
+  kError
+};
+
+const char* counter_of(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kDirectHit:
+      return "direct_hit";
+    case Outcome::kPreprocessedHit:
+      return "preprocessed_hit";
+    case Outcome::kRemoteHit:
+      return "remote_hit";
+    case Outcome::kMissLocal:
+      return "miss_local";
+    case Outcome::kMissRemote:
+      return "miss_remote";
+    case Outcome::kMissRemoteFallback:
+      return "miss_remote_fallback";
+    case Outcome::kCompileFailed:
+      return "compile_failed";
+    case Outcome::kError:
+      return "error";
+  }
+  return "error";
+}
+
+// What a compile produced, ready to be written out and stored.
+struct Produced {
+  std::string object;
+  std::string out;
+  std::string err;
+};
+
+class Launcher {
+ public:
+  Launcher(Context& ctx, std::vector<std::string> argv, std::string compiler, CompileArgs args)
+      : ctx_(ctx),
+        argv_(std::move(argv)),
+        compiler_(std::move(compiler)),
+        args_(std::move(args)),
+        dir_(ctx.config.get("dir")) {}
+
+  int run();
+
+ private:
+  // Logging to KILN_LOGFILE (nothing when unset).
+  void log(const std::string& line) {
+    const std::string& file = ctx_.config.get("logfile");
+    if (file.empty()) return;
+    std::ofstream out(file, std::ios::app);
+    out << "[" << ::getpid() << "] " << args_.source << ": " << line << '\n';
+  }
+  int finish(Outcome outcome, int exit_code) {
+    log(counter_of(outcome));
+    (void)add_stats(dir_ / "stats", {{counter_of(outcome), 1}});
+    return exit_code;
+  }
+
+  Result<bool> setup();
+  std::optional<cas::Digest> file_digest(const std::string& path, std::string* content = nullptr);
+  bool entry_matches(const ManifestEntry& entry);
+  std::optional<Manifest> load_manifest();
+  void store_manifest_entry(ManifestEntry entry);
+  std::optional<cas::ActionResult> lookup(const cas::Digest& key);
+  Result<cas::Digest> store_result(const cas::Digest& key, const Produced& produced);
+  int deliver(const cas::ActionResult& result, const std::vector<ManifestFile>& files,
+              Outcome outcome);
+  Result<std::vector<ManifestFile>> hash_deps(const std::string& deps_text, bool* time_macros,
+                                              Clock::time_point started);
+  Status write_depfile(const std::vector<ManifestFile>& files);
+  int compile_local(const std::optional<cas::Digest>& store_as, Outcome outcome);
+  int compile_preprocessed();
+
+  Context& ctx_;
+  std::vector<std::string> argv_;  // as given; argv_[0] is the user's compiler name
+  std::string compiler_;           // resolved absolute path
+  CompileArgs args_;
+  fs::path dir_;
+  std::unique_ptr<cas::Store> store_;
+  cas::DigestFunction fn_ = cas::DigestFunction::kXxh3_128;
+  cas::Digest identity_;
+  PathRewrite rewrite_;
+  cas::Digest manifest_key_;
+  bool direct_ = true;  // false when the source uses __TIME__ (preprocessor mode)
+  bool readonly_ = false;
+  bool recache_ = false;
+  std::unordered_map<std::string, std::optional<cas::Digest>> digests_;
+};
+
+Result<bool> Launcher::setup() {
+  auto readonly = ctx_.config.flag("readonly");
+  auto recache = ctx_.config.flag("recache");
+  if (!readonly.ok()) return readonly.error();
+  if (!recache.ok()) return recache.error();
+  readonly_ = *readonly;
+  recache_ = *recache;
+
+  std::error_code ec;
+  fs::create_directories(dir_ / "tmp", ec);
+  if (ec)
+    return make_error(Errc::kPermissionDenied,
+                      "cache directory " + dir_.string() + ": " + ec.message());
+  LocalStoreOptions options;
+  options.durable = false;  // a cache: reads are verified, a crash costs entries, not correctness
+  options.warn = [this](std::string_view message) { log(std::string(message)); };
+  auto store = try_open_local_store(ctx_, options);
+  if (!store.ok()) return store.error();
+  store_ = std::move(store).value();
+  fn_ = store_->digest_function();
+
+  // The identity uses XXH3 whatever the store's function, so it matches the
+  // workers' advertised toolchain properties.
+  auto identity =
+      worker::toolchain_identity(compiler_, cas::DigestFunction::kXxh3_128, dir_ / "toolchains");
+  if (!identity.ok()) return identity.error();
+  identity_ = *identity;
+
+  std::string cwd = fs::current_path(ec).string();
+  if (ec) return make_error(Errc::kIo, "working directory: " + ec.message());
+  rewrite_.cwd = cwd;
+  if (const std::string& base = ctx_.config.get("basedir"); !base.empty()) {
+    rewrite_.basedir = fs::absolute(base).lexically_normal().string();
+    while (rewrite_.basedir.size() > 1 && rewrite_.basedir.back() == '/')
+      rewrite_.basedir.pop_back();
+  }
+  return true;
+}
+
+std::optional<cas::Digest> Launcher::file_digest(const std::string& path, std::string* content) {
+  if (content == nullptr) {
+    if (auto it = digests_.find(path); it != digests_.end()) return it->second;
+  }
+  std::optional<cas::Digest> digest;
+  if (auto data = read_file(path)) {
+    digest = cas::digest_of(fn_, *data);
+    if (content != nullptr) *content = std::move(*data);
+  }
+  digests_[path] = digest;
+  return digest;
+}
+
+bool Launcher::entry_matches(const ManifestEntry& entry) {
+  for (const ManifestFile& file : entry.files) {
+    // A rewritten path is relative to this working directory, which is
+    // exactly how open() resolves it.
+    const auto digest = file_digest(file.path);
+    if (!digest || *digest != file.digest) return false;
+  }
+  return true;
+}
+
+std::optional<cas::ActionResult> Launcher::lookup(const cas::Digest& key) {
+  auto encoded = store_->get_action_result(key);
+  if (!encoded.ok() || !*encoded) return std::nullopt;
+  auto result = cas::decode_action_result(
+      std::as_bytes(std::span((*encoded)->data(), (*encoded)->size())), fn_);
+  if (!result.ok()) {
+    log("undecodable cache entry " + key.to_string() + ": " + result.error().message);
+    return std::nullopt;
+  }
+  return std::move(result).value();
+}
+
+std::optional<Manifest> Launcher::load_manifest() {
+  auto entry = lookup(manifest_key_);
+  if (!entry || entry->output_files.size() != 1 || entry->output_files[0].path != kManifestName) {
+    return std::nullopt;
+  }
+  auto blob = store_->get(entry->output_files[0].digest);
+  if (!blob.ok() || !*blob) return std::nullopt;
+  auto manifest = decode_manifest(**blob, fn_);
+  if (!manifest) log("manifest " + manifest_key_.to_string() + " is not readable; ignored");
+  return manifest;
+}
+
+void Launcher::store_manifest_entry(ManifestEntry entry) {
+  Manifest manifest = load_manifest().value_or(Manifest{});
+  add_manifest_entry(manifest, std::move(entry));
+  auto digest = store_->put(encode_manifest(manifest));
+  if (!digest.ok()) {
+    log("cannot store manifest: " + digest.error().message);
+    return;
+  }
+  cas::ActionResult result;
+  result.output_files.push_back({kManifestName, *digest, false});
+  result.stdout_digest = cas::digest_of(fn_, std::string_view());
+  result.stderr_digest = result.stdout_digest;
+  (void)store_->put(std::string_view());
+  auto encoded = cas::encode_action_result(result, fn_);
+  const std::vector<cas::Digest> referenced = {*digest, result.stdout_digest};
+  if (encoded.ok()) {
+    if (auto s = store_->put_action_result(manifest_key_, *encoded, referenced); !s.ok()) {
+      log("cannot store manifest entry: " + s.error().message);
+    }
+  }
+}
+
+Result<cas::Digest> Launcher::store_result(const cas::Digest& key, const Produced& produced) {
+  cas::ActionResult result;
+  auto object = store_->put(produced.object);
+  if (!object.ok()) return object.error();
+  auto out = store_->put(produced.out);
+  if (!out.ok()) return out.error();
+  auto err = store_->put(produced.err);
+  if (!err.ok()) return err.error();
+  result.output_files.push_back({kObjectName, *object, false});
+  result.stdout_digest = *out;
+  result.stderr_digest = *err;
+  auto encoded = cas::encode_action_result(result, fn_);
+  if (!encoded.ok()) return encoded.error();
+  const std::vector<cas::Digest> referenced = {*object, *out, *err};
+  if (auto s = store_->put_action_result(key, *encoded, referenced); !s.ok()) return s.error();
+  return key;
+}
+
+Status Launcher::write_depfile(const std::vector<ManifestFile>& files) {
+  if (!args_.generate_deps) return {};
+  std::vector<std::string> system_dirs;
+  if (args_.deps_skip_system) {
+    auto dirs =
+        worker::system_include_dirs(compiler_, identity_, args_.language, dir_ / "toolchains");
+    if (!dirs.ok()) return dirs.error();
+    system_dirs = std::move(dirs).value();
+    for (std::size_t i = 0; i + 1 < args_.preprocessor_args.size(); ++i) {
+      const std::string& a = args_.preprocessor_args[i];
+      if (a == "-isystem" || a == "-idirafter")
+        system_dirs.push_back(args_.preprocessor_args[i + 1]);
+    }
+    for (const std::string& a : args_.preprocessor_args) {
+      for (std::string_view prefix :
+           {std::string_view("-isystem"), std::string_view("-idirafter")}) {
+        if (a.size() > prefix.size() && a.compare(0, prefix.size(), prefix) == 0) {
+          system_dirs.push_back(a.substr(prefix.size()));
+        }
+      }
+    }
+  }
+  std::vector<std::string> deps;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    std::string path = files[i].rewritten ? rewrite_.from_key(files[i].path) : files[i].path;
+    if (i > 0 && std::any_of(system_dirs.begin(), system_dirs.end(), [&](const std::string& d) {
+          return path.size() > d.size() && path.compare(0, d.size(), d) == 0 &&
+                 path[d.size()] == '/';
+        })) {
+      continue;
+    }
+    deps.push_back(std::move(path));
+  }
+  std::vector<DepfileTarget> targets;
+  for (const DepsTarget& t : args_.deps_targets) targets.push_back({t.name, t.quote});
+  if (targets.empty()) targets.push_back({args_.output, false});
+  return write_file_atomically(args_.deps_file,
+                               render_depfile(targets, deps, args_.deps_phony_targets));
+}
+
+int Launcher::deliver(const cas::ActionResult& result, const std::vector<ManifestFile>& files,
+                      Outcome outcome) {
+  std::optional<std::string> object;
+  for (const cas::OutputFile& file : result.output_files) {
+    if (file.path != kObjectName) continue;
+    auto blob = store_->get(file.digest);
+    if (blob.ok() && *blob) object = std::move(**blob);
+  }
+  auto out = store_->get(result.stdout_digest);
+  auto err = store_->get(result.stderr_digest);
+  if (!object || !out.ok() || !*out || !err.ok() || !*err) return -1;  // a broken entry: compile
+  if (auto s = write_file_atomically(args_.output, *object); !s.ok()) {
+    log(s.error().message);
+    return -1;
+  }
+  if (auto s = write_depfile(files); !s.ok()) {
+    log(s.error().message);
+    return -1;
+  }
+  write_all(STDOUT_FILENO, **out);
+  write_all(STDERR_FILENO, **err);
+  return finish(outcome, 0);
+}
+
+// Hashes every file a compile read (the prerequisites of its .d), in order.
+// Sets *time_macros when one uses __TIME__/__DATE__/__TIMESTAMP__, and
+// fails when one changed during the compile (its mtime is not older than
+// the compile's start), so a manifest never records a racy digest.
+Result<std::vector<ManifestFile>> Launcher::hash_deps(const std::string& deps_text,
+                                                      bool* time_macros,
+                                                      Clock::time_point /*started*/) {
+  auto paths = parse_depfile(deps_text);
+  if (!paths || paths->empty())
+    return make_error(Errc::kInvalidArgument, "unreadable dependency file");
+  const auto now = std::chrono::system_clock::now();
+  std::vector<ManifestFile> files;
+  files.reserve(paths->size());
+  for (const std::string& path : *paths) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      return make_error(Errc::kIo, "cannot read dependency " + path + ": " + std::strerror(errno));
+    }
+    const auto mtime = std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::seconds(st.st_mtim.tv_sec) +
+            std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+    if (mtime + std::chrono::seconds(1) > now && time_macros != nullptr) {
+      // Too new to trust: it may have changed while the compiler read it.
+      log("dependency " + path + " is too new to record in a manifest");
+      *time_macros = true;
+    }
+    std::string content;
+    const auto digest = file_digest(path, &content);
+    if (!digest) return make_error(Errc::kIo, "cannot read dependency " + path);
+    if (time_macros != nullptr) {
+      const TimeMacros macros = scan_time_macros(content);
+      if (macros.time || macros.date) *time_macros = true;
+    }
+    bool rewritten = false;
+    std::string key_path = rewrite_.to_key(path, &rewritten);
+    files.push_back(ManifestFile{std::move(key_path), rewritten, *digest});
+  }
+  return files;
+}
+
+// A miss compiled here: the user's command with -MD to a known file.
+// `store_as` set: the result is stored under that key (the preprocessed
+// action's digest); else under the depend-mode result key.
+int Launcher::compile_local(const std::optional<cas::Digest>& store_as, Outcome outcome) {
+  std::vector<std::string> run = argv_;
+  run[0] = compiler_;
+  std::optional<TempPath> temp_deps;
+  std::string deps_path;
+  if (!args_.generate_deps) {
+    temp_deps.emplace(dir_ / "tmp", ".d");
+    deps_path = temp_deps->str();
+    run.insert(run.end(), {"-MD", "-MF", deps_path});
+  } else {
+    deps_path = args_.deps_file;
+    // -MMD leaves out system headers, which the manifest needs: ask for
+    // all of them and write the user's -MMD file ourselves afterwards.
+    if (args_.deps_skip_system) run.push_back("-MD");
+  }
+  const auto started = Clock::now();
+  auto compiled = run_captured(compiler_, run);
+  if (!compiled.ok()) {
+    std::cerr << "kiln: error: " << compiled.error().message << '\n';
+    return finish(Outcome::kError, 127);
+  }
+  write_all(STDOUT_FILENO, compiled->out);
+  write_all(STDERR_FILENO, compiled->err);
+  if (compiled->exit_code != 0) return finish(Outcome::kCompileFailed, compiled->exit_code);
+
+  const auto fail_quietly = [&](const std::string& why) {
+    log("not cached: " + why);
+    return finish(outcome, 0);
+  };
+  const auto deps_text = read_file(deps_path);
+  if (!deps_text) return fail_quietly("no dependency file from the compiler");
+  bool untrusted = !direct_;
+  auto files = hash_deps(*deps_text, &untrusted, started);
+  if (!files.ok()) return fail_quietly(files.error().message);
+  if (args_.deps_skip_system) {
+    if (auto s = write_depfile(*files); !s.ok()) log(s.error().message);
+  }
+  if (readonly_) return finish(outcome, 0);
+  auto object = read_file(args_.output);
+  if (!object) return fail_quietly("the compiler wrote no " + args_.output);
+  const cas::Digest key =
+      store_as ? *store_as : cas::digest_of(fn_, depend_result_material(manifest_key_, *files));
+  if (auto stored = store_result(key, Produced{std::move(*object), compiled->out, compiled->err});
+      !stored.ok()) {
+    return fail_quietly(stored.error().message);
+  }
+  if (!untrusted) store_manifest_entry(ManifestEntry{std::move(files).value(), key});
+  return finish(outcome, 0);
+}
+
+// Preprocessor mode: preprocess here; the key is the digest of the action
+// that compiles the preprocessed file, which the grid can run. Used with a
+// scheduler (every miss) and for sources that use __TIME__.
+int Launcher::compile_preprocessed() {
+  const bool remote = !ctx_.config.get("scheduler").empty();
+  std::string preprocessed;
+  std::vector<ManifestFile> files;
+  bool untrusted = !direct_;
+  const std::string ppl = preprocessed_language(args_.language);
+  if (is_preprocessed(args_.language)) {
+    auto data = read_file(args_.source);
+    if (!data) return compile_local(std::nullopt, Outcome::kMissLocal);
+    preprocessed = std::move(*data);
+    untrusted = true;
+  } else {
+    TempPath ii(dir_ / "tmp", ppl == "cpp-output" ? ".i" : ".ii");
+    TempPath d(dir_ / "tmp", ".d");
+    std::vector<std::string> cpp = {compiler_};
+    cpp.insert(cpp.end(), args_.preprocessor_args.begin(), args_.preprocessor_args.end());
+    cpp.insert(cpp.end(), args_.compiler_args.begin(), args_.compiler_args.end());
+    if (args_.explicit_language) cpp.insert(cpp.end(), {"-x", args_.language});
+    cpp.insert(cpp.end(), {args_.source, "-E", "-o", ii.str(), "-MD", "-MF", d.str()});
+    const auto started = Clock::now();
+    auto ran = run_captured(compiler_, cpp);
+    // A preprocessing failure: the real compile reports it exactly.
+    if (!ran.ok() || ran->exit_code != 0) return compile_local(std::nullopt, Outcome::kMissLocal);
+    auto data = read_file(ii.str());
+    auto deps = read_file(d.str());
+    if (!data || !deps) return compile_local(std::nullopt, Outcome::kMissLocal);
+    preprocessed = std::move(*data);
+    auto hashed = hash_deps(*deps, &untrusted, started);
+    if (!hashed.ok()) {
+      log(hashed.error().message);
+      untrusted = true;
+    } else {
+      files = std::move(hashed).value();
+    }
+  }
+
+  // The action: compile the preprocessed file on a machine with this
+  // compiler at this path.
+  const std::string input_name = ppl == "cpp-output"  ? "in.i"
+                                 : ppl == "assembler" ? "in.s"
+                                                      : "in.ii";
+  cas::Command command;
+  command.arguments.push_back(compiler_);
+  command.arguments.insert(command.arguments.end(), args_.compiler_args.begin(),
+                           args_.compiler_args.end());
+  command.arguments.insert(command.arguments.end(),
+                           {"-x", ppl, "-c", input_name, "-o", kObjectName});
+  command.environment.push_back({"PATH", "/usr/local/bin:/usr/bin:/bin"});
+  for (std::string_view name : compile_environment_names()) {
+    if (auto it = ctx_.environment.find(std::string(name)); it != ctx_.environment.end()) {
+      command.environment.push_back({std::string(name), it->second});
+    }
+  }
+  std::sort(command.environment.begin(), command.environment.end(),
+            [](const cas::Property& a, const cas::Property& b) { return a.name < b.name; });
+  command.output_files = {kObjectName};
+  command.platform = {{worker::toolchain_property(compiler_), identity_.to_string()}};
+
+  auto source_blob = store_->put(preprocessed);
+  auto encoded_command = cas::encode_command(command);
+  if (!source_blob.ok() || !encoded_command.ok())
+    return compile_local(std::nullopt, Outcome::kMissLocal);
+  cas::Directory root;
+  root.files.push_back({input_name, *source_blob, false});
+  auto encoded_root = cas::encode_directory(root, fn_);
+  if (!encoded_root.ok()) return compile_local(std::nullopt, Outcome::kMissLocal);
+  auto command_digest = store_->put(*encoded_command);
+  auto root_digest = store_->put(*encoded_root);
+  if (!command_digest.ok() || !root_digest.ok())
+    return compile_local(std::nullopt, Outcome::kMissLocal);
+  cas::Action action;
+  action.command_digest = *command_digest;
+  action.input_root_digest = *root_digest;
+  auto encoded_action = cas::encode_action(action, fn_);
+  if (!encoded_action.ok()) return compile_local(std::nullopt, Outcome::kMissLocal);
+  const cas::Digest action_digest = cas::digest_of(fn_, *encoded_action);
+  (void)store_->put(*encoded_action);
+
+  const auto remember = [&]() {
+    if (!untrusted && !readonly_) store_manifest_entry(ManifestEntry{files, action_digest});
+  };
+  if (!recache_) {
+    if (auto hit = lookup(action_digest)) {
+      const int code = deliver(*hit, files, Outcome::kPreprocessedHit);
+      if (code >= 0) {
+        remember();
+        return code;
+      }
+    }
+  }
+  if (remote) {
+    GridOptions options;
+    options.endpoint = ctx_.config.get("scheduler");
+    std::uint64_t seconds = 10;
+    try {
+      seconds = std::stoull(ctx_.config.get("remote_timeout"));
+    } catch (const std::exception&) {
+      log("remote_timeout is not a number; using 10 s");
+    }
+    options.request_timeout = std::chrono::seconds(std::max<std::uint64_t>(1, seconds));
+    options.resubmit_interval = std::chrono::seconds(std::max<std::uint64_t>(1, seconds));
+    options.default_action_timeout = std::chrono::minutes(10);
+    options.grace = std::chrono::seconds(std::max<std::uint64_t>(1, seconds));
+    GridExecutor grid(*store_, options);
+    auto executed = grid.execute(action_digest, action);
+    if (executed.ok() && executed->result.exit_code == 0 && !executed->timed_out &&
+        executed->missing_outputs.empty()) {
+      // The grid executor has recorded the result in the local tier.
+      const int code = deliver(executed->result, files,
+                               executed->cached ? Outcome::kRemoteHit : Outcome::kMissRemote);
+      if (code >= 0) {
+        remember();
+        return code;
+      }
+    }
+    log(executed.ok() ? "the grid's compile failed or is incomplete; compiling here"
+                      : "grid unavailable (" + executed.error().message + "); compiling here");
+    return compile_local(action_digest, Outcome::kMissRemoteFallback);
+  }
+  return compile_local(action_digest, Outcome::kMissLocal);
+}
+
+int Launcher::run() {
+  if (auto ready = setup(); !ready.ok()) {
+    if (ready.error().code == Errc::kInvalidArgument) throw_error(ready.error());
+    std::cerr << "kiln: warning: cache unavailable (" << ready.error().message
+              << "); compiling without it\n";
+    exec_compiler(compiler_, [&] {
+      auto run = argv_;
+      run[0] = compiler_;
+      return run;
+    }());
+  }
+
+  std::string source;
+  const auto source_digest = file_digest(args_.source, &source);
+  if (!source_digest) {
+    // Let the compiler say what is wrong with the source.
+    return compile_local(std::nullopt, Outcome::kMissLocal);
+  }
+  const TimeMacros macros = scan_time_macros(source);
+  direct_ = !macros.time;
+  DirectKeyInput key;
+  key.identity = identity_;
+  key.args = &args_;
+  key.rewrite = rewrite_;
+  key.environment = ctx_.environment;
+  key.source_digest = *source_digest;
+  if (macros.date) key.date = today();
+  manifest_key_ = cas::digest_of(fn_, direct_key_material(key));
+
+  if (direct_ && !recache_) {
+    if (auto manifest = load_manifest()) {
+      for (const ManifestEntry& entry : manifest->entries) {
+        if (!entry_matches(entry)) continue;
+        if (auto result = lookup(entry.result)) {
+          const int code = deliver(*result, entry.files, Outcome::kDirectHit);
+          if (code >= 0) return code;
+          log("cache entry " + entry.result.to_string() + " is incomplete; compiling");
+        }
+        break;
+      }
+    }
+  }
+  if (!direct_ || !ctx_.config.get("scheduler").empty()) return compile_preprocessed();
+  return compile_local(std::nullopt, Outcome::kMissLocal);
+}
+
+}  // namespace
+
+int run_launcher(Context& ctx, const std::vector<std::string>& argv) {
+  auto compiler = resolve_compiler(argv[0], ctx.environment);
+  if (!compiler) throw CommandError(127, "compiler '" + argv[0] + "' not found on PATH");
+  std::vector<std::string> run = argv;
+  run[0] = *compiler;
+  if (auto disabled = ctx.config.flag("disable"); !disabled.ok()) {
+    throw_error(disabled.error());
+  } else if (*disabled) {
+    exec_compiler(*compiler, run);
+  }
+  auto analysis = analyze_compile(argv, [](const std::string& path) { return read_file(path); });
+  if (auto* why = std::get_if<Uncacheable>(&analysis)) {
+    const fs::path dir = ctx.config.get("dir");
+    (void)add_stats(dir / "stats", {{"uncacheable:" + stats_category(why->reason), 1}});
+    if (const std::string& file = ctx.config.get("logfile"); !file.empty()) {
+      std::ofstream(file, std::ios::app)
+          << "[" << ::getpid() << "] uncacheable: " << why->reason << '\n';
+    }
+    exec_compiler(*compiler, run);
+  }
+  Launcher launcher(ctx, argv, *compiler, std::get<CompileArgs>(std::move(analysis)));
+  return launcher.run();
+}
+
+bool is_cache_option(const std::string& arg) {
+  return arg == "-s" || arg == "--show-stats" || arg == "-z" || arg == "--zero-stats" ||
+         arg == "-C" || arg == "--clear" || arg == "-M" || arg == "--max-size" ||
+         arg.rfind("--max-size=", 0) == 0;
+}
+
+int run_cache_options(Context& ctx, const std::vector<std::string>& args,
+                      const std::string& config_path) {
+  const fs::path dir = ctx.config.get("dir");
+  bool json = std::find(args.begin(), args.end(), "--json") != args.end();
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--json") continue;
+    if (a == "-s" || a == "--show-stats") {
+      auto counters = read_stats(dir / "stats");
+      if (!counters.ok()) throw_error(counters.error(), "statistics");
+      StatsView view;
+      view.cache_dir = dir.string();
+      auto max_size = cas::parse_size(ctx.config.get("max_size"));
+      view.max_size = max_size.ok() ? *max_size : 0;
+      std::error_code ec;
+      if (fs::exists(dir / "store" / "data.mdb", ec)) {
+        auto store = check(try_open_local_store(ctx, LocalStoreOptions{}), "local cache");
+        auto stats = check(store->stats(), "local cache");
+        view.cache_size = stats.total_bytes;
+      }
+      ctx.out << (json ? render_stats_json(*counters, view) : render_stats_text(*counters, view));
+      if (json && !ctx.out.good()) return kExitFailure;
+    } else if (a == "-z" || a == "--zero-stats") {
+      check(zero_stats(dir / "stats"), "statistics");
+      ctx.out << "Statistics zeroed\n";
+    } else if (a == "-C" || a == "--clear") {
+      std::error_code ec;
+      if (fs::exists(dir / "store" / "data.mdb", ec)) {
+        auto store = check(try_open_local_store(ctx, LocalStoreOptions{}), "local cache");
+        auto report = check(store->gc(0), "clearing the cache");
+        ctx.out << "Cleared " << report.evicted_blobs << " blobs ("
+                << cas::format_size(report.evicted_bytes) << ")\n";
+      } else {
+        ctx.out << "Cache is empty\n";
+      }
+    } else if (a == "-M" || a == "--max-size" || a.rfind("--max-size=", 0) == 0) {
+      std::string value;
+      if (a.rfind("--max-size=", 0) == 0) {
+        value = a.substr(11);
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        throw CommandError(kExitUsage, a + " wants a size, e.g. 10G");
+      }
+      check(cas::parse_size(value), a);
+      std::error_code ec;
+      fs::create_directories(fs::path(config_path).parent_path(), ec);
+      const std::string old_text = read_file(config_path).value_or("");
+      check(write_file_atomically(config_path, with_config_value(old_text, "max_size", value)),
+            "config file");
+      ctx.out << "Set cache size limit to " << value << " in " << config_path << '\n';
+    } else {
+      throw CommandError(kExitUsage, "unknown option " + a + " (see kiln --help)");
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace kiln::client

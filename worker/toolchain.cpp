@@ -1,0 +1,216 @@
+// toolchain.h: identities of compilers, cached by the driver's stat.
+#include "worker/toolchain.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "worker/runner.h"
+
+namespace kiln::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string stat_key(const struct stat& st) {
+  return std::to_string(st.st_dev) + " " + std::to_string(st.st_ino) + " " +
+         std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
+std::string read_small_file(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return {};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Writes `text` to `path` through a temporary name, so readers never see a
+// half-written file. Failures are ignored: this is a cache.
+void write_small_file(const fs::path& path, const std::string& text) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return;
+    out << text;
+    if (!out.flush()) {
+      fs::remove(tmp, ec);
+      return;
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) fs::remove(tmp, ec);
+}
+
+std::vector<std::string> driver_env() {
+  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read once, no setenv
+  return {std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"), "LC_ALL=C"};
+}
+
+// The absolute path the driver reports for one of its programs, or "".
+std::string prog_name(const std::string& compiler, const std::string& program) {
+  RunSpec spec;
+  spec.argv = {compiler, "-print-prog-name=" + program};
+  spec.env = driver_env();
+  spec.cwd = "/";
+  spec.timeout = std::chrono::milliseconds(10000);
+  auto outcome = run_command(spec);
+  if (!outcome.ok() || outcome->exit_code != 0) return {};
+  std::string path = outcome->stdout_data;
+  while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
+  if (path.empty() || path.front() != '/' || ::access(path.c_str(), X_OK) != 0) return {};
+  return path;
+}
+
+Result<cas::Digest> compute_identity(const std::string& compiler, cas::DigestFunction fn) {
+  std::error_code ec;
+  const fs::path driver = fs::canonical(compiler, ec);
+  if (ec) return make_error(Errc::kNotFound, "compiler " + compiler + ": " + ec.message());
+  auto driver_digest = cas::digest_file(fn, driver.string());
+  if (!driver_digest.ok()) return driver_digest.error();
+  std::string material = "kiln-toolchain-v1\n" + driver_digest->to_string() + "\n";
+  // GCC's driver runs a separate compiler proper; Clang answers with the
+  // bare name (not absolute), and then there is nothing more to hash.
+  for (const char* program : {"cc1", "cc1plus"}) {
+    const std::string path = prog_name(compiler, program);
+    if (path.empty()) continue;
+    auto digest = cas::digest_file(fn, path);
+    if (!digest.ok()) return digest.error();
+    material += std::string(program) + " " + digest->to_string() + "\n";
+  }
+  return cas::digest_of(fn, material);
+}
+
+fs::path cache_file(const fs::path& cache_dir, const std::string& compiler, cas::DigestFunction fn,
+                    std::string_view suffix) {
+  return cache_dir / (cas::digest_of(fn, compiler).hex() + std::string(suffix));
+}
+
+}  // namespace
+
+std::string toolchain_property(std::string_view compiler) {
+  return "toolchain:" + std::string(compiler);
+}
+
+Result<cas::Digest> toolchain_identity(const std::string& compiler, cas::DigestFunction fn,
+                                       const fs::path& cache_dir) {
+  struct stat st {};
+  if (::stat(compiler.c_str(), &st) != 0) {
+    return make_error(Errc::kNotFound, "compiler " + compiler + ": " + std::strerror(errno));
+  }
+  const std::string key = stat_key(st);
+  fs::path file;
+  if (!cache_dir.empty()) {
+    file = cache_file(cache_dir, compiler, fn, ".id");
+    const std::string cached = read_small_file(file);
+    const auto newline = cached.find('\n');
+    if (newline != std::string::npos && cached.substr(0, newline) == key) {
+      std::string text = cached.substr(newline + 1);
+      while (!text.empty() && text.back() == '\n') text.pop_back();
+      if (auto digest = cas::parse_digest(text); digest.ok() && digest->function == fn) {
+        return digest;
+      }
+    }
+  }
+  auto identity = compute_identity(compiler, fn);
+  if (identity.ok() && !file.empty()) {
+    write_small_file(file, key + "\n" + identity->to_string() + "\n");
+  }
+  return identity;
+}
+
+std::vector<cas::Property> detect_toolchains(std::string_view path_env, cas::DigestFunction fn) {
+  static const std::regex kCompilerName(  // NOLINT: a constant, built once
+      R"(^([A-Za-z0-9_]+-)*(gcc|g\+\+|cc|c\+\+|clang|clang\+\+)(-[0-9][0-9.]*)?$)");
+  std::vector<cas::Property> found;
+  std::set<std::string> seen;
+  std::size_t start = 0;
+  while (start <= path_env.size()) {
+    std::size_t end = path_env.find(':', start);
+    if (end == std::string_view::npos) end = path_env.size();
+    const std::string dir(path_env.substr(start, end - start));
+    start = end + 1;
+    if (dir.empty() || dir.front() != '/') continue;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), last; !ec && it != last; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (!std::regex_match(name, kCompilerName)) continue;
+      const std::string path = it->path().string();
+      if (!seen.insert(path).second || ::access(path.c_str(), X_OK) != 0) continue;
+      auto identity = toolchain_identity(path, fn, {});
+      if (identity.ok()) found.push_back({toolchain_property(path), identity->to_string()});
+    }
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+Result<std::vector<std::string>> system_include_dirs(const std::string& compiler,
+                                                     const cas::Digest& identity,
+                                                     const std::string& language,
+                                                     const fs::path& cache_dir) {
+  fs::path file;
+  if (!cache_dir.empty()) {
+    file = cache_dir /
+           (identity.hex() + "." + cas::digest_of(identity.function, language).hex() + ".sysdirs");
+    const std::string cached = read_small_file(file);
+    if (!cached.empty() && cached.rfind("kiln-sysdirs\n", 0) == 0) {
+      std::vector<std::string> dirs;
+      std::istringstream lines(cached.substr(13));
+      for (std::string line; std::getline(lines, line);) {
+        if (!line.empty()) dirs.push_back(line);
+      }
+      return dirs;
+    }
+  }
+  RunSpec spec;
+  spec.argv = {compiler, "-x", language, "-E", "-v", "/dev/null", "-o", "/dev/null"};
+  spec.env = driver_env();
+  spec.cwd = "/";
+  spec.timeout = std::chrono::milliseconds(10000);
+  auto outcome = run_command(spec);
+  if (!outcome.ok()) return outcome.error();
+  if (outcome->exit_code != 0) {
+    return make_error(Errc::kIo, "cannot list the include directories of " + compiler);
+  }
+  std::vector<std::string> dirs;
+  bool in_list = false;
+  std::istringstream lines(outcome->stderr_data);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("#include <...> search starts here:", 0) == 0) {
+      in_list = true;
+    } else if (line.rfind("End of search list.", 0) == 0) {
+      in_list = false;
+    } else if (in_list && !line.empty() && line.front() == ' ') {
+      std::string dir = line.substr(line.find_first_not_of(' '));
+      if (const auto framework = dir.find(" (framework directory)");
+          framework != std::string::npos) {
+        dir.resize(framework);
+      }
+      std::error_code ec;
+      const fs::path normal = fs::weakly_canonical(dir, ec);
+      dirs.push_back(ec ? dir : normal.string());
+      if (!ec && normal.string() != dir) dirs.push_back(dir);
+    }
+  }
+  if (!file.empty()) {
+    std::string text = "kiln-sysdirs\n";
+    for (const auto& d : dirs) text += d + "\n";
+    write_small_file(file, text);
+  }
+  return dirs;
+}
+
+}  // namespace kiln::worker

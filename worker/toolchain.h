@@ -1,0 +1,52 @@
+// Toolchain identity: what a compile's output depends on besides its inputs
+// and arguments, as a digest that two machines can compare.
+//
+// A compiler's identity is the digest of its driver's bytes (the file the
+// path resolves to) and, for GCC, of the compiler proper it runs (cc1,
+// cc1plus, found with -print-prog-name). Clang's driver is the compiler.
+// Not covered: the assembler (binutils) and the C library's headers; the
+// launcher covers headers by content, and docs/launcher.md states the rest.
+//
+// The launcher looks the identity up on every compile, so it is cached in a
+// directory, one small file per compiler path, valid while the driver's
+// device, inode, size and mtime are unchanged. Workers advertise the
+// identities of the compilers on their PATH as platform properties
+// ("toolchain:/usr/bin/g++" = identity), so an action that names a compiler
+// only runs where the same bytes sit at the same path.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cas/digest.h"
+#include "cas/model.h"
+#include "proto/result.h"
+
+namespace kiln::worker {
+
+// The identity of the compiler at `compiler` (an absolute path). With a
+// non-empty `cache_dir`, reuses and refreshes the cached answer there (a
+// cache that cannot be written is ignored). kNotFound when the compiler does
+// not exist.
+Result<cas::Digest> toolchain_identity(const std::string& compiler, cas::DigestFunction fn,
+                                       const std::filesystem::path& cache_dir);
+
+// The platform property name under which a worker advertises `compiler`.
+std::string toolchain_property(std::string_view compiler);
+
+// The compilers found on `path_env` (a PATH value): gcc, g++, cc, c++, clang,
+// clang++, with an optional target prefix and version suffix (e.g.
+// x86_64-linux-gnu-g++-12), each as toolchain_property(path) = identity.
+std::vector<cas::Property> detect_toolchains(std::string_view path_env, cas::DigestFunction fn);
+
+// The directories the compiler searches for <...> includes by default for
+// `language` ("c", "c++"), from `compiler -x LANG -E -v /dev/null`; cached
+// beside the identity. Headers found there are "system headers" (-MMD).
+Result<std::vector<std::string>> system_include_dirs(const std::string& compiler,
+                                                     const cas::Digest& identity,
+                                                     const std::string& language,
+                                                     const std::filesystem::path& cache_dir);
+
+}  // namespace kiln::worker
