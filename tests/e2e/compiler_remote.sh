@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The compiler launcher with a grid (`kiln up --workers 2`): misses compile
+# on a worker, a second machine (a fresh local cache) hits the central
+# cache, and an unreachable scheduler means compiling here, promptly. Every
+# object is compared byte for byte with the plain compiler's for the same
+# command in the same directory (kc, compiler_lib.sh).
+# Usage: compiler_remote.sh [SCENARIO...]   (default: all)
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/compiler_lib.sh"
+
+# One grid for all scenarios, with its stores under $WORK/grid.
+UP_PID=
+UP_CHILDREN=
+stop_grid() {
+  if [ -n "$UP_PID" ]; then
+    kill -INT "$UP_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$UP_PID" 2>/dev/null || true
+    wait "$UP_PID" 2>/dev/null || true
+  fi
+  for pid in $UP_CHILDREN; do kill -9 "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap stop_grid EXIT
+
+start_grid() {
+  mkdir -p "$WORK/grid"
+  KILN_DIR="$WORK/grid" "$KILN" up --workers 2 --port 0 >"$WORK/up.out" 2>"$WORK/up.err" &
+  UP_PID=$!
+  for _ in $(seq 1 300); do
+    grep -q '^KILN_SCHEDULER=tcp://127.0.0.1:' "$WORK/up.out" && break
+    kill -0 "$UP_PID" 2>/dev/null || fail "kiln up died: $(cat "$WORK/up.err")"
+    sleep 0.05
+  done
+  grep -q '^KILN_SCHEDULER=' "$WORK/up.out" || fail "kiln up printed no address: $(cat "$WORK/up.err")"
+  GRID=$(sed -n 's/^KILN_SCHEDULER=//p' "$WORK/up.out" | head -1)
+  UP_CHILDREN=$(pgrep -P "$UP_PID" | tr '\n' ' ')
+  local n=0
+  for _ in $(seq 1 200); do
+    n=$(KILN_SCHEDULER=$GRID "$KILN" status --json 2>/dev/null |
+      "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["workers"]))' 2>/dev/null || echo 0)
+    [ "$n" -eq 2 ] && break
+    sleep 0.05
+  done
+  [ "$n" -eq 2 ] || fail "the grid has $n workers, expected 2: $(cat "$WORK/up.err")"
+}
+
+# A small project: src/main.c and src/util.c including include/util.h.
+make_project() {
+  mkdir -p "$1/src" "$1/include" "$1/build"
+  printf '#ifndef UTIL_H\n#define UTIL_H\n#define SCALE 3\nint scale(int x);\n#endif\n' >"$1/include/util.h"
+  printf '#include "util.h"\nint scale(int x) { return x * SCALE; }\n' >"$1/src/util.c"
+  printf '#include <stdio.h>\n#include "util.h"\nint main(void) { printf("%%d\\n", scale(14)); return 0; }\n' \
+    >"$1/src/main.c"
+  printf 'int warn(void) {\n  int unused;\n  return 1;\n}\n' >"$1/src/warn.c"
+  printf 'int broken(void) {\n  return 0\n}\n' >"$1/src/broken.c"
+}
+
+# A miss compiles on a worker; the object is the plain compiler's. Relative
+# paths in the project dir, and CMake style (absolute paths, build dir), with
+# and without -g. Then a second "machine" (fresh local cache) hits.
+sc_remote() {
+  setup remote
+  export KILN_SCHEDULER=$GRID
+  local proj="$S/proj"
+  make_project "$proj"
+  backdate
+  cd "$proj" || exit
+  kc remote_miss util.o -- gcc -Iinclude -c src/util.c -o util.o
+  kc remote_miss main.o -- gcc -Iinclude -O2 -c src/main.c -o main.o
+  gcc util.o main.o -o prog
+  [ "$(./prog)" = 42 ] || fail "objects from the grid do not link or run"
+  cd "$proj/build" || exit
+  kc remote_miss u.o -- gcc -I"$proj/include" -O1 -o u.o -c "$proj/src/util.c"
+  kc remote_miss m.o --also m.d -- gcc -MD -I"$proj/include" -o m.o -c "$proj/src/main.c"
+  # Warnings come back from the worker as the compiler printed them here.
+  cd "$proj" || exit
+  kc remote_miss w.o -- gcc -Wall -c src/warn.c -o w.o
+  [ -s "$T/g.err" ] || fail "test bug: no warning from gcc"
+  # A failed compile: exit code and stderr as here, not cached.
+  kc "failed misses.remote? misses.total?" b.o -- gcc -c src/broken.c -o b.o
+  kc "failed misses.remote? misses.total?" b.o -- gcc -c src/broken.c -o b.o
+
+  # The same commands on another machine: a fresh local cache.
+  export KILN_DIR="$S/cache-2"
+  cd "$proj" || exit
+  kc remote_hit util.o -- gcc -Iinclude -c src/util.c -o util.o
+  kc remote_hit main.o -- gcc -Iinclude -O2 -c src/main.c -o main.o
+  cd "$proj/build" || exit
+  kc remote_hit u.o -- gcc -I"$proj/include" -O1 -o u.o -c "$proj/src/util.c"
+  kc remote_hit m.o --also m.d -- gcc -MD -I"$proj/include" -o m.o -c "$proj/src/main.c"
+  cd "$proj" || exit
+  kc remote_hit w.o -- gcc -Wall -c src/warn.c -o w.o
+  # And again on that machine: any hit, the object still right.
+  kc anyhit util.o -- gcc -Iinclude -c src/util.c -o util.o
+
+  # A header change is not a stale hit from the grid.
+  printf '#ifndef UTIL_H\n#define UTIL_H\n#define SCALE 5\nint scale(int x);\n#endif\n' >"$proj/include/util.h"
+  backdate
+  kc remote_miss util.o -- gcc -Iinclude -c src/util.c -o util.o
+  export KILN_DIR="$S/cache-3"
+  kc remote_hit util.o -- gcc -Iinclude -c src/util.c -o util.o
+}
+
+# -g on the grid: the object (DWARF: directories, line and column numbers)
+# must be what the compiler writes here.
+sc_remote_debug() {
+  setup remote_debug
+  export KILN_SCHEDULER=$GRID
+  local proj="$S/proj"
+  make_project "$proj"
+  backdate
+  cd "$proj" || exit
+  kc remote_miss t.o -- gcc -g -c src/warn.c -o t.o
+  kc remote_miss util.o -- gcc -g -Iinclude -c src/util.c -o util.o
+  cd "$proj/build" || exit
+  kc remote_miss u.o -- gcc -g -O1 -I"$proj/include" -o u.o -c "$proj/src/util.c"
+  kc remote_miss m.o --also m.d -- gcc -MD -g -I"$proj/include" -o m.o -c "$proj/src/main.c"
+  export KILN_DIR="$S/cache-2"
+  cd "$proj" || exit
+  kc remote_hit util.o -- gcc -g -Iinclude -c src/util.c -o util.o
+  cd "$proj/build" || exit
+  kc remote_hit u.o -- gcc -g -O1 -I"$proj/include" -o u.o -c "$proj/src/util.c"
+  kc remote_hit m.o --also m.d -- gcc -MD -g -I"$proj/include" -o m.o -c "$proj/src/main.c"
+}
+
+# Concurrent misses on the grid: all correct.
+sc_remote_parallel() {
+  setup remote_parallel
+  export KILN_SCHEDULER=$GRID
+  mkdir -p o ref
+  local i pids=() bad=0
+  for i in $(seq 1 8); do
+    printf 'int p%d(int x) { return x + %d; }\n' "$i" "$((i * 7))" >"p$i.c"
+    gcc -c "p$i.c" -o "ref/p$i.o"
+  done
+  for i in $(seq 1 8); do
+    "$KILN" gcc -c "p$i.c" -o "o/p$i.o" >"$T/p$i.out" 2>"$T/p$i.err" &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || bad=$((bad + 1)); done
+  [ "$bad" -eq 0 ] || fail "$bad of 8 concurrent grid compiles failed: $(cat "$T"/p*.err | head)"
+  for i in $(seq 1 8); do
+    cmp -s "o/p$i.o" "ref/p$i.o" || fail "o/p$i.o differs from gcc's"
+    [ ! -s "$T/p$i.err" ] || fail "stderr from compile $i: $(cat "$T/p$i.err")"
+  done
+  [ "$(stat misses.remote)" = 8 ] || fail "misses.remote: expected 8, got $(stat misses.remote)"
+}
+
+# An unreachable scheduler: compile here, promptly, counted as a fallback.
+sc_fallback() {
+  setup fallback
+  local port start elapsed
+  port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  export KILN_SCHEDULER="tcp://127.0.0.1:$port"
+  printf 'int fb(void) {\n  int unused;\n  return 17;\n}\n' >a.c
+  backdate
+  start=$(date +%s.%N)
+  kc fallback a.o --warn maybe -- gcc -Wall -c a.c -o a.o
+  elapsed=$("$PY" -c "print(round($(date +%s.%N) - $start, 1))")
+  "$PY" -c "import sys; sys.exit($elapsed >= 20)" ||
+    fail "with an unreachable scheduler the compile took ${elapsed}s (limit 20 s)"
+  echo "fallback compile took ${elapsed}s"
+}
+
+all=(remote remote_debug remote_parallel fallback)
+if [ $# -gt 0 ]; then all=("$@"); fi
+start_grid
+run_scenarios "${all[@]}"
+echo "compiler_remote: all scenarios passed"
