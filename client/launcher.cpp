@@ -44,6 +44,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kObjectName = "out.o";
 constexpr const char* kManifestName = "manifest";
+constexpr std::chrono::seconds kGridBackoff{60};
 
 // ---------------------------------------------------------------------------
 // Processes
@@ -329,6 +330,16 @@ class Launcher {
   Status write_depfile(const std::vector<ManifestFile>& files);
   int compile_local(const std::optional<cas::Digest>& store_as, Outcome outcome);
   int compile_preprocessed();
+  // After the grid failed to answer, the compiles of the next kGridBackoff
+  // go straight to this machine (one wait per build, not one per file).
+  bool grid_backing_off() const {
+    struct stat st {};
+    if (::stat((dir_ / "grid-backoff").c_str(), &st) != 0) return false;
+    const auto age = std::chrono::system_clock::now() -
+                     std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
+    if (age >= kGridBackoff) return false;
+    return read_file((dir_ / "grid-backoff").string()).value_or("") == ctx_.config.get("scheduler");
+  }
 
   Context& ctx_;
   std::vector<std::string> argv_;  // as given; argv_[0] is the user's compiler name
@@ -507,7 +518,7 @@ Status Launcher::write_depfile(const std::vector<ManifestFile>& files) {
   }
   std::vector<DepfileTarget> targets;
   for (const DepsTarget& t : args_.deps_targets) targets.push_back({t.name, t.quote});
-  if (targets.empty()) targets.push_back({args_.output, false});
+  if (targets.empty()) targets.push_back({args_.output, true});
   return write_file_atomically(args_.deps_file,
                                render_depfile(targets, deps, args_.deps_phony_targets));
 }
@@ -748,8 +759,13 @@ int Launcher::compile_preprocessed() {
         return code;
       }
     }
-    log(executed.ok() ? "the grid's compile failed or is incomplete; compiling here"
-                      : "grid unavailable (" + executed.error().message + "); compiling here");
+    if (executed.ok()) {
+      log("the grid's compile failed or is incomplete; compiling here");
+    } else {
+      log("grid unavailable (" + executed.error().message + "); compiling here for " +
+          std::to_string(kGridBackoff.count()) + " s");
+      (void)write_file_atomically((dir_ / "grid-backoff").string(), ctx_.config.get("scheduler"));
+    }
     return compile_local(action_digest, Outcome::kMissRemoteFallback);
   }
   return compile_local(action_digest, Outcome::kMissLocal);
@@ -797,7 +813,11 @@ int Launcher::run() {
       }
     }
   }
-  if (!direct_ || !ctx_.config.get("scheduler").empty()) return compile_preprocessed();
+  const bool remote = !ctx_.config.get("scheduler").empty();
+  if (remote && grid_backing_off()) {
+    return compile_local(std::nullopt, Outcome::kMissRemoteFallback);
+  }
+  if (!direct_ || remote) return compile_preprocessed();
   return compile_local(std::nullopt, Outcome::kMissLocal);
 }
 
