@@ -413,6 +413,31 @@ if n != 32: sys.exit("round 1: hits + misses = %d, expected 32" % n)' "$T/before
   done
 }
 
+# Many launchers creating the same fresh cache at once: every compile
+# succeeds (the store is created by whichever comes first).
+sc_fresh_cache_race() {
+  setup fresh_cache_race
+  printf 'int race(void) { return 8; }\n' >a.c
+  backdate
+  gcc -c a.c -o ref.o
+  local round i pids bad
+  for round in $(seq 1 10); do
+    export KILN_DIR="$S/cache-$round"
+    pids=()
+    for i in $(seq 1 12); do
+      "$KILN" gcc -c a.c -o "a$i.o" 2>"$T/r$i.err" &
+      pids+=($!)
+    done
+    bad=0
+    for i in "${pids[@]}"; do wait "$i" || bad=$((bad + 1)); done
+    [ "$bad" -eq 0 ] ||
+      fail "round $round: $bad of 12 compiles on a fresh cache failed: $(cat "$T"/r*.err | sort | uniq -c)"
+    for i in $(seq 1 12); do
+      cmp -s "a$i.o" ref.o || fail "round $round: a$i.o differs from gcc's"
+    done
+  done
+}
+
 # 10. A corrupt cached object is never delivered: recompiled instead.
 sc_corrupt() {
   setup corrupt
@@ -569,7 +594,7 @@ sc_env() {
   kc direct a.o -- "${cmd[@]}"
 }
 
-all=(forms basic fresh_source key deps diagnostics rsp options clang uncacheable basedir basedir_off basedir_debug concurrency corrupt
+all=(forms basic fresh_source key deps diagnostics rsp options clang uncacheable basedir basedir_off basedir_debug concurrency fresh_cache_race corrupt
   unwritable time_macro env)
 if [ $# -gt 0 ]; then all=("$@"); fi
 run_scenarios "${all[@]}"
