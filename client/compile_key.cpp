@@ -66,25 +66,27 @@ std::string PathRewrite::to_key(string_view path, bool* rewritten) const {
       (path.size() > basedir.size() && path[basedir.size()] != '/' && basedir != "/")) {
     return std::string(path);
   }
+  // The path relative to the working directory: ".." for every directory
+  // of cwd below the common prefix, then the rest of the path as written
+  // (its own "." or ".." components are kept, so from_key() restores it).
   const auto cwd_parts = components(cwd);
-  const auto base_parts = components(basedir);
+  const auto path_parts = components(path);
   std::size_t common = 0;
-  while (common < cwd_parts.size() && common < base_parts.size() &&
-         cwd_parts[common] == base_parts[common]) {
+  while (common < cwd_parts.size() && common < path_parts.size() &&
+         cwd_parts[common] == path_parts[common] && path_parts[common] != "." &&
+         path_parts[common] != "..") {
     ++common;
   }
   std::string relative;
-  for (std::size_t i = common; i < cwd_parts.size(); ++i)
+  for (std::size_t i = common; i < cwd_parts.size(); ++i) {
     relative += relative.empty() ? ".." : "/..";
-  for (std::size_t i = common; i < base_parts.size(); ++i) {
-    if (!relative.empty()) relative += '/';
-    relative += base_parts[i];
   }
-  string_view rest = path.substr(std::min(path.size(), basedir == "/" ? 0 : basedir.size()));
-  while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+  for (std::size_t i = common; i < path_parts.size(); ++i) {
+    if (!relative.empty()) relative += '/';
+    relative += path_parts[i];
+  }
   if (rewritten != nullptr) *rewritten = true;
-  if (relative.empty()) return rest.empty() ? std::string(".") : std::string(rest);
-  return rest.empty() ? relative : relative + "/" + std::string(rest);
+  return relative.empty() ? std::string(".") : relative;
 }
 
 std::string PathRewrite::from_key(string_view path) const {

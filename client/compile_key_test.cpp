@@ -57,7 +57,7 @@ TEST(PathRewrite, OptionsWithPaths) {
   EXPECT_EQ(rw.arg_to_key("-I/w/a/include"), "-I../include");
   EXPECT_EQ(rw.arg_to_key("-isystem/w/a/third"), "-isystem../third");
   EXPECT_EQ(rw.arg_to_key("/w/a/include"), "../include");
-  EXPECT_EQ(rw.arg_to_key("-fdebug-prefix-map=/w/a/build=."), "-fdebug-prefix-map=../build=.");
+  EXPECT_EQ(rw.arg_to_key("-fdebug-prefix-map=/w/a/build=."), "-fdebug-prefix-map=.=.");
   EXPECT_EQ(rw.arg_to_key("-O2"), "-O2");
   EXPECT_EQ(rw.arg_to_key("-I/usr/include"), "-I/usr/include");
 }
@@ -85,6 +85,8 @@ TEST(DirectKey, TwoCheckoutsShareAKeyOnlyUnderABaseDirectory) {
   const auto b = parse({"g++", "-I/v/b/include", "-c", "/v/b/src/x.cc", "-o", "x.o"});
   EXPECT_NE(key(a, "/w/a/build", ""), key(b, "/v/b/build", ""));
   EXPECT_EQ(key(a, "/w/a/build", "/w/a"), key(b, "/v/b/build", "/v/b"));
+  // One base directory above both checkouts, as KILN_BASEDIR=$HOME.
+  EXPECT_EQ(key(a, "/w/a/build", "/"), key(b, "/v/b/build", "/"));
 }
 
 TEST(DirectKey, DebugInfoPutsTheMappedWorkingDirectoryInTheKey) {

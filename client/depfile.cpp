@@ -133,11 +133,14 @@ class RuleParser {
 };
 
 // Appends `name` with GCC's wrapping; returns the new column.
-std::size_t write_name(std::string& out, std::size_t column, const std::string& name) {
+std::size_t write_name(std::string& out, std::size_t column, const std::string& name,
+                       DepfileStyle style) {
   if (column != 0) {
     if (column + name.size() > kWrapColumn) {
-      out += " \\\n";
-      column = 0;
+      // GCC continues with one space; Clang with two, and counts the
+      // column as if the name's separator came after them.
+      out += style == DepfileStyle::kClang ? " \\\n " : " \\\n";
+      column = style == DepfileStyle::kClang ? 2 : 0;
     }
     out += ' ';
     ++column;
@@ -177,34 +180,42 @@ std::string quote_make(std::string_view name) {
 }
 
 std::string render_depfile(std::span<const DepfileTarget> targets,
-                           std::span<const std::string> deps, bool phony_targets) {
+                           std::span<const std::string> deps, bool phony_targets,
+                           DepfileStyle style) {
   if (deps.empty()) return {};
 
-  // GCC's target order: the driver hands cc1 the -MQ targets first, then
-  // the -MT ones; each -MT is swapped into the slot of the lowest quoted
-  // target, which goes to the end.
   std::vector<std::string> names;
-  std::size_t lowest_quoted = 0;
-  for (const DepfileTarget& t : targets) {
-    if (t.quote) names.push_back(quote_make(t.name));
-  }
-  for (const DepfileTarget& t : targets) {
-    if (t.quote) continue;
-    std::string name = t.name;
-    if (lowest_quoted != names.size()) std::swap(name, names[lowest_quoted]);
-    ++lowest_quoted;
-    names.push_back(std::move(name));
+  if (style == DepfileStyle::kClang) {
+    // Clang keeps the command line's order.
+    for (const DepfileTarget& t : targets) names.push_back(t.quote ? quote_make(t.name) : t.name);
+  } else {
+    // GCC's target order: the driver hands cc1 the -MQ targets first, then
+    // the -MT ones; each -MT is swapped into the slot of the lowest quoted
+    // target, which goes to the end.
+    std::size_t lowest_quoted = 0;
+    for (const DepfileTarget& t : targets) {
+      if (t.quote) names.push_back(quote_make(t.name));
+    }
+    for (const DepfileTarget& t : targets) {
+      if (t.quote) continue;
+      std::string name = t.name;
+      if (lowest_quoted != names.size()) std::swap(name, names[lowest_quoted]);
+      ++lowest_quoted;
+      names.push_back(std::move(name));
+    }
   }
 
   std::string out;
   std::size_t column = 0;
-  for (const std::string& name : names) column = write_name(out, column, name);
+  for (const std::string& name : names) column = write_name(out, column, name, style);
   out += ':';
   ++column;
-  for (const std::string& dep : deps) column = write_name(out, column, quote_make(dep));
+  for (const std::string& dep : deps) column = write_name(out, column, quote_make(dep), style);
   out += '\n';
   if (phony_targets) {
     for (std::size_t i = 1; i < deps.size(); ++i) {
+      // Clang separates the phony rules with blank lines; GCC 12 does not.
+      if (style == DepfileStyle::kClang) out += '\n';
       out += quote_make(deps[i]);
       out += ":\n";
     }

@@ -51,7 +51,12 @@ std::string quote_make(std::string_view name);
 // `deps` must start with the source file; no dependencies give "" (GCC
 // writes an empty file when it reads the source from stdin).
 // `phony_targets` is -MP.
+// `style` kClang writes what Clang 14 writes instead: targets in command-line
+// order, continuation lines indented by two spaces, a blank line before each
+// -MP rule.
+enum class DepfileStyle { kGcc, kClang };
 std::string render_depfile(std::span<const DepfileTarget> targets,
-                           std::span<const std::string> deps, bool phony_targets);
+                           std::span<const std::string> deps, bool phony_targets,
+                           DepfileStyle style = DepfileStyle::kGcc);
 
 }  // namespace kiln::client

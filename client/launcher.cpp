@@ -325,8 +325,7 @@ class Launcher {
   Result<cas::Digest> store_result(const cas::Digest& key, const Produced& produced);
   int deliver(const cas::ActionResult& result, const std::vector<ManifestFile>& files,
               Outcome outcome);
-  Result<std::vector<ManifestFile>> hash_deps(const std::string& deps_text, bool* time_macros,
-                                              Clock::time_point started);
+  Result<std::vector<ManifestFile>> hash_deps(const std::string& deps_text, bool* untrusted);
   Status write_depfile(const std::vector<ManifestFile>& files);
   int compile_local(const std::optional<cas::Digest>& store_as, Outcome outcome);
   int compile_preprocessed();
@@ -355,6 +354,7 @@ class Launcher {
   bool readonly_ = false;
   bool recache_ = false;
   std::unordered_map<std::string, std::optional<cas::Digest>> digests_;
+  std::chrono::system_clock::time_point invoked_ = std::chrono::system_clock::now();
 };
 
 Result<bool> Launcher::setup() {
@@ -519,8 +519,12 @@ Status Launcher::write_depfile(const std::vector<ManifestFile>& files) {
   std::vector<DepfileTarget> targets;
   for (const DepsTarget& t : args_.deps_targets) targets.push_back({t.name, t.quote});
   if (targets.empty()) targets.push_back({args_.output, true});
+  std::error_code ec;
+  const bool clang =
+      fs::canonical(compiler_, ec).filename().string().find("clang") != std::string::npos;
   return write_file_atomically(args_.deps_file,
-                               render_depfile(targets, deps, args_.deps_phony_targets));
+                               render_depfile(targets, deps, args_.deps_phony_targets,
+                                              clang ? DepfileStyle::kClang : DepfileStyle::kGcc));
 }
 
 int Launcher::deliver(const cas::ActionResult& result, const std::vector<ManifestFile>& files,
@@ -548,16 +552,16 @@ int Launcher::deliver(const cas::ActionResult& result, const std::vector<Manifes
 }
 
 // Hashes every file a compile read (the prerequisites of its .d), in order.
-// Sets *time_macros when one uses __TIME__/__DATE__/__TIMESTAMP__, and
-// fails when one changed during the compile (its mtime is not older than
-// the compile's start), so a manifest never records a racy digest.
+// Sets *untrusted when one uses __TIME__/__DATE__/__TIMESTAMP__ (the
+// output depends on more than the text) or was modified after this kiln
+// started (it may have changed while the compiler read it; as ccache's
+// "file too new"): such a compile is not recorded in a manifest.
 Result<std::vector<ManifestFile>> Launcher::hash_deps(const std::string& deps_text,
-                                                      bool* time_macros,
-                                                      Clock::time_point /*started*/) {
+                                                      bool* untrusted) {
   auto paths = parse_depfile(deps_text);
-  if (!paths || paths->empty())
+  if (!paths || paths->empty()) {
     return make_error(Errc::kInvalidArgument, "unreadable dependency file");
-  const auto now = std::chrono::system_clock::now();
+  }
   std::vector<ManifestFile> files;
   files.reserve(paths->size());
   for (const std::string& path : *paths) {
@@ -565,22 +569,18 @@ Result<std::vector<ManifestFile>> Launcher::hash_deps(const std::string& deps_te
     if (::stat(path.c_str(), &st) != 0) {
       return make_error(Errc::kIo, "cannot read dependency " + path + ": " + std::strerror(errno));
     }
-    const auto mtime = std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            std::chrono::seconds(st.st_mtim.tv_sec) +
-            std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
-    if (mtime + std::chrono::seconds(1) > now && time_macros != nullptr) {
-      // Too new to trust: it may have changed while the compiler read it.
-      log("dependency " + path + " is too new to record in a manifest");
-      *time_macros = true;
+    const auto mtime = std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec) +
+                       std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                           std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+    if (mtime >= invoked_) {
+      log("dependency " + path + " changed during the compile; not recorded in a manifest");
+      *untrusted = true;
     }
     std::string content;
     const auto digest = file_digest(path, &content);
     if (!digest) return make_error(Errc::kIo, "cannot read dependency " + path);
-    if (time_macros != nullptr) {
-      const TimeMacros macros = scan_time_macros(content);
-      if (macros.time || macros.date) *time_macros = true;
-    }
+    const TimeMacros macros = scan_time_macros(content);
+    if (macros.time || macros.date) *untrusted = true;
     bool rewritten = false;
     std::string key_path = rewrite_.to_key(path, &rewritten);
     files.push_back(ManifestFile{std::move(key_path), rewritten, *digest});
@@ -596,6 +596,7 @@ int Launcher::compile_local(const std::optional<cas::Digest>& store_as, Outcome 
   run[0] = compiler_;
   std::optional<TempPath> temp_deps;
   std::string deps_path;
+  bool incomplete_deps = false;
   if (!args_.generate_deps) {
     temp_deps.emplace(dir_ / "tmp", ".d");
     deps_path = temp_deps->str();
@@ -603,10 +604,18 @@ int Launcher::compile_local(const std::optional<cas::Digest>& store_as, Outcome 
   } else {
     deps_path = args_.deps_file;
     // -MMD leaves out system headers, which the manifest needs: ask for
-    // all of them and write the user's -MMD file ourselves afterwards.
-    if (args_.deps_skip_system) run.push_back("-MD");
+    // all of them instead and write the user's -MMD file ourselves
+    // afterwards. (Inside a response file it stays; the manifest entry is
+    // then incomplete and not recorded.)
+    if (args_.deps_skip_system) {
+      auto mmd = std::find(run.begin() + 1, run.end(), "-MMD");
+      if (mmd != run.end()) {
+        *mmd = "-MD";
+      } else {
+        incomplete_deps = true;
+      }
+    }
   }
-  const auto started = Clock::now();
   auto compiled = run_captured(compiler_, run);
   if (!compiled.ok()) {
     std::cerr << "kiln: error: " << compiled.error().message << '\n';
@@ -622,10 +631,10 @@ int Launcher::compile_local(const std::optional<cas::Digest>& store_as, Outcome 
   };
   const auto deps_text = read_file(deps_path);
   if (!deps_text) return fail_quietly("no dependency file from the compiler");
-  bool untrusted = !direct_;
-  auto files = hash_deps(*deps_text, &untrusted, started);
+  bool untrusted = !direct_ || incomplete_deps;
+  auto files = hash_deps(*deps_text, &untrusted);
   if (!files.ok()) return fail_quietly(files.error().message);
-  if (args_.deps_skip_system) {
+  if (args_.deps_skip_system && !incomplete_deps) {
     if (auto s = write_depfile(*files); !s.ok()) log(s.error().message);
   }
   if (readonly_) return finish(outcome, 0);
@@ -663,7 +672,6 @@ int Launcher::compile_preprocessed() {
     cpp.insert(cpp.end(), args_.compiler_args.begin(), args_.compiler_args.end());
     if (args_.explicit_language) cpp.insert(cpp.end(), {"-x", args_.language});
     cpp.insert(cpp.end(), {args_.source, "-E", "-o", ii.str(), "-MD", "-MF", d.str()});
-    const auto started = Clock::now();
     auto ran = run_captured(compiler_, cpp);
     // A preprocessing failure: the real compile reports it exactly.
     if (!ran.ok() || ran->exit_code != 0) return compile_local(std::nullopt, Outcome::kMissLocal);
@@ -671,7 +679,7 @@ int Launcher::compile_preprocessed() {
     auto deps = read_file(d.str());
     if (!data || !deps) return compile_local(std::nullopt, Outcome::kMissLocal);
     preprocessed = std::move(*data);
-    auto hashed = hash_deps(*deps, &untrusted, started);
+    auto hashed = hash_deps(*deps, &untrusted);
     if (!hashed.ok()) {
       log(hashed.error().message);
       untrusted = true;
