@@ -268,7 +268,8 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
   if (!std::filesystem::exists(s->opt.dir / "data.mdb", ec)) {
     for (const auto& entry : std::filesystem::directory_iterator(s->opt.dir, ec)) {
       const auto name = entry.path().filename().string();
-      if (name != "lock.mdb" && name != "files" && name != "tmp") {
+      // data.mdb too: another process may be creating the store right now.
+      if (name != "lock.mdb" && name != "data.mdb" && name != "files" && name != "tmp") {
         return make_error(Errc::kInvalidArgument,
                           dir + " is not a kiln store (not empty, and no data.mdb)");
       }

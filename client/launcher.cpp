@@ -364,6 +364,14 @@ Result<bool> Launcher::setup() {
   if (!recache.ok()) return recache.error();
   readonly_ = *readonly;
   recache_ = *recache;
+  if (auto size = cas::parse_size(ctx_.config.get("max_size")); !size.ok()) {
+    return make_error(Errc::kInvalidArgument, "max_size: " + size.error().message);
+  }
+  if (!cas::parse_digest_function(ctx_.config.get("digest_function"))) {
+    return make_error(
+        Errc::kInvalidArgument,
+        "digest_function: '" + ctx_.config.get("digest_function") + "' is not xxh3-128 or sha256");
+  }
 
   std::error_code ec;
   fs::create_directories(dir_ / "tmp", ec);
@@ -374,7 +382,12 @@ Result<bool> Launcher::setup() {
   options.durable = false;  // a cache: reads are verified, a crash costs entries, not correctness
   options.warn = [this](std::string_view message) { log(std::string(message)); };
   auto store = try_open_local_store(ctx_, options);
-  if (!store.ok()) return store.error();
+  if (!store.ok()) {
+    // A store that cannot be opened is a cache that is unavailable, not a
+    // usage error (settings were checked above).
+    return make_error(store.error().code == Errc::kInvalidArgument ? Errc::kIo : store.error().code,
+                      store.error().message);
+  }
   store_ = std::move(store).value();
   fn_ = store_->digest_function();
 
@@ -654,7 +667,7 @@ int Launcher::compile_local(const std::optional<cas::Digest>& store_as, Outcome 
 // that compiles the preprocessed file, which the grid can run. Used with a
 // scheduler (every miss) and for sources that use __TIME__.
 int Launcher::compile_preprocessed() {
-  const bool remote = !ctx_.config.get("scheduler").empty();
+  const bool remote = !ctx_.config.get("scheduler").empty() && !args_.debug;
   std::string preprocessed;
   std::vector<ManifestFile> files;
   bool untrusted = !direct_;
@@ -758,6 +771,14 @@ int Launcher::compile_preprocessed() {
     GridExecutor grid(*store_, options);
     auto executed = grid.execute(action_digest, action);
     if (executed.ok() && executed->result.exit_code == 0 && !executed->timed_out &&
+        executed->missing_outputs.empty() && executed->result.stderr_digest.size != 0) {
+      // Diagnostics from a worker's compile of preprocessed text lack the
+      // source excerpts (the worker has no sources) and can differ in
+      // macro-sensitive warnings: recompile here for the exact messages.
+      log("the grid's compile printed diagnostics; compiling here for the exact messages");
+      return compile_local(action_digest, Outcome::kMissLocal);
+    }
+    if (executed.ok() && executed->result.exit_code == 0 && !executed->timed_out &&
         executed->missing_outputs.empty()) {
       // The grid executor has recorded the result in the local tier.
       const int code = deliver(executed->result, files,
@@ -825,7 +846,10 @@ int Launcher::run() {
   if (remote && grid_backing_off()) {
     return compile_local(std::nullopt, Outcome::kMissRemoteFallback);
   }
-  if (!direct_ || remote) return compile_preprocessed();
+  // With -g a preprocessed compile differs from a local one in DWARF column
+  // numbers after macro expansions (docs/launcher.md), so debug builds
+  // compile here even with a grid.
+  if (!direct_ || (remote && !args_.debug)) return compile_preprocessed();
   return compile_local(std::nullopt, Outcome::kMissLocal);
 }
 

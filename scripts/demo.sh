@@ -1,69 +1,83 @@
 #!/usr/bin/env bash
 # kiln's main job on its embedded default — no server to configure.
 #
-# Installs what kiln needs and builds it, then, in a private cache:
-#  1. the store: stores two real source trees from this machine, stores
-#     them again (nothing new is written), recreates them byte for byte;
-#  2. kiln run on the embedded default: a real command (compressing a
-#     source tree) as a cached action, cold then warm;
-#  3. the grid: kiln up --workers 2 on loopback, the same kind of command
-#     run on a worker, a rerun from an empty local cache that is a central
-#     hit, and kiln status.
+# Installs what kiln needs and builds it, fetches a real C++ project
+# (Debian's leveldb 1.23, with `apt-get source`), then builds it with kiln
+# as the compiler launcher, in a private cache:
+#   1. cold: every compile misses (compiles that repeat inside the build,
+#      such as util/testutil.cc in each test target, already hit);
+#   2. warm: the build directory deleted and configured again (as after
+#      `rm -rf build`), every compile a cache hit;
+# runs leveldb's tests against the warm build, and prints what kiln saved:
+# hits, time, and the bytes of object code that came from the cache.
+# ninja's status line is the progress display ([done/total, elapsed]).
+#
+#   scripts/demo.sh            JOBS=N scripts/demo.sh (default: all cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 
 scripts/install-deps.sh
 echo "== building kiln (out/demo)"
 cmake -S . -B out/demo -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build out/demo --target kiln kiln-scheduler kiln-worker
-kiln=$PWD/out/demo/bin/kiln
+kiln=$root/out/demo/bin/kiln
 
-export KILN_DIR=$PWD/out/demo/cache
+echo "== fetching leveldb's source (apt-get source leveldb)"
+src=$root/out/demo/src/leveldb
+scripts/fetch-leveldb.sh "$src"
+
+export KILN_DIR=$root/out/demo/cache
 export KILN_CONFIG=$KILN_DIR/kiln.conf
-rm -rf "$KILN_DIR" out/demo/checkout
+rm -rf "$KILN_DIR"
 mkdir -p "$KILN_DIR"
+jobs=${JOBS:-$(nproc)}
+export NINJA_STATUS="[%f/%t %es] "
 
 now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f s", b - a }'; }
+seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
-for tree in /usr/share/cmake-[0-9]* /usr/include/c++; do
-  [ -d "$tree" ] || continue
-  files=$(find "$tree" -type f | wc -l)
-  echo "== $tree ($files files, $(du -sh "$tree" | cut -f1))"
-  t=$(now); root=$("$kiln" cas tree "$tree"); echo "   cold store:  $(elapsed "$t")  root $root"
-  t=$(now); again=$("$kiln" cas tree "$tree" 2>&1 >/dev/null); echo "   warm store:  $(elapsed "$t")  ($again)"
-  out=out/demo/checkout/$(basename "$tree")
-  t=$(now); "$kiln" cas checkout "$root" "$out"; echo "   checkout:    $(elapsed "$t")"
-  diff -r --no-dereference "$tree" "$out" >/dev/null && echo "   checkout is identical to the original"
-done
+# build NAME: configures out/demo/NAME afresh and builds leveldb there.
+build() {
+  local dir=$root/out/demo/$1 t
+  rm -rf "$dir"
+  cmake -S "$src" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_C_COMPILER_LAUNCHER="$kiln" -DCMAKE_CXX_COMPILER_LAUNCHER="$kiln" \
+    -DLEVELDB_BUILD_TESTS=ON -DLEVELDB_BUILD_BENCHMARKS=OFF >"$dir.configure.log" 2>&1 || {
+    tail -20 "$dir.configure.log"
+    exit 1
+  }
+  "$kiln" -z >/dev/null
+  t=$(now)
+  ninja -C "$dir" -j "$jobs"
+  BUILD_S=$(seconds "$t" "$(now)")
+}
 
-echo "== kiln cas stats"
-"$kiln" cas stats
+stat_of() { "$kiln" -s --json | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
 
-# 2. Any command as a cached action, here.
-work=out/demo/work
-rm -rf "$work"; mkdir -p "$work"; cp -r /usr/include/c++ "$work/src"
-cd "$work"
-compress() { "$kiln" run -i src -o src.tar.xz -- tar -cJf src.tar.xz src; }
-echo "== kiln run (embedded default): tar -cJf of $(du -sh src | cut -f1) of headers"
-t=$(now); compress; echo "   cold:  $(elapsed "$t")  ($(du -h src.tar.xz | cut -f1) written)"
-rm src.tar.xz
-t=$(now); compress; echo "   warm:  $(elapsed "$t")  (a cache hit: tar did not run)"
+echo "== cold build through kiln (-j$jobs)"
+build build
+cold_s=$BUILD_S
+cold_hits=$(stat_of 's["hits"]["total"]')
+cold_misses=$(stat_of 's["misses"]["total"]')
 
-# 3. A one-machine grid.
-echo "== kiln up --workers 2"
-"$kiln" up --workers 2 --port 0 >up.out 2>up.err &
-up=$!
-trap 'kill $up 2>/dev/null; wait $up 2>/dev/null' EXIT
-for _ in $(seq 1 200); do grep -q KILN_SCHEDULER up.out 2>/dev/null && break; sleep 0.05; done
-export "$(cat up.out)"
-echo "   $KILN_SCHEDULER"
-sleep 1
-t=$(now); KILN_DIR=$PWD/client-a "$kiln" run -i src -o src.tar.gz -- tar -czf src.tar.gz src
-echo "   on a worker:                     $(elapsed "$t")"
-rm src.tar.gz
-t=$(now); KILN_DIR=$PWD/client-b "$kiln" run -i src -o src.tar.gz -- tar -czf src.tar.gz src
-echo "   another client, empty local cache: $(elapsed "$t")  (a central hit)"
-"$kiln" status
-kill -INT $up; wait $up 2>/dev/null || true
-trap - EXIT
+echo "== warm build through kiln: rm -rf the build directory, configure, build (-j$jobs)"
+build build
+warm_s=$BUILD_S
+warm_hits=$(stat_of 's["hits"]["total"]')
+warm_misses=$(stat_of 's["misses"]["total"]')
+object_bytes=$(find "$root/out/demo/build" -name '*.o' -printf '%s\n' | awk '{ s += $1 } END { print s }')
+
+echo "== leveldb's own tests, on the warm build"
+(cd "$root/out/demo/build" && ctest --output-on-failure -j "$jobs" | tail -3)
+
+echo "== kiln -s"
+"$kiln" -s
+echo
+awk -v c="$cold_s" -v w="$warm_s" -v ch="$cold_hits" -v cm="$cold_misses" -v wh="$warm_hits" \
+  -v wm="$warm_misses" -v b="$object_bytes" 'BEGIN {
+  printf "cold build: %5.1f s  (%d compiles, %d cache hits)\n", c, ch + cm, ch
+  printf "warm build: %5.1f s  (%d compiles, %d cache hits, %d misses)\n", w, wh + wm, wh, wm
+  printf "kiln saved %.1f s (%.1fx faster) and served %.1f MiB of object code from its cache.\n",
+         c - w, c / w, b / 1048576
+}'

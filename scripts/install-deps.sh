@@ -13,6 +13,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev   # command line, --json
   libgtest-dev libgmock-dev clang-format
   python3 procps                    # end-to-end scenarios (JSON checks, pgrep)
+  dpkg-dev libbenchmark-dev         # the real project (leveldb from apt-get source) and its tests
 )
 
 missing=()
