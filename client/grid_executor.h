@@ -20,16 +20,9 @@
 
 #include "cas/store.h"
 #include "client/action_executor.h"
+#include "client/grid_options.h"
 
 namespace kiln::client {
-
-struct GridOptions {
-  std::string endpoint;
-  std::chrono::milliseconds request_timeout{30000};  // CAS requests
-  std::chrono::milliseconds resubmit_interval{5000};
-  std::chrono::milliseconds default_action_timeout{600000};
-  std::chrono::milliseconds grace{60000};
-};
 
 class GridExecutor final : public ActionExecutor {
  public:

@@ -30,7 +30,6 @@
 #include "client/compile_stats.h"
 #include "client/compiler_args.h"
 #include "client/depfile.h"
-#include "client/grid_executor.h"
 #include "client/local_store.h"
 #include "worker/toolchain.h"
 
@@ -293,8 +292,10 @@ struct Produced {
 
 class Launcher {
  public:
-  Launcher(Context& ctx, std::vector<std::string> argv, std::string compiler, CompileArgs args)
+  Launcher(Context& ctx, std::vector<std::string> argv, std::string compiler, CompileArgs args,
+           const GridAccess& grid)
       : ctx_(ctx),
+        grid_(grid),
         argv_(std::move(argv)),
         compiler_(std::move(compiler)),
         args_(std::move(args)),
@@ -341,6 +342,7 @@ class Launcher {
   }
 
   Context& ctx_;
+  const GridAccess& grid_;
   std::vector<std::string> argv_;  // as given; argv_[0] is the user's compiler name
   std::string compiler_;           // resolved absolute path
   CompileArgs args_;
@@ -768,8 +770,8 @@ int Launcher::compile_preprocessed() {
     options.resubmit_interval = std::chrono::seconds(std::max<std::uint64_t>(1, seconds));
     options.default_action_timeout = std::chrono::minutes(10);
     options.grace = std::chrono::seconds(std::max<std::uint64_t>(1, seconds));
-    GridExecutor grid(*store_, options);
-    auto executed = grid.execute(action_digest, action);
+    auto grid = grid_.make_executor(*store_, options);
+    auto executed = grid->execute(action_digest, action);
     if (executed.ok() && executed->result.exit_code == 0 && !executed->timed_out &&
         executed->missing_outputs.empty() && executed->result.stderr_digest.size != 0) {
       // Diagnostics from a worker's compile of preprocessed text lack the
@@ -849,13 +851,19 @@ int Launcher::run() {
   // With -g a preprocessed compile differs from a local one in DWARF column
   // numbers after macro expansions (docs/launcher.md), so debug builds
   // compile here even with a grid.
+  if (remote && !args_.debug && !grid_.make_executor) {
+    // This binary has no grid client: hand over to one that has (nothing
+    // has been written yet).
+    store_.reset();
+    grid_.handoff();
+  }
   if (!direct_ || (remote && !args_.debug)) return compile_preprocessed();
   return compile_local(std::nullopt, Outcome::kMissLocal);
 }
 
 }  // namespace
 
-int run_launcher(Context& ctx, const std::vector<std::string>& argv) {
+int run_launcher(Context& ctx, const std::vector<std::string>& argv, const GridAccess& grid) {
   auto compiler = resolve_compiler(argv[0], ctx.environment);
   if (!compiler) throw CommandError(127, "compiler '" + argv[0] + "' not found on PATH");
   std::vector<std::string> run = argv;
@@ -875,7 +883,7 @@ int run_launcher(Context& ctx, const std::vector<std::string>& argv) {
     }
     exec_compiler(*compiler, run);
   }
-  Launcher launcher(ctx, argv, *compiler, std::get<CompileArgs>(std::move(analysis)));
+  Launcher launcher(ctx, argv, *compiler, std::get<CompileArgs>(std::move(analysis)), grid);
   return launcher.run();
 }
 

@@ -19,16 +19,31 @@
 // only when the cache cannot be used at all, one "kiln: warning:" line.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "cas/store.h"
+#include "client/action_executor.h"
 #include "client/cli.h"
+#include "client/grid_options.h"
 
 namespace kiln::client {
 
+// How the launcher reaches the grid. The binary that links ZeroMQ sets
+// make_executor; a binary without it sets handoff instead, which replaces
+// the process with one that has it (same arguments, same environment) and
+// does not return. It is called only before the launcher has written
+// anything.
+struct GridAccess {
+  std::function<std::unique_ptr<ActionExecutor>(cas::Store&, const GridOptions&)> make_executor;
+  std::function<void()> handoff;
+};
+
 // Runs the compile. `argv[0]` is the compiler as the user named it (a name
 // looked up on PATH, or a path). Returns the exit code to exit with.
-int run_launcher(Context& ctx, const std::vector<std::string>& argv);
+int run_launcher(Context& ctx, const std::vector<std::string>& argv, const GridAccess& grid);
 
 // The ccache-style options: -s/--show-stats [--json], -z/--zero-stats,
 // -C/--clear, -M/--max-size SIZE, in the order given. `args` excludes argv[0].

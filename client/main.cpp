@@ -113,6 +113,15 @@ bool is_subcommand(std::string_view word) {
   return word == "cas" || word == "run" || word == "up" || word == "status" || word == "config";
 }
 
+GridAccess grid_access() {
+  GridAccess access;
+  access.make_executor = [](cas::Store& store,
+                            const GridOptions& options) -> std::unique_ptr<ActionExecutor> {
+    return std::make_unique<GridExecutor>(store, options);
+  };
+  return access;
+}
+
 int run(int argc, char** argv) {
   // The compiler launcher comes first: `kiln gcc …`, or kiln under another
   // name (a symlink called gcc), takes every argument as the compiler's.
@@ -121,11 +130,11 @@ int run(int argc, char** argv) {
     std::vector<std::string> compile(argv, argv + argc);
     compile[0] = self;
     Context ctx = load_context({}, {}, {}, nullptr);
-    return run_launcher(ctx, compile);
+    return run_launcher(ctx, compile, grid_access());
   }
   if (argc > 1 && argv[1][0] != '-' && !is_subcommand(argv[1])) {
     Context ctx = load_context({}, {}, {}, nullptr);
-    return run_launcher(ctx, std::vector<std::string>(argv + 1, argv + argc));
+    return run_launcher(ctx, std::vector<std::string>(argv + 1, argv + argc), grid_access());
   }
   // ccache's options: -s, -z, -C, -M SIZE (with --json).
   if (argc > 1 && is_cache_option(argv[1])) {
