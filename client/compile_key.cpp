@@ -182,12 +182,18 @@ std::string direct_key_material(const DirectKeyInput& input) {
 }
 
 std::string encode_manifest(const Manifest& manifest) {
-  std::string out = "kiln-manifest-v1\n";
+  std::string out = "kiln-manifest-v2\n";
   for (const ManifestEntry& entry : manifest.entries) {
     out += "E " + entry.result.to_string() + " " + std::to_string(entry.files.size()) + "\n";
     for (const ManifestFile& file : entry.files) {
       out += file.rewritten ? "r " : "a ";
       out += file.digest.to_string();
+      for (const std::int64_t n :
+           {static_cast<std::int64_t>(file.stat.device), static_cast<std::int64_t>(file.stat.inode),
+            static_cast<std::int64_t>(file.stat.size), file.stat.mtime_ns, file.stat.ctime_ns}) {
+        out += ' ';
+        out += std::to_string(n);
+      }
       out += ' ';
       out += file.path;
       out += '\n';
@@ -197,7 +203,7 @@ std::string encode_manifest(const Manifest& manifest) {
 }
 
 std::optional<Manifest> decode_manifest(string_view text, cas::DigestFunction fn) {
-  constexpr string_view kHeader = "kiln-manifest-v1\n";
+  constexpr string_view kHeader = "kiln-manifest-v2\n";
   if (!starts_with(text, kHeader)) return std::nullopt;
   text.remove_prefix(kHeader.size());
   const auto next_line = [&](string_view& line) {
@@ -235,15 +241,38 @@ std::optional<Manifest> decode_manifest(string_view text, cas::DigestFunction fn
           line[1] != ' ') {
         return std::nullopt;
       }
-      const string_view rest = line.substr(2);
-      const auto gap = rest.find(' ');
-      if (gap == string_view::npos) return std::nullopt;
-      const auto file_digest = digest(rest.substr(0, gap));
-      const string_view path = rest.substr(gap + 1);
-      if (!file_digest || path.empty() || path.find('\0') != string_view::npos) {
+      string_view rest = line.substr(2);
+      const auto word = [&]() -> std::optional<string_view> {
+        const auto gap = rest.find(' ');
+        if (gap == string_view::npos) return std::nullopt;
+        const string_view w = rest.substr(0, gap);
+        rest.remove_prefix(gap + 1);
+        return w;
+      };
+      const auto number = [&]() -> std::optional<std::int64_t> {
+        const auto w = word();
+        std::int64_t n = 0;
+        if (!w) return std::nullopt;
+        const auto [p, e] = std::from_chars(w->data(), w->data() + w->size(), n);
+        if (e != std::errc() || p != w->data() + w->size()) return std::nullopt;
+        return n;
+      };
+      const auto digest_text = word();
+      const auto file_digest = digest_text ? digest(*digest_text) : std::nullopt;
+      const auto device = number();
+      const auto inode = number();
+      const auto size = number();
+      const auto mtime = number();
+      const auto ctime = number();
+      const string_view path = rest;
+      if (!file_digest || !device || !inode || !size || !mtime || !ctime || path.empty() ||
+          path.find('\0') != string_view::npos) {
         return std::nullopt;
       }
-      entry.files.push_back(ManifestFile{std::string(path), line[0] == 'r', *file_digest});
+      entry.files.push_back(ManifestFile{
+          std::string(path), line[0] == 'r', *file_digest,
+          FileStat{static_cast<std::uint64_t>(*device), static_cast<std::uint64_t>(*inode),
+                   static_cast<std::uint64_t>(*size), *mtime, *ctime}});
     }
     manifest.entries.push_back(std::move(entry));
   }
@@ -252,7 +281,16 @@ std::optional<Manifest> decode_manifest(string_view text, cas::DigestFunction fn
 }
 
 void add_manifest_entry(Manifest& manifest, ManifestEntry entry) {
-  std::erase_if(manifest.entries, [&](const ManifestEntry& e) { return e.files == entry.files; });
+  // The same files with the same contents (their recorded stats may
+  // differ) are one entry.
+  const auto same_contents = [&](const ManifestEntry& e) {
+    return std::equal(e.files.begin(), e.files.end(), entry.files.begin(), entry.files.end(),
+                      [](const ManifestFile& a, const ManifestFile& b) {
+                        return a.path == b.path && a.rewritten == b.rewritten &&
+                               a.digest == b.digest;
+                      });
+  };
+  std::erase_if(manifest.entries, same_contents);
   manifest.entries.insert(manifest.entries.begin(), std::move(entry));
   if (manifest.entries.size() > kMaxManifestEntries) manifest.entries.resize(kMaxManifestEntries);
 }

@@ -76,10 +76,24 @@ std::string direct_key_material(const DirectKeyInput& input);
 
 // One file a compile read: its path as it enters the manifest (after base
 // directory rewriting; `rewritten` remembers that) and its digest.
+// The file's identity on this machine when it was hashed, if it was then
+// old enough to trust (see the launcher): a lookup that finds the same
+// stat skips reading the file. All zero: unknown, always hash.
+struct FileStat {
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  bool known() const { return inode != 0 || mtime_ns != 0 || ctime_ns != 0; }
+  bool operator==(const FileStat&) const = default;
+};
+
 struct ManifestFile {
   std::string path;
   bool rewritten = false;
   cas::Digest digest;
+  FileStat stat;
   bool operator==(const ManifestFile&) const = default;
 };
 

@@ -114,29 +114,39 @@ TEST(DirectKey, WhatChangesTheOutputChangesTheKey) {
 
 TEST(Manifest, RoundTripsAndRefusesAnythingElse) {
   Manifest m;
-  m.entries.push_back(
-      {{{"../src/x.cc", true, digest("a")}, {"/usr/include/stdio.h", false, digest("b")}},
-       digest("result")});
-  m.entries.push_back({{{"x.c", false, digest("c")}}, digest("other")});
+  m.entries.push_back({{{"../src/x.cc", true, digest("a"), {}},
+                        {"/usr/include/stdio.h",
+                         false,
+                         digest("b"),
+                         {2049, 1234567, 321, -5, 1700000000000000000}}},
+                       digest("result")});
+  m.entries.push_back({{{"x.c", false, digest("c"), {}}}, digest("other")});
   const std::string text = encode_manifest(m);
   EXPECT_EQ(decode_manifest(text, DigestFunction::kXxh3_128), m);
   EXPECT_FALSE(decode_manifest(text, DigestFunction::kSha256));
   EXPECT_FALSE(decode_manifest("garbage", DigestFunction::kXxh3_128));
   EXPECT_FALSE(decode_manifest(text.substr(0, text.size() - 3), DigestFunction::kXxh3_128));
-  EXPECT_FALSE(decode_manifest("kiln-manifest-v1\nE zz 1\n", DigestFunction::kXxh3_128));
+  EXPECT_FALSE(decode_manifest("kiln-manifest-v2\nE zz 1\n", DigestFunction::kXxh3_128));
+  EXPECT_FALSE(decode_manifest("kiln-manifest-v2\nE " + digest("r").to_string() + " 1\na " +
+                                   digest("f").to_string() + " 1 2 x.h\n",
+                               DigestFunction::kXxh3_128));  // stat fields missing
   EXPECT_FALSE(decode_manifest("kiln-manifest-v1\nE " + digest("r").to_string() + " 99999999999\n",
                                DigestFunction::kXxh3_128));
-  EXPECT_EQ(decode_manifest("kiln-manifest-v1\n", DigestFunction::kXxh3_128), Manifest{});
+  EXPECT_EQ(decode_manifest("kiln-manifest-v2\n", DigestFunction::kXxh3_128), Manifest{});
+  // A path with spaces survives: it is the rest of the line.
+  Manifest spaced;
+  spaced.entries.push_back({{{"a dir/b c.h", false, digest("s"), {}}}, digest("r")});
+  EXPECT_EQ(decode_manifest(encode_manifest(spaced), DigestFunction::kXxh3_128), spaced);
 }
 
 TEST(Manifest, NewestFirstDeduplicatedAndBounded) {
   Manifest m;
   for (std::size_t i = 0; i < kMaxManifestEntries + 5; ++i) {
-    add_manifest_entry(m, {{{"x.h", false, digest(std::to_string(i))}}, digest("r")});
+    add_manifest_entry(m, {{{"x.h", false, digest(std::to_string(i)), {}}}, digest("r")});
   }
   EXPECT_EQ(m.entries.size(), kMaxManifestEntries);
   EXPECT_EQ(m.entries.front().files[0].digest, digest(std::to_string(kMaxManifestEntries + 4)));
-  add_manifest_entry(m, {{{"x.h", false, digest("10")}}, digest("new")});
+  add_manifest_entry(m, {{{"x.h", false, digest("10"), {1, 2, 3, 4, 5}}}, digest("new")});
   EXPECT_EQ(m.entries.size(), kMaxManifestEntries);
   EXPECT_EQ(m.entries.front().result, digest("new"));
   EXPECT_EQ(std::count_if(m.entries.begin(), m.entries.end(),
@@ -145,8 +155,8 @@ TEST(Manifest, NewestFirstDeduplicatedAndBounded) {
 }
 
 TEST(DependResult, DependsOnEveryFileAndDigest) {
-  const std::vector<ManifestFile> files = {{"x.h", false, digest("1")}};
-  const std::vector<ManifestFile> changed = {{"x.h", false, digest("2")}};
+  const std::vector<ManifestFile> files = {{"x.h", false, digest("1"), {}}};
+  const std::vector<ManifestFile> changed = {{"x.h", false, digest("2"), {}}};
   EXPECT_NE(depend_result_material(digest("k"), files),
             depend_result_material(digest("k"), changed));
   EXPECT_NE(depend_result_material(digest("k"), files), depend_result_material(digest("j"), files));

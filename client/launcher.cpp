@@ -217,6 +217,13 @@ class TempPath {
   std::string path_;
 };
 
+FileStat stat_of(const struct stat& st) {
+  return FileStat{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                  static_cast<std::uint64_t>(st.st_size),
+                  std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec,
+                  std::int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec};
+}
+
 std::string stats_category(const std::string& reason) {
   if (reason.find("linking") != std::string::npos) return "linking";
   if (reason.rfind("unreadable response file", 0) == 0) return "unreadable response file";
@@ -427,7 +434,13 @@ std::optional<cas::Digest> Launcher::file_digest(const std::string& path, std::s
 bool Launcher::entry_matches(const ManifestEntry& entry) {
   for (const ManifestFile& file : entry.files) {
     // A rewritten path is relative to this working directory, which is
-    // exactly how open() resolves it.
+    // exactly how open() and stat() resolve it. When the file still has
+    // the stat recorded with its digest (including ctime, which no one can
+    // set back), its content is the one hashed then: skip reading it.
+    if (file.stat.known()) {
+      struct stat st {};
+      if (::stat(file.path.c_str(), &st) == 0 && stat_of(st) == file.stat) continue;
+    }
     const auto digest = file_digest(file.path);
     if (!digest || *digest != file.digest) return false;
   }
@@ -591,6 +604,14 @@ Result<std::vector<ManifestFile>> Launcher::hash_deps(const std::string& deps_te
       log("dependency " + path + " changed during the compile; not recorded in a manifest");
       *untrusted = true;
     }
+    // Its stat can stand for its content only if a later change is sure to
+    // show in it: mtime and ctime at least a second older than this run
+    // (coarse filesystem clocks cannot then give a change the same times).
+    FileStat recorded = stat_of(st);
+    const auto ctime = std::chrono::system_clock::from_time_t(st.st_ctim.tv_sec);
+    if (mtime + std::chrono::seconds(2) > invoked_ || ctime + std::chrono::seconds(2) > invoked_) {
+      recorded = FileStat{};
+    }
     std::string content;
     const auto digest = file_digest(path, &content);
     if (!digest) return make_error(Errc::kIo, "cannot read dependency " + path);
@@ -598,7 +619,7 @@ Result<std::vector<ManifestFile>> Launcher::hash_deps(const std::string& deps_te
     if (macros.time || macros.date) *untrusted = true;
     bool rewritten = false;
     std::string key_path = rewrite_.to_key(path, &rewritten);
-    files.push_back(ManifestFile{std::move(key_path), rewritten, *digest});
+    files.push_back(ManifestFile{std::move(key_path), rewritten, *digest, recorded});
   }
   return files;
 }
