@@ -34,8 +34,8 @@ namespace fs = std::filesystem;
 using cas::UniqueFd;
 
 constexpr std::string_view kFixedStats[] = {
-    kStatDirectHit,  kStatPreprocessedHit,    kStatRemoteHit,     kStatMissLocal,
-    kStatMissRemote, kStatMissRemoteFallback, kStatCompileFailed, kStatError,
+    kStatDirectHit,          kStatPreprocessedHit, kStatRemoteHit, kStatMissLocal, kStatMissRemote,
+    kStatMissRemoteFallback, kStatCompileFailed,   kStatError,     kStatLinkHit,   kStatLinkMiss,
 };
 
 std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
@@ -273,6 +273,9 @@ std::string render_stats_text(const StatsCounters& counters, const StatsView& vi
   for (const auto& [reason, n] : t.reasons) lines.push_back({"  " + reason, n, ""});
   lines.push_back({"Compile failed", get(counters, kStatCompileFailed), ""});
   lines.push_back({"Errors", get(counters, kStatError), ""});
+  lines.push_back({"Links cached", get(counters, kStatLinkHit) + get(counters, kStatLinkMiss), ""});
+  lines.push_back({"  hits", get(counters, kStatLinkHit), ""});
+  lines.push_back({"  misses", get(counters, kStatLinkMiss), ""});
 
   std::size_t width = 28;
   for (const Line& line : lines) {
@@ -323,6 +326,7 @@ std::string render_stats_json(const StatsCounters& counters, const StatsView& vi
       {"uncacheable_total", t.uncacheable},
       {"compile_failed", get(counters, kStatCompileFailed)},
       {"errors", get(counters, kStatError)},
+      {"links", {{"hits", get(counters, kStatLinkHit)}, {"misses", get(counters, kStatLinkMiss)}}},
       {"cache_size", view.cache_size},
       {"max_size", view.max_size},
   };

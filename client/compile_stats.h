@@ -36,6 +36,8 @@ inline constexpr std::string_view kStatMissRemote = "miss_remote";
 inline constexpr std::string_view kStatMissRemoteFallback = "miss_remote_fallback";
 inline constexpr std::string_view kStatCompileFailed = "compile_failed";
 inline constexpr std::string_view kStatError = "error";
+inline constexpr std::string_view kStatLinkHit = "link_hit";  // links (kept apart from compiles)
+inline constexpr std::string_view kStatLinkMiss = "link_miss";
 inline constexpr std::string_view kStatUncacheablePrefix = "uncacheable:";
 
 // "uncacheable:" + reason.

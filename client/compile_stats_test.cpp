@@ -47,8 +47,11 @@ void spit(const fs::path& path, const std::string& text) {
 }
 
 StatsCounters zeros() {
-  return {{"direct_hit", 0},  {"preprocessed_hit", 0},     {"remote_hit", 0},     {"miss_local", 0},
-          {"miss_remote", 0}, {"miss_remote_fallback", 0}, {"compile_failed", 0}, {"error", 0}};
+  return {{"direct_hit", 0},     {"preprocessed_hit", 0},
+          {"remote_hit", 0},     {"miss_local", 0},
+          {"miss_remote", 0},    {"miss_remote_fallback", 0},
+          {"compile_failed", 0}, {"error", 0},
+          {"link_hit", 0},       {"link_miss", 0}};
 }
 
 StatsCounters read_ok(const fs::path& file) {
@@ -228,6 +231,9 @@ TEST(CompileStats, RendersText) {
             "  preprocessing only (-E)  2\n"
             "Compile failed             1\n"
             "Errors                     0\n"
+            "Links cached               0\n"
+            "  hits                     0\n"
+            "  misses                   0\n"
             "Cache size          1.2 GiB / 5 GiB (24 %)\n");
 }
 
@@ -245,6 +251,9 @@ TEST(CompileStats, RendersTextWithoutCountsOrLimit) {
             "Uncacheable                0\n"
             "Compile failed             0\n"
             "Errors                     0\n"
+            "Links cached               0\n"
+            "  hits                     0\n"
+            "  misses                   0\n"
             "Cache size          0 B\n");
 }
 
@@ -286,6 +295,7 @@ TEST(CompileStats, RendersJson) {
       {"uncacheable_total", 12},
       {"compile_failed", 1},
       {"errors", 0},
+      {"links", {{"hits", 0}, {"misses", 0}}},
       {"cache_size", 1288490189ULL},
       {"max_size", 5ULL << 30},
   };

@@ -94,6 +94,13 @@ std::optional<Uncacheable> expand(std::span<const std::string> in_args, const Re
 
 }  // namespace
 
+std::optional<std::string> expand_response_files(std::span<const std::string> args,
+                                                 const ReadFile& read_file,
+                                                 std::vector<std::string>& out) {
+  if (auto bad = expand(args, read_file, 0, out)) return bad->reason;
+  return std::nullopt;
+}
+
 std::vector<std::string> split_response_file(const std::string& text) {
   std::vector<std::string> args;
   std::string current;

@@ -67,6 +67,13 @@ using ReadFile = std::function<std::optional<std::string>(const std::string& pat
 std::variant<CompileArgs, Uncacheable> analyze_compile(std::span<const std::string> argv,
                                                        const ReadFile& read_file);
 
+// Appends `args` to `out` with @file arguments expanded (as
+// analyze_compile does); the reason when a file cannot be read or nests
+// too deeply.
+std::optional<std::string> expand_response_files(std::span<const std::string> args,
+                                                 const ReadFile& read_file,
+                                                 std::vector<std::string>& out);
+
 // Splits a response file's text into arguments (GCC's rules).
 std::vector<std::string> split_response_file(const std::string& text);
 

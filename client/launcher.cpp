@@ -30,6 +30,7 @@
 #include "client/compile_stats.h"
 #include "client/compiler_args.h"
 #include "client/depfile.h"
+#include "client/link_args.h"
 #include "client/local_store.h"
 #include "worker/toolchain.h"
 
@@ -174,9 +175,9 @@ std::optional<std::string> read_file(const std::string& path) {
 }
 
 // Writes `data` to `path` atomically (a temporary name beside it, renamed).
-Status write_file_atomically(const std::string& path, std::string_view data) {
+Status write_file_atomically(const std::string& path, std::string_view data, mode_t mode = 0666) {
   const std::string tmp = path + ".kiln-tmp." + std::to_string(::getpid());
-  cas::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
+  cas::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd.valid())
     return make_error(Errc::kIo, "cannot write " + path + ": " + std::strerror(errno));
   std::string_view rest = data;
@@ -265,7 +266,9 @@ enum class Outcome {
   kMissRemote,
   kMissRemoteFallback,
   kCompileFailed,
-  kError
+  kError,
+  kLinkHit,
+  kLinkMiss
 };
 
 const char* counter_of(Outcome outcome) {
@@ -286,6 +289,10 @@ const char* counter_of(Outcome outcome) {
       return "compile_failed";
     case Outcome::kError:
       return "error";
+    case Outcome::kLinkHit:
+      return "link_hit";
+    case Outcome::kLinkMiss:
+      return "link_miss";
   }
   return "error";
 }
@@ -306,9 +313,20 @@ class Launcher {
         argv_(std::move(argv)),
         compiler_(std::move(compiler)),
         args_(std::move(args)),
+        subject_(args_.source),
+        dir_(ctx.config.get("dir")) {}
+  Launcher(Context& ctx, std::vector<std::string> argv, std::string compiler, LinkArgs link,
+           const GridAccess& grid)
+      : ctx_(ctx),
+        grid_(grid),
+        argv_(std::move(argv)),
+        compiler_(std::move(compiler)),
+        link_(std::move(link)),
+        subject_(link_.output),
         dir_(ctx.config.get("dir")) {}
 
   int run();
+  int run_link();
 
  private:
   // Logging to KILN_LOGFILE (nothing when unset).
@@ -316,7 +334,7 @@ class Launcher {
     const std::string& file = ctx_.config.get("logfile");
     if (file.empty()) return;
     std::ofstream out(file, std::ios::app);
-    out << "[" << ::getpid() << "] " << args_.source << ": " << line << '\n';
+    out << "[" << ::getpid() << "] " << subject_ << ": " << line << '\n';
   }
   int finish(Outcome outcome, int exit_code) {
     log(counter_of(outcome));
@@ -333,7 +351,8 @@ class Launcher {
   Result<cas::Digest> store_result(const cas::Digest& key, const Produced& produced);
   int deliver(const cas::ActionResult& result, const std::vector<ManifestFile>& files,
               Outcome outcome);
-  Result<std::vector<ManifestFile>> hash_deps(const std::string& deps_text, bool* untrusted);
+  Result<std::vector<ManifestFile>> hash_deps(const std::string& deps_text, bool* untrusted,
+                                              bool scan_time_macros = true);
   Status write_depfile(const std::vector<ManifestFile>& files);
   int compile_local(const std::optional<cas::Digest>& store_as, Outcome outcome);
   int compile_preprocessed();
@@ -352,7 +371,9 @@ class Launcher {
   const GridAccess& grid_;
   std::vector<std::string> argv_;  // as given; argv_[0] is the user's compiler name
   std::string compiler_;           // resolved absolute path
-  CompileArgs args_;
+  CompileArgs args_;               // a compile's
+  LinkArgs link_;                  // a link's
+  std::string subject_;            // the source or the linked output, for the log
   fs::path dir_;
   std::unique_ptr<cas::Store> store_;
   cas::DigestFunction fn_ = cas::DigestFunction::kXxh3_128;
@@ -584,8 +605,8 @@ int Launcher::deliver(const cas::ActionResult& result, const std::vector<Manifes
 // output depends on more than the text) or was modified after this kiln
 // started (it may have changed while the compiler read it; as ccache's
 // "file too new"): such a compile is not recorded in a manifest.
-Result<std::vector<ManifestFile>> Launcher::hash_deps(const std::string& deps_text,
-                                                      bool* untrusted) {
+Result<std::vector<ManifestFile>> Launcher::hash_deps(const std::string& deps_text, bool* untrusted,
+                                                      bool scan) {
   auto paths = parse_depfile(deps_text);
   if (!paths || paths->empty()) {
     return make_error(Errc::kInvalidArgument, "unreadable dependency file");
@@ -615,8 +636,10 @@ Result<std::vector<ManifestFile>> Launcher::hash_deps(const std::string& deps_te
     std::string content;
     const auto digest = file_digest(path, &content);
     if (!digest) return make_error(Errc::kIo, "cannot read dependency " + path);
-    const TimeMacros macros = scan_time_macros(content);
-    if (macros.time || macros.date) *untrusted = true;
+    if (scan) {
+      const TimeMacros macros = scan_time_macros(content);
+      if (macros.time || macros.date) *untrusted = true;
+    }
     bool rewritten = false;
     std::string key_path = rewrite_.to_key(path, &rewritten);
     files.push_back(ManifestFile{std::move(key_path), rewritten, *digest, recorded});
@@ -882,6 +905,95 @@ int Launcher::run() {
   return compile_local(std::nullopt, Outcome::kMissLocal);
 }
 
+// A link: the same manifest scheme as a compile, with the linker's own
+// --dependency-file listing everything it read (objects, archives, shared
+// libraries, start files, scripts). Links always run here.
+int Launcher::run_link() {
+  if (auto ready = setup(); !ready.ok()) {
+    if (ready.error().code == Errc::kInvalidArgument) throw_error(ready.error());
+    std::cerr << "kiln: warning: cache unavailable (" << ready.error().message
+              << "); linking without it\n";
+    auto run = argv_;
+    run[0] = compiler_;
+    exec_compiler(compiler_, run);
+  }
+  std::string material = "kiln-link-v1\n" + identity_.to_string() + "\n";
+  for (const std::string& arg : link_.args) material += rewrite_.arg_to_key(arg) + "\n";
+  for (std::string_view name : compile_environment_names()) {
+    if (auto it = ctx_.environment.find(std::string(name)); it != ctx_.environment.end()) {
+      material += std::string(name) + "=" + it->second + "\n";
+    }
+  }
+  if (auto it = ctx_.environment.find("LIBRARY_PATH"); it != ctx_.environment.end()) {
+    material += "LIBRARY_PATH=" + it->second + "\n";
+  }
+  manifest_key_ = cas::digest_of(fn_, material);
+
+  if (!recache_) {
+    if (auto manifest = load_manifest()) {
+      for (const ManifestEntry& entry : manifest->entries) {
+        if (!entry_matches(entry)) continue;
+        auto result = lookup(entry.result);
+        if (!result || result->output_files.size() != 1) break;
+        const cas::OutputFile& file = result->output_files[0];
+        auto blob = store_->get(file.digest);
+        auto out = store_->get(result->stdout_digest);
+        auto err = store_->get(result->stderr_digest);
+        if (!blob.ok() || !*blob || !out.ok() || !*out || !err.ok() || !*err) break;
+        if (!write_file_atomically(link_.output, **blob, file.executable ? 0777 : 0666).ok()) break;
+        write_all(STDOUT_FILENO, **out);
+        write_all(STDERR_FILENO, **err);
+        return finish(Outcome::kLinkHit, 0);
+      }
+    }
+  }
+
+  TempPath deps(dir_ / "tmp", ".d");
+  std::vector<std::string> run = argv_;
+  run[0] = compiler_;
+  run.push_back("-Wl,--dependency-file=" + deps.str());
+  auto linked = run_captured(compiler_, run);
+  if (!linked.ok()) {
+    std::cerr << "kiln: error: " << linked.error().message << '\n';
+    return 127;
+  }
+  write_all(STDOUT_FILENO, linked->out);
+  write_all(STDERR_FILENO, linked->err);
+  if (linked->exit_code != 0) {
+    log("link failed");
+    return linked->exit_code;
+  }
+  const auto fail_quietly = [&](const std::string& why) {
+    log("not cached: " + why);
+    return finish(Outcome::kLinkMiss, 0);
+  };
+  if (readonly_) return finish(Outcome::kLinkMiss, 0);
+  const auto deps_text = read_file(deps.str());
+  if (!deps_text) return fail_quietly("the linker wrote no dependency file");
+  bool untrusted = false;
+  auto files = hash_deps(*deps_text, &untrusted, /*scan_time_macros=*/false);
+  if (!files.ok()) return fail_quietly(files.error().message);
+  struct stat st {};
+  if (::stat(link_.output.c_str(), &st) != 0) return fail_quietly("no " + link_.output);
+  auto output = store_->put_file(link_.output);
+  auto out = store_->put(linked->out);
+  auto err = store_->put(linked->err);
+  if (!output.ok() || !out.ok() || !err.ok()) return fail_quietly("cannot store the output");
+  cas::ActionResult result;
+  result.output_files.push_back({"out", *output, (st.st_mode & 0111) != 0});
+  result.stdout_digest = *out;
+  result.stderr_digest = *err;
+  auto encoded = cas::encode_action_result(result, fn_);
+  if (!encoded.ok()) return fail_quietly(encoded.error().message);
+  const cas::Digest key = cas::digest_of(fn_, depend_result_material(manifest_key_, *files));
+  const std::vector<cas::Digest> referenced = {*output, *out, *err};
+  if (auto stored = store_->put_action_result(key, *encoded, referenced); !stored.ok()) {
+    return fail_quietly(stored.error().message);
+  }
+  if (!untrusted) store_manifest_entry(ManifestEntry{std::move(files).value(), key});
+  return finish(Outcome::kLinkMiss, 0);
+}
+
 }  // namespace
 
 int run_launcher(Context& ctx, const std::vector<std::string>& argv, const GridAccess& grid) {
@@ -894,7 +1006,19 @@ int run_launcher(Context& ctx, const std::vector<std::string>& argv, const GridA
   } else if (*disabled) {
     exec_compiler(*compiler, run);
   }
-  auto analysis = analyze_compile(argv, [](const std::string& path) { return read_file(path); });
+  const auto read = [](const std::string& path) { return read_file(path); };
+  auto analysis = analyze_compile(argv, read);
+  if (auto* why = std::get_if<Uncacheable>(&analysis)) {
+    // Not a compile; perhaps a link kiln can cache.
+    auto link = analyze_link(argv, read);
+    if (auto* args = std::get_if<LinkArgs>(&link)) {
+      Launcher launcher(ctx, argv, *compiler, std::move(*args), grid);
+      return launcher.run_link();
+    }
+    if (stats_category(why->reason) == "linking") {
+      why->reason = "linking (" + std::get<Uncacheable>(link).reason + ")";
+    }
+  }
   if (auto* why = std::get_if<Uncacheable>(&analysis)) {
     const fs::path dir = ctx.config.get("dir");
     (void)add_stats(dir / "stats", {{"uncacheable:" + stats_category(why->reason), 1}});

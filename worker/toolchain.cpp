@@ -70,7 +70,23 @@ std::string prog_name(const std::string& compiler, const std::string& program) {
   if (!outcome.ok() || outcome->exit_code != 0) return {};
   std::string path = outcome->stdout_data;
   while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
-  if (path.empty() || path.front() != '/' || ::access(path.c_str(), X_OK) != 0) return {};
+  if (path.empty()) return {};
+  if (path.front() != '/') {
+    // GCC names the assembler and linker without a directory: PATH finds them.
+    const char* env_path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read only
+    std::string dirs = env_path != nullptr ? env_path : "/usr/bin:/bin";
+    std::size_t start = 0;
+    std::string found;
+    while (start <= dirs.size() && found.empty()) {
+      std::size_t end = dirs.find(':', start);
+      if (end == std::string::npos) end = dirs.size();
+      const std::string candidate = dirs.substr(start, end - start) + "/" + path;
+      if (end > start && ::access(candidate.c_str(), X_OK) == 0) found = candidate;
+      start = end + 1;
+    }
+    path = found;
+  }
+  if (path.empty() || ::access(path.c_str(), X_OK) != 0) return {};
   return path;
 }
 
@@ -80,10 +96,11 @@ Result<cas::Digest> compute_identity(const std::string& compiler, cas::DigestFun
   if (ec) return make_error(Errc::kNotFound, "compiler " + compiler + ": " + ec.message());
   auto driver_digest = cas::digest_file(fn, driver.string());
   if (!driver_digest.ok()) return driver_digest.error();
-  std::string material = "kiln-toolchain-v1\n" + driver_digest->to_string() + "\n";
-  // GCC's driver runs a separate compiler proper; Clang answers with the
-  // bare name (not absolute), and then there is nothing more to hash.
-  for (const char* program : {"cc1", "cc1plus"}) {
+  std::string material = "kiln-toolchain-v2\n" + driver_digest->to_string() + "\n";
+  // GCC's driver runs a separate compiler proper (Clang answers with the
+  // bare name of a program it does not have, and there is nothing more to
+  // hash); both run the assembler and the linker, which shape the output.
+  for (const char* program : {"cc1", "cc1plus", "as", "ld"}) {
     const std::string path = prog_name(compiler, program);
     if (path.empty()) continue;
     auto digest = cas::digest_file(fn, path);

@@ -2,10 +2,11 @@
 // and arguments, as a digest that two machines can compare.
 //
 // A compiler's identity is the digest of its driver's bytes (the file the
-// path resolves to) and, for GCC, of the compiler proper it runs (cc1,
-// cc1plus, found with -print-prog-name). Clang's driver is the compiler.
-// Not covered: the assembler (binutils) and the C library's headers; the
-// launcher covers headers by content, and docs/launcher.md states the rest.
+// path resolves to) and of the programs it runs that shape the output: for
+// GCC the compiler proper (cc1, cc1plus), and the assembler and linker (as,
+// ld), each found with -print-prog-name (on PATH when it answers a bare
+// name). Clang's driver is its own compiler. Headers and libraries are not
+// part of it: the launcher covers them by content.
 //
 // The launcher looks the identity up on every compile, so it is cached in a
 // directory, one small file per compiler path, valid while the driver's

@@ -267,6 +267,30 @@ sc_clang() {
   kc direct a.o --also a.d -- clang -MD -c a.c -o a.o
 }
 
+# Links (CMAKE_<LANG>_LINKER_LAUNCHER=kiln, or kiln gcc *.o -o prog) are
+# cached too, keyed by everything the linker read (its --dependency-file).
+sc_link() {
+  setup link
+  printf 'int helper(void) { return 1; }\n' >b.c
+  printf '#include <stdio.h>\nint helper(void);\nint main(void) { printf("%%d\\n", helper()); return 0; }\n' >a.c
+  gcc -c a.c -o a.o && gcc -c b.c -o b.o
+  backdate
+  kc none prog -- gcc a.o b.o -o prog
+  [ "$(stat links.misses)/$(stat links.hits)" = 1/0 ] || fail "a first link is not a link miss"
+  kc none prog -- gcc a.o b.o -o prog
+  [ "$(stat links.hits)" = 1 ] || fail "the same link again is not a hit: $("$KILN" -s --json)"
+  [ -x prog ] && [ "$(./prog)" = 1 ] || fail "the program from the cache does not run"
+  # A changed object is a miss; the old one again a hit.
+  printf 'int helper(void) { return 2; }\n' >b.c
+  gcc -c b.c -o b.o
+  kc none prog -- gcc a.o b.o -o prog
+  [ "$(./prog)" = 2 ] || fail "a stale link after an object changed"
+  [ "$(stat links.misses)" = 2 ] || fail "a changed object is not a link miss"
+  kc none lib.so -- gcc -shared -o lib.so b.o
+  kc none lib.so -- gcc -shared -o lib.so b.o
+  [ "$(stat links.hits)" = 2 ] || fail "a shared library link is not cached"
+}
+
 # 7. Uncacheable commands run the compiler unchanged, and are counted with
 # their reasons.
 sc_uncacheable() {
@@ -274,7 +298,7 @@ sc_uncacheable() {
   printf 'int helper(void) { return 1; }\n' >b.c
   printf '#include <stdio.h>\nint helper(void);\nint main(void) { printf("%%d\\n", helper()); return 0; }\n' >a.c
   gcc -c a.c -o a.o && gcc -c b.c -o b.o
-  kc uncacheable prog -- gcc a.o b.o -o prog
+  kc uncacheable prog --also prog.map -- gcc a.o b.o -o prog -Wl,-Map,prog.map
   [ "$(./prog)" = 1 ] || fail "the linked program does not work"
   kc uncacheable - -- gcc -E a.c
   kc uncacheable a.o --also b.o -- gcc -c a.c b.c
@@ -594,7 +618,7 @@ sc_env() {
   kc direct a.o -- "${cmd[@]}"
 }
 
-all=(forms basic fresh_source key deps diagnostics rsp options clang uncacheable basedir basedir_off basedir_debug concurrency fresh_cache_race corrupt
+all=(forms basic fresh_source key link deps diagnostics rsp options clang uncacheable basedir basedir_off basedir_debug concurrency fresh_cache_race corrupt
   unwritable time_macro env)
 if [ $# -gt 0 ]; then all=("$@"); fi
 run_scenarios "${all[@]}"
