@@ -25,12 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-struct UpOptions {
-  int workers = 2;
-  int port = 7010;
-  int slots = 0;
-};
-
 pid_t spawn(const std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -64,6 +58,8 @@ struct ChildGuard {
   std::vector<pid_t> pids;
   ~ChildGuard() { stop_all(pids); }
 };
+
+}  // namespace
 
 int run_up(Context& ctx, const UpOptions& opts) {
   if (opts.workers < 1) throw CommandError(kExitUsage, "--workers must be at least 1");
@@ -155,9 +151,13 @@ int run_up(Context& ctx, const UpOptions& opts) {
   return exit_code;
 }
 
+namespace {
+
 std::string ago(std::uint64_t ms) { return std::to_string(ms) + " ms ago"; }
 
-int run_status(Context& ctx, bool json) {
+}  // namespace
+
+int run_status(Context& ctx, const StatusOptions& opts) {
   const std::string endpoint = ctx.config.get("scheduler");
   if (endpoint.empty()) {
     throw CommandError(kExitUsage,
@@ -183,7 +183,7 @@ int run_status(Context& ctx, bool json) {
   const std::uint64_t lookups = s.getActionCacheHits() + s.getActionCacheMisses();
   const double hit_rate =
       lookups == 0 ? 0.0 : 100.0 * static_cast<double>(s.getActionCacheHits()) / lookups;
-  if (json) {
+  if (opts.json) {
     nlohmann::json workers = nlohmann::json::array();
     for (auto w : s.getWorkers()) {
       nlohmann::json platform = nlohmann::json::object();
@@ -225,26 +225,6 @@ int run_status(Context& ctx, bool json) {
   ctx.out << "; " << s.getActionCacheHits() << " hits / " << lookups << " lookups ("
           << static_cast<int>(hit_rate) << "%); " << s.getExecuted() << " executed\n";
   return kExitOk;
-}
-
-}  // namespace
-
-std::function<int(Context&)> add_up_command(CLI::App& app) {
-  auto opts = std::make_shared<UpOptions>();
-  CLI::App* up =
-      app.add_subcommand("up", "Start a scheduler and workers on this machine (Ctrl-C stops them)");
-  up->add_option("-w,--workers", opts->workers, "Number of workers")->capture_default_str();
-  up->add_option("-p,--port", opts->port, "Scheduler client port on 127.0.0.1 (0: any free port)")
-      ->capture_default_str();
-  up->add_option("--slots", opts->slots, "Slots per worker (default: cores / workers)");
-  return [opts](Context& ctx) { return run_up(ctx, *opts); };
-}
-
-std::function<int(Context&)> add_status_command(CLI::App& app) {
-  auto json = std::make_shared<bool>(false);
-  CLI::App* status = app.add_subcommand("status", "Show the grid: workers, queue, cache");
-  status->add_flag("--json", *json, "Machine-readable output");
-  return [json](Context& ctx) { return run_status(ctx, *json); };
 }
 
 }  // namespace kiln::client

@@ -7,6 +7,11 @@
 //                                     them all
 //   kiln status [--json]              workers, queue, in-flight actions, cache
 //                                     size and hit rate of KILN_SCHEDULER
+//
+// Declaring the subcommands (grid_commands_cli.cpp) is apart from running
+// them (grid_commands.cpp, which speaks ZeroMQ): both executables declare
+// them, so help and parse errors are the same, and only kiln-grid runs them
+// (client/grid_link.h).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -16,7 +21,26 @@
 
 namespace kiln::client {
 
-std::function<int(Context&)> add_up_command(CLI::App& app);
-std::function<int(Context&)> add_status_command(CLI::App& app);
+struct UpOptions {
+  int workers = 2;
+  int port = 7010;
+  int slots = 0;
+};
+
+struct StatusOptions {
+  bool json = false;
+};
+
+using UpRunner = std::function<int(Context&, const UpOptions&)>;
+using StatusRunner = std::function<int(Context&, const StatusOptions&)>;
+
+// Adds the subcommand and its options to `app`; the returned function, once
+// parsed, calls `run` with the options given.
+std::function<int(Context&)> add_up_command(CLI::App& app, UpRunner run);
+std::function<int(Context&)> add_status_command(CLI::App& app, StatusRunner run);
+
+// What they do (kiln-grid only).
+int run_up(Context& ctx, const UpOptions& opts);
+int run_status(Context& ctx, const StatusOptions& opts);
 
 }  // namespace kiln::client

@@ -15,8 +15,7 @@
 #include "client/cas_command.h"
 #include "client/cli.h"
 #include "client/config.h"
-#include "client/grid_commands.h"
-#include "client/grid_executor.h"
+#include "client/grid_link.h"
 #include "client/launcher.h"
 #include "client/run_command.h"
 #include "worker/executor.h"
@@ -113,16 +112,9 @@ bool is_subcommand(std::string_view word) {
   return word == "cas" || word == "run" || word == "up" || word == "status" || word == "config";
 }
 
-GridAccess grid_access() {
-  GridAccess access;
-  access.make_executor = [](cas::Store& store,
-                            const GridOptions& options) -> std::unique_ptr<ActionExecutor> {
-    return std::make_unique<GridExecutor>(store, options);
-  };
-  return access;
-}
-
 int run(int argc, char** argv) {
+  // The grid client: in-process (kiln-grid), or a handover to it (kiln).
+  const GridLink grid = grid_link(argv);
   // The compiler launcher comes first: `kiln gcc …`, or kiln under another
   // name (a symlink called gcc), takes every argument as the compiler's.
   const std::string self = std::filesystem::path(argv[0]).filename().string();
@@ -130,11 +122,11 @@ int run(int argc, char** argv) {
     std::vector<std::string> compile(argv, argv + argc);
     compile[0] = self;
     Context ctx = load_context({}, {}, {}, nullptr);
-    return run_launcher(ctx, compile, grid_access());
+    return run_launcher(ctx, compile, grid.access);
   }
   if (argc > 1 && argv[1][0] != '-' && !is_subcommand(argv[1])) {
     Context ctx = load_context({}, {}, {}, nullptr);
-    return run_launcher(ctx, std::vector<std::string>(argv + 1, argv + argc), grid_access());
+    return run_launcher(ctx, std::vector<std::string>(argv + 1, argv + argc), grid.access);
   }
   // ccache's options: -s, -z, -C, -M SIZE (with --json).
   if (argc > 1 && is_cache_option(argv[1])) {
@@ -155,19 +147,20 @@ int run(int argc, char** argv) {
   app.add_option("--scheduler", scheduler, "Scheduler endpoint (overrides KILN_SCHEDULER)");
 
   auto run_cas = add_cas_command(app);
-  auto run_run =
-      add_run_command(app, [](Context& ctx, cas::Store& store) -> std::unique_ptr<ActionExecutor> {
-        // The embedded default unless a scheduler is configured.
+  auto run_run = add_run_command(
+      app, [&grid](Context& ctx, cas::Store& store) -> std::unique_ptr<ActionExecutor> {
+        // The embedded default unless a scheduler is configured (then this
+        // is kiln-grid: kiln has handed over before opening the store).
         if (const std::string& endpoint = ctx.config.get("scheduler"); !endpoint.empty()) {
           GridOptions options;
           options.endpoint = endpoint;
-          return std::make_unique<GridExecutor>(store, options);
+          return grid.access.make_executor(store, options);
         }
         return std::make_unique<LocalExecutor>(
             store, std::filesystem::path(ctx.config.get("dir")) / "sandbox");
       });
-  auto run_up = add_up_command(app);
-  auto run_status = add_status_command(app);
+  auto run_up = add_up_command(app, grid.up);
+  auto run_status = add_status_command(app, grid.status);
   CLI::App* config_cmd =
       app.add_subcommand("config", "Show every setting, its value and where it came from");
 
@@ -199,7 +192,12 @@ int run(int argc, char** argv) {
     }
     return kExitOk;
   }
-  if (app.got_subcommand("run")) return run_run(ctx);
+  if (app.got_subcommand("run")) {
+    if (!ctx.config.get("scheduler").empty() && !grid.access.make_executor) {
+      grid.access.handoff();  // before the store is opened
+    }
+    return run_run(ctx);
+  }
   if (app.got_subcommand("up")) return run_up(ctx);
   if (app.got_subcommand("status")) return run_status(ctx);
   return run_cas(ctx);

@@ -39,7 +39,7 @@ endif()
 # transitively through kiln targets, any I/O-heavy dependency. Pure libraries
 # are the ones the design promises can be tested without sockets or disks.
 function(kiln_assert_pure target)
-  set(forbidden cppzmq libzmq PkgConfig::LMDB PkgConfig::LIBARCHIVE spdlog::spdlog)
+  set(forbidden cppzmq libzmq PkgConfig::LMDB kiln::dep::lmdb PkgConfig::LIBARCHIVE spdlog::spdlog)
   set(queue ${target})
   set(seen "")
   while(queue)

@@ -1,0 +1,21 @@
+// kiln-grid's grid_link(): the grid client in-process; see grid_link.h.
+#include "client/grid_link.h"
+
+#include <memory>
+
+#include "client/grid_executor.h"
+
+namespace kiln::client {
+
+GridLink grid_link(char** /*argv*/) {
+  GridLink link;
+  link.access.make_executor = [](cas::Store& store,
+                                 const GridOptions& options) -> std::unique_ptr<ActionExecutor> {
+    return std::make_unique<GridExecutor>(store, options);
+  };
+  link.up = run_up;
+  link.status = run_status;
+  return link;
+}
+
+}  // namespace kiln::client

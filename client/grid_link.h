@@ -1,0 +1,33 @@
+// The grid client (ZeroMQ) as main() reaches it. The `kiln` command is two
+// executables built from the same objects, each linking one version of
+// grid_link():
+//
+//   kiln       grid_link_handoff.cpp: no ZeroMQ, so a compile served from
+//              the cache starts in a fraction of the time (libzmq alone maps
+//              a dozen shared libraries). Every path that needs the grid
+//              replaces the process with kiln-grid from the same directory
+//              (execv: the same argv, argv[0] included, and environment),
+//              before anything has been written.
+//   kiln-grid  grid_link.cpp: the grid client in-process.
+//
+// Paths that need the grid: `kiln up`, `kiln status`, `kiln run` with a
+// scheduler configured, and the launcher compiling on the grid.
+#pragma once
+
+#include "client/grid_commands.h"
+#include "client/launcher.h"
+
+namespace kiln::client {
+
+struct GridLink {
+  // For the launcher and for `kiln run`: make_executor in kiln-grid,
+  // handoff in kiln.
+  GridAccess access;
+  UpRunner up;
+  StatusRunner status;
+};
+
+// `argv` is main()'s, unchanged: what kiln hands over to kiln-grid.
+GridLink grid_link(char** argv);
+
+}  // namespace kiln::client
