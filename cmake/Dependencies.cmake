@@ -9,6 +9,7 @@ find_package(OpenSSL REQUIRED)            # libssl-dev: SHA-256 digest function
 find_package(GTest REQUIRED)              # libgtest-dev
 find_package(CLI11 REQUIRED)              # libcli11-dev: command-line parsing
 find_package(nlohmann_json REQUIRED)      # nlohmann-json3-dev: --json output
+find_package(pugixml REQUIRED)            # libpugixml-dev: kiln test's XML reports
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)          # liblmdb-dev
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)   # libxxhash-dev
 pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)

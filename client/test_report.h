@@ -1,0 +1,191 @@
+// Test results for `kiln test`: reading what test binaries report and
+// writing the one merged report CI reads.
+//
+//   parse_gtest_xml   a GoogleTest --gtest_output=xml report -> TestResults
+//   write_junit       TestResults -> one JUnit XML document (Jenkins, GitLab,
+//                     the common JUnit XSD)
+//   write_json        TestResults -> kiln's --json summary
+//   parse_ctest_json  `ctest --show-only=json-v1` -> the tests CTest would run
+//   filter_ctest      CTest's -R / -E / -L / -LE selection
+//
+// Pure: strings in, strings out; no files, processes or clocks (a timestamp
+// for the report is passed in). Every input here is untrusted (it comes
+// from test binaries and build trees): malformed or oversized input is an
+// Error, never a crash.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proto/result.h"
+
+namespace kiln::client {
+
+// Inputs larger than this are refused (kResourceExhausted) before parsing.
+inline constexpr std::size_t kMaxReportBytes = std::size_t{64} << 20;
+
+enum class Outcome {
+  kPassed,
+  kFailed,
+  kSkipped,   // GTEST_SKIP, disabled (DISABLED_ / notrun), or not runnable
+  kFlaky,     // failed, then passed on a retry: not a real failure
+  kCrashed,   // the test process died (signal, or exited without a verdict)
+  kTimedOut,  // killed at its time limit
+};
+
+// "passed", "failed", "skipped", "flaky", "crashed", "timed_out".
+std::string_view to_string(Outcome outcome);
+
+// True for the outcomes that make `kiln test` exit non-zero.
+bool is_real_failure(Outcome outcome);
+
+struct TestResult {
+  std::string id;     // "Suite.Name" (GoogleTest's --gtest_filter form)
+  std::string suite;  // "Math", "Nums/P" (parameterized), "Ty/0" (typed)
+  std::string name;   // "Adds", "Even/1"
+  Outcome outcome = Outcome::kPassed;
+  std::chrono::milliseconds time{0};
+  // kFailed / kFlaky: the first failure's message; kSkipped: the reason
+  // (GTEST_SKIP's message, "disabled", …); otherwise usually empty.
+  std::string message;
+  // Failure details: for a GoogleTest report, the text of every failure in
+  // order; the runner may append the test's captured stdout/stderr.
+  std::string output;
+  int attempts = 1;     // runs it took (retries included)
+  bool cached = false;  // the verdict came from the action cache
+  // kCrashed: the terminating signal, 0 if it exited (then exit_code).
+  int signal = 0;
+  int exit_code = 0;
+  // kTimedOut: the limit it hit (0: unknown; `time` is reported instead).
+  std::chrono::milliseconds timeout{0};
+
+  bool operator==(const TestResult&) const = default;
+};
+
+// Reads one GoogleTest XML report (<testsuites><testsuite><testcase…>).
+// Per testcase: any <failure> (or <error>) child -> kFailed, message = the
+// first one's message attribute, output = every failure's text; else
+// result="skipped" or a <skipped> child -> kSkipped with its message;
+// else status="notrun" or result="suppressed" (DISABLED_ tests) -> kSkipped
+// "disabled"; else kPassed. time is seconds with decimals.
+// A testcase with an empty name (GoogleTest's record of a failure outside
+// any test, e.g. in a global environment) keeps the suite as its id, or
+// "(environment)" when the suite is unnamed too.
+// Note: GoogleTest does not record failures in SetUpTestSuite in the XML
+// (the suite's tests come out skipped); the runner must also check the
+// binary's exit status.
+// Errors: kResourceExhausted (over kMaxReportBytes); kInvalidArgument for
+// XML that does not parse (truncated, malformed) or is not a GoogleTest
+// result report (wrong root, testcase without name or status, a test
+// listing, a bad time).
+Result<std::vector<TestResult>> parse_gtest_xml(std::string_view xml);
+
+struct JUnitOptions {
+  std::string name = "kiln test";  // <testsuites name>
+  std::string timestamp;           // ISO 8601 ("2024-05-01T12:00:00"); "" leaves it out
+  std::string hostname;            // "" leaves it out
+  // Each failure's text and system-out is cut to its last this many bytes
+  // (the end of a log is where the error is), with a note saying so.
+  std::size_t max_output_bytes = std::size_t{1} << 20;
+};
+
+// One JUnit XML document: <testsuites name tests failures errors skipped
+// time [timestamp]> holding one <testsuite> per suite (in order of first
+// appearance) and a <testcase name classname time> per result:
+//   kFailed    <failure message type="failure">output</failure>
+//   kCrashed   <error message="crashed (signal N)" type="crash">
+//              (or "crashed (exit code N)")
+//   kTimedOut  <error message="timed out after X s" type="timeout">
+//   kSkipped   <skipped message/>
+//   kFlaky     passes, with a system-out note of the earlier failure
+// Properties inside the testcase, only when not the default:
+// flaky=true, attempts=N (N != 1), cached=true. Flaky tests count as
+// passed in the totals. Times are seconds with 3 decimals. Text that XML
+// 1.0 cannot carry (control bytes, invalid UTF-8) becomes U+FFFD, so the
+// document is always well-formed.
+std::string write_junit(std::span<const TestResult> results, const JUnitOptions& options = {});
+
+struct TestSummary {
+  int total = 0;
+  int passed = 0;
+  int failed = 0;
+  int flaky = 0;
+  int skipped = 0;
+  int crashed = 0;
+  int timed_out = 0;
+  int cached = 0;
+  std::chrono::milliseconds time{0};  // the tests' times added up
+
+  // No real failure (flaky and skipped tests do not count).
+  bool ok() const { return failed == 0 && crashed == 0 && timed_out == 0; }
+};
+
+TestSummary summarize(std::span<const TestResult> results);
+
+// {"tests":[{"id","suite","name","outcome","time_ms","attempts","cached",
+//   "failure_message"}],
+//  "summary":{"total","passed","failed","flaky","skipped","crashed",
+//   "timed_out","cached","time_ms","ok"}}
+// "failure_message" is TestResult::message (a skipped test's reason too).
+// Invalid UTF-8 in any string becomes U+FFFD.
+std::string write_json(std::span<const TestResult> results);
+
+// One test of `ctest --show-only=json-v1` (CMake >= 3.14).
+struct CTestCase {
+  std::string name;
+  // argv as CTest would run it; empty when CTest could not find the
+  // executable (its "Could not find executable" case).
+  std::vector<std::string> command;
+  std::string working_directory;                     // WORKING_DIRECTORY ("" if unset)
+  std::vector<std::string> environment;              // ENVIRONMENT, "K=V" each
+  std::optional<std::chrono::milliseconds> timeout;  // TIMEOUT > 0
+  std::vector<std::string> labels;                   // LABELS
+  bool disabled = false;                             // DISABLED
+  bool will_fail = false;                            // WILL_FAIL
+  std::optional<int> skip_return_code;               // SKIP_RETURN_CODE
+  std::vector<std::string> pass_regex;               // PASS_REGULAR_EXPRESSION
+  std::vector<std::string> fail_regex;               // FAIL_REGULAR_EXPRESSION
+  std::vector<std::string> skip_regex;               // SKIP_REGULAR_EXPRESSION
+  // Names of the other properties (DEPENDS, FIXTURES_*, RESOURCE_LOCK,
+  // ENVIRONMENT_MODIFICATION, …), which kiln does not honour; the runner
+  // decides whether to warn.
+  std::vector<std::string> ignored_properties;
+  // Non-empty: do not run it; report it kSkipped with this reason
+  // ("disabled", "not available: CTest found no executable").
+  std::string skip_reason;
+
+  bool operator==(const CTestCase&) const = default;
+};
+
+// Errors: kResourceExhausted (over kMaxReportBytes); kInvalidArgument for
+// text that is not JSON, not CTest's "ctestInfo" major version 1, or has a
+// test or property of the wrong shape.
+Result<std::vector<CTestCase>> parse_ctest_json(std::string_view json);
+
+// CTest's selection options; "" means not given. A test is kept when its
+// name matches `include` (-R), its name does not match `exclude` (-E), one
+// of its labels matches `label` (-L), and none matches `label_exclude`
+// (-LE). "Matches" is a search (anywhere in the string), as in CTest.
+//
+// The expressions are std::regex ECMAScript, not CTest's own (KWSys)
+// flavour: the common subset (., *, +, ?, [], ^, $, |, ()) behaves the
+// same, but ECMAScript also knows \d, \w, {m,n} and non-greedy *?, which
+// KWSys would read literally or reject.
+struct CTestFilter {
+  std::string include{};
+  std::string exclude{};
+  std::string label{};
+  std::string label_exclude{};
+};
+
+// The kept cases, in order. Errors: kInvalidArgument naming the option
+// whose expression does not compile.
+Result<std::vector<CTestCase>> filter_ctest(std::span<const CTestCase> cases,
+                                            const CTestFilter& filter);
+
+}  // namespace kiln::client
