@@ -122,10 +122,13 @@ std::optional<std::string> resolve_compiler(const std::string& name,
                                             const std::map<std::string, std::string>& env) {
   std::error_code ec;
   const fs::path self = fs::canonical("/proc/self/exe", ec);
+  // kiln itself: this binary, or its sibling (kiln hands grid work to
+  // kiln-grid, which must skip the `gcc -> kiln` symlink just the same).
   const auto is_self = [&](const fs::path& candidate) {
     std::error_code e;
     const fs::path real = fs::canonical(candidate, e);
-    return !e && real == self;
+    return !e && (real == self || (real.parent_path() == self.parent_path() &&
+                                   (real.filename() == "kiln" || real.filename() == "kiln-grid")));
   };
   if (name.find('/') != std::string::npos) {
     if (::access(name.c_str(), X_OK) != 0 || is_self(name)) return std::nullopt;

@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -117,6 +116,28 @@ fs::path cache_file(const fs::path& cache_dir, const std::string& compiler, cas:
 
 }  // namespace
 
+bool is_compiler_name(std::string_view name) {
+  if (const auto dash = name.rfind('-'); dash != std::string_view::npos) {
+    const std::string_view version = name.substr(dash + 1);
+    if (!version.empty() && version.front() >= '0' && version.front() <= '9' &&
+        version.find_first_not_of("0123456789.") == std::string_view::npos) {
+      name = name.substr(0, dash);
+    }
+  }
+  for (const std::string_view base : {"gcc", "g++", "cc", "c++", "clang", "clang++"}) {
+    if (name == base) return true;
+    if (name.size() > base.size() + 1 && name.substr(name.size() - base.size()) == base &&
+        name[name.size() - base.size() - 1] == '-') {
+      // A target prefix: letters, digits, '_' and '-'.
+      const std::string_view prefix = name.substr(0, name.size() - base.size() - 1);
+      return prefix.find_first_not_of(
+                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+             std::string_view::npos;
+    }
+  }
+  return false;
+}
+
 std::string toolchain_property(std::string_view compiler) {
   return "toolchain:" + std::string(compiler);
 }
@@ -149,8 +170,6 @@ Result<cas::Digest> toolchain_identity(const std::string& compiler, cas::DigestF
 }
 
 std::vector<cas::Property> detect_toolchains(std::string_view path_env, cas::DigestFunction fn) {
-  static const std::regex kCompilerName(  // NOLINT: a constant, built once
-      R"(^([A-Za-z0-9_]+-)*(gcc|g\+\+|cc|c\+\+|clang|clang\+\+)(-[0-9][0-9.]*)?$)");
   std::vector<cas::Property> found;
   std::set<std::string> seen;
   std::size_t start = 0;
@@ -163,7 +182,7 @@ std::vector<cas::Property> detect_toolchains(std::string_view path_env, cas::Dig
     std::error_code ec;
     for (fs::directory_iterator it(dir, ec), last; !ec && it != last; it.increment(ec)) {
       const std::string name = it->path().filename().string();
-      if (!std::regex_match(name, kCompilerName)) continue;
+      if (!is_compiler_name(name)) continue;
       const std::string path = it->path().string();
       if (!seen.insert(path).second || ::access(path.c_str(), X_OK) != 0) continue;
       auto identity = toolchain_identity(path, fn, {});

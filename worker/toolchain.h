@@ -42,6 +42,9 @@ std::string toolchain_property(std::string_view compiler);
 // x86_64-linux-gnu-g++-12), each as toolchain_property(path) = identity.
 std::vector<cas::Property> detect_toolchains(std::string_view path_env, cas::DigestFunction fn);
 
+// Whether a file name is one detect_toolchains() takes for a compiler.
+bool is_compiler_name(std::string_view name);
+
 // The directories the compiler searches for <...> includes by default for
 // `language` ("c", "c++"), from `compiler -x LANG -E -v /dev/null`; cached
 // beside the identity. Headers found there are "system headers" (-MMD).

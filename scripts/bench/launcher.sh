@@ -9,7 +9,9 @@
 #
 # One run does, REPEAT (default 1) times, each from a fresh build dir:
 #   plain        the compiler alone
-#   kiln cold    kiln from an empty KILN_DIR; kiln warm: again, same cache
+#   kiln cold    kiln from an empty KILN_DIR; kiln warm: again, same cache;
+#                kiln is the compiler and the linker launcher; "kiln warm,
+#                compiles only" is warm with the compiler launcher alone
 #   ccache       cold (empty CCACHE_DIR), warm
 #   sccache      cold, warm (Debian's sccache, local disk cache, own server port)
 #   distcc       two distccd on 127.0.0.1 (random ports), DISTCC_HOSTS to both
@@ -88,6 +90,11 @@ build() {
   shift 2
   local lflags=()
   [ -n "$launcher" ] && lflags=(-DCMAKE_C_COMPILER_LAUNCHER="$launcher" -DCMAKE_CXX_COMPILER_LAUNCHER="$launcher")
+  # kiln caches links too (CMake's linker launcher); "compiles only" rows
+  # show what that is worth. ccache, sccache and distcc cannot.
+  if [ "$launcher" = "$kiln" ] && [[ "$label" != *"compiles only"* ]]; then
+    lflags+=(-DCMAKE_C_LINKER_LAUNCHER="$launcher" -DCMAKE_CXX_LINKER_LAUNCHER="$launcher")
+  fi
   rm -rf "$dir"
   env "$@" cmake -S "$src" -B "$dir" "${cmake_flags[@]}" "${lflags[@]}" >"$log.configure.log" 2>&1 ||
     { tail -20 "$log.configure.log" >&2; echo "launcher.sh: configure ($label) failed" >&2; exit 1; }
@@ -138,6 +145,7 @@ for r in $(seq 1 "$repeat"); do
     KILN_DIR="$work/kiln" "$kiln" -z >/dev/null
     build "kiln warm" "$kiln" KILN_DIR="$work/kiln"
     echo "    kiln warm: $(kiln_hits "$work/kiln")" >&2
+    build "kiln warm, compiles only" "$kiln" KILN_DIR="$work/kiln"
   fi
 
   rm -rf "$work/ccache"
@@ -244,6 +252,10 @@ echo
       r = m["kiln warm"] / m["ccache warm"]
       row("kiln warm", sprintf("<= 0.80x ccache warm: %.2fx", r), verdict(r, 0.80))
     } else row("kiln warm", "<= 0.80x ccache warm", "")
+    if (("kiln warm, compiles only" in m) && ("ccache warm" in m)) {
+      r = m["kiln warm, compiles only"] / m["ccache warm"]
+      row("kiln warm, compiles only", sprintf("(links not cached) %.2fx ccache warm", r), "")
+    }
     row("ccache cold", "", ""); row("ccache warm", "", "")
     row("sccache cold", "", ""); row("sccache warm", "", "")
     row("distcc", "", "")

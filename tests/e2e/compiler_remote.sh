@@ -176,7 +176,23 @@ sc_fallback() {
   echo "fallback compile took ${elapsed}s"
 }
 
-all=(remote remote_warnings remote_debug remote_parallel fallback)
+# The masquerade (a gcc symlink to kiln first on PATH) with a grid: the
+# grid client kiln hands over to must skip the symlink too.
+sc_remote_masquerade() {
+  setup remote_masquerade
+  export KILN_SCHEDULER=$GRID
+  mkdir -p "$S/bin"
+  ln -s "$KILN" "$S/bin/gcc"
+  printf 'int m(int x) { return x * 5; }\n' >m.c
+  backdate
+  PATH="$S/bin:$PATH" gcc -O2 -c m.c -o m.o || fail "masquerade compile failed"
+  gcc -O2 -c m.c -o ref.o
+  cmp -s m.o ref.o || fail "masquerade object differs from gcc's"
+  [ "$(stat misses.remote)" = 1 ] || fail "masquerade compile did not go to the grid: $("$KILN" -s --json)"
+  [ "$(stat uncacheable_total)" = 0 ] || fail "masquerade counted as uncacheable: $("$KILN" -s --json)"
+}
+
+all=(remote remote_warnings remote_debug remote_parallel remote_masquerade fallback)
 if [ $# -gt 0 ]; then all=("$@"); fi
 start_grid
 run_scenarios "${all[@]}"

@@ -72,7 +72,8 @@ build() {
   local dir=$1 src=$2 launcher=${3:-} t
   local flags=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++
     -DLEVELDB_BUILD_TESTS=ON -DLEVELDB_BUILD_BENCHMARKS=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON)
-  [ -n "$launcher" ] && flags+=(-DCMAKE_C_COMPILER_LAUNCHER="$launcher" -DCMAKE_CXX_COMPILER_LAUNCHER="$launcher")
+  [ -n "$launcher" ] && flags+=(-DCMAKE_C_COMPILER_LAUNCHER="$launcher" -DCMAKE_CXX_COMPILER_LAUNCHER="$launcher"
+    -DCMAKE_C_LINKER_LAUNCHER="$launcher" -DCMAKE_CXX_LINKER_LAUNCHER="$launcher")
   rm -rf "$dir"
   cmake -S "$src" -B "$dir" "${flags[@]}" >"$dir.configure.log" 2>&1 ||
     fail "configure of $dir failed: $(tail -20 "$dir.configure.log")"
@@ -125,6 +126,9 @@ if s["errors"] or s["compile_failed"]:
     problems.append("errors/failed compiles")
 if rule == "warm" and h["total"] != n:
     problems.append("expected %d hits" % n)
+if rule == "warm" and (s["links"]["misses"] or not s["links"]["hits"]):
+    problems.append("expected every link cached: %s" % s["links"])
+line += ", links: %d hits, %d misses" % (s["links"]["hits"], s["links"]["misses"])
 if rule == "grid-miss" and (m["local"] or m["remote_fallback"] or m["remote"] == 0 or h["remote"] + m["remote"] < distinct):
     problems.append("expected every distinct compile (%d) on the grid, none locally" % distinct)
 if rule == "grid-hit" and (h["total"] != n or h["remote"] < distinct):
@@ -135,14 +139,18 @@ EOF
   ) || fail "$1: launcher stats: $STATS"
 }
 
-# same_outputs DIR: every .o/.a/.so of (a) exists in DIR, byte for byte.
+# same_outputs DIR: every .o/.a/.so and linked program of (a) exists in
+# DIR, byte for byte.
 same_outputs() {
   local n=0 f
   while IFS= read -r f; do
     [ -f "$1/$f" ] || fail "$1/$f is missing (it is in the plain build)"
     cmp -s "$WORK/a/build-plain/$f" "$1/$f" || fail "$1/$f differs from the plain build's (cmp $WORK/a/build-plain/$f $1/$f)"
     n=$((n + 1))
-  done < <(cd "$WORK/a/build-plain" && find . \( -name '*.o' -o -name '*.a' -o -name '*.so*' \) -type f | sort)
+  done < <(cd "$WORK/a/build-plain" && {
+    find . \( -name '*.o' -o -name '*.a' -o -name '*.so*' \) -type f
+    find . -maxdepth 1 -type f -perm -u+x # the linked test programs
+  } | sort)
   [ "$n" -gt 0 ] || fail "the plain build produced no objects"
   OUTPUTS=$n
 }
