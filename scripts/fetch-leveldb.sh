@@ -36,17 +36,6 @@ apt_update() {
   updated=1
 }
 
-# install_missing PACKAGE...: apt-get installs those not installed yet.
-install_missing() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  apt_update
-  echo "fetch-leveldb: installing ${missing[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
 
 has_deb_src() {
   local f
@@ -107,7 +96,7 @@ add_deb_src() {
   echo "fetch-leveldb: added a deb-src entry for $codename main" >&2
 }
 
-command -v dpkg-source >/dev/null || install_missing dpkg-dev
+command -v dpkg-source >/dev/null || "$(dirname "$0")/install-packages.sh" dpkg-dev
 if ! has_deb_src; then
   add_deb_src
   apt_update

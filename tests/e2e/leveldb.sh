@@ -38,18 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-install_missing() {
-  local missing=() p sudo=""
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "leveldb: installing ${missing[*]}" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-install_missing g++ cmake ninja-build python3 procps libgtest-dev libgmock-dev libbenchmark-dev
+"$root/scripts/install-packages.sh" g++ cmake ninja-build python3 procps libgtest-dev libgmock-dev libbenchmark-dev
 
 cache=${KILN_E2E_CACHE:-/var/tmp/kiln-e2e}
 mkdir -p "$cache"

@@ -21,18 +21,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 KILN=$(realpath "$KILN")
 jobs=2
 
-install_missing() {
-  local missing=() p sudo=""
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "make_project: installing ${missing[*]}" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-install_missing gcc make python3
+"$root/scripts/install-packages.sh" gcc make python3
 
 cache=${KILN_E2E_CACHE:-/var/tmp/kiln-e2e}
 mkdir -p "$cache"
