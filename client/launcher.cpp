@@ -120,18 +120,32 @@ void write_all(int fd, std::string_view data) {
 // symlink named gcc in front of the real one works).
 std::optional<std::string> resolve_compiler(const std::string& name,
                                             const std::map<std::string, std::string>& env) {
-  std::error_code ec;
-  const fs::path self = fs::canonical("/proc/self/exe", ec);
   // kiln itself: this binary, or its sibling (kiln hands grid work to
   // kiln-grid, which must skip the `gcc -> kiln` symlink just the same).
-  const auto is_self = [&](const fs::path& candidate) {
-    std::error_code e;
-    const fs::path real = fs::canonical(candidate, e);
-    return !e && (real == self || (real.parent_path() == self.parent_path() &&
-                                   (real.filename() == "kiln" || real.filename() == "kiln-grid")));
+  // Compared by device and inode (stat follows symlinks): no readlink walk
+  // on every compile.
+  std::vector<std::pair<dev_t, ino_t>> selves;
+  struct stat st {};
+  if (::stat("/proc/self/exe", &st) == 0) selves.emplace_back(st.st_dev, st.st_ino);
+  std::error_code ec;
+  const fs::path self_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (const char* sibling : {"kiln", "kiln-grid"}) {
+    if (!ec && ::stat((self_dir / sibling).c_str(), &st) == 0) {
+      selves.emplace_back(st.st_dev, st.st_ino);
+    }
+  }
+  // Executable, not a directory, and not kiln.
+  const auto usable = [&](const std::string& candidate) {
+    struct stat cst {};
+    if (::stat(candidate.c_str(), &cst) != 0 || S_ISDIR(cst.st_mode) ||
+        ::access(candidate.c_str(), X_OK) != 0) {
+      return false;
+    }
+    return std::find(selves.begin(), selves.end(), std::pair(cst.st_dev, cst.st_ino)) ==
+           selves.end();
   };
   if (name.find('/') != std::string::npos) {
-    if (::access(name.c_str(), X_OK) != 0 || is_self(name)) return std::nullopt;
+    if (!usable(name)) return std::nullopt;
     return fs::absolute(name).lexically_normal().string();
   }
   const auto it = env.find("PATH");
@@ -143,11 +157,8 @@ std::optional<std::string> resolve_compiler(const std::string& name,
     std::string dir = path.substr(start, end - start);
     start = end + 1;
     if (dir.empty()) dir = ".";
-    const fs::path candidate = fs::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate, ec) &&
-        !is_self(candidate)) {
-      return fs::absolute(candidate).lexically_normal().string();
-    }
+    const std::string candidate = (fs::path(dir) / name).string();
+    if (usable(candidate)) return fs::absolute(candidate).lexically_normal().string();
   }
   return std::nullopt;
 }
