@@ -1,5 +1,5 @@
 // Shared pieces of the store tests (store_test.cpp, store_crash_test.cpp):
-// a temporary directory, deterministic blobs, the StoreTest fixture, and
+// deterministic blobs, the StoreTest fixture, and
 // running children (forked, or store_test_helper next to the test binary).
 #pragma once
 
@@ -22,27 +22,13 @@
 #include <vector>
 
 #include "cas/store.h"
+#include "tests/support/temp_dir.h"
 
 namespace kiln::cas::store_testing {
 
 namespace fs = std::filesystem;
+using kiln::test_support::TempDir;
 using std::chrono::milliseconds;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "kiln-store-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Deterministic bytes for blob `i` of `size` bytes.
 inline std::string make_blob(std::uint64_t i, std::size_t size) {

@@ -15,31 +15,14 @@
 #include <set>
 
 #include "proto/model.capnp.h"
+#include "tests/support/temp_dir.h"
 
 namespace kiln::cas {
 namespace {
 
 namespace fs = std::filesystem;
+using kiln::test_support::TempDir;
 constexpr auto kXxh = DigestFunction::kXxh3_128;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "kiln_tree_test_XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 void write_file(const fs::path& path, std::string_view content, bool executable = false) {
   fs::create_directories(path.parent_path());
