@@ -19,6 +19,11 @@ Error prefixed(const Error& e, const std::string& what) {
 
 // Every blob an ActionResult names directly (output trees are fetched whole
 // separately).
+std::unique_lock<std::mutex> lock_store(const GridOptions& options) {
+  if (options.store_mutex == nullptr) return {};
+  return std::unique_lock<std::mutex>(*options.store_mutex);
+}
+
 std::vector<cas::Digest> direct_blobs(const cas::ActionResult& result) {
   std::vector<cas::Digest> blobs{result.stdout_digest, result.stderr_digest};
   for (const auto& f : result.output_files) blobs.push_back(f.digest);
@@ -43,6 +48,7 @@ Result<ExecutedAction> GridExecutor::execute(const cas::Digest& action_digest,
   cas::RemoteCas remote(conn, fn, cas_options);
 
   // 1. Upload what the central store lacks.
+  std::unique_lock<std::mutex> store_lock = lock_store(options_);
   auto inputs = cas::RemoteCas::tree_blobs(local_, action.input_root_digest);
   if (!inputs.ok()) return prefixed(inputs.error(), "input root");
   std::vector<cas::Digest> needed = std::move(inputs).value();
@@ -52,6 +58,7 @@ Result<ExecutedAction> GridExecutor::execute(const cas::Digest& action_digest,
   if (!missing.ok()) return prefixed(missing.error(), "scheduler " + options_.endpoint);
   if (auto s = remote.upload(local_, *missing); !s.ok())
     return prefixed(s.error(), "upload to " + options_.endpoint);
+  store_lock = {};
 
   // 2. Submit, re-submitting while we wait.
   const milliseconds action_timeout =
@@ -118,6 +125,7 @@ Result<ExecutedAction> GridExecutor::execute(const cas::Digest& action_digest,
     executed.missing_outputs.emplace_back(path.cStr(), path.size());
 
   // 3. Fetch the outputs into the local store.
+  store_lock = lock_store(options_);
   std::vector<cas::Digest> blobs = direct_blobs(executed.result);
   std::vector<cas::Digest> absent;
   for (const auto& d : blobs) {

@@ -15,6 +15,7 @@ GridLink grid_link(char** /*argv*/) {
   };
   link.up = run_up;
   link.status = run_status;
+  link.test = run_test;
   return link;
 }
 

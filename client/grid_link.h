@@ -11,11 +11,13 @@
 //   kiln-grid  grid_link.cpp: the grid client in-process.
 //
 // Paths that need the grid: `kiln up`, `kiln status`, `kiln run` with a
-// scheduler configured, and the launcher compiling on the grid.
+// scheduler configured, the launcher compiling on the grid, and `kiln test`
+// (whose shards may run on the grid, and which reads XML with pugixml).
 #pragma once
 
 #include "client/grid_commands.h"
 #include "client/launcher.h"
+#include "client/test_command.h"
 
 namespace kiln::client {
 
@@ -25,6 +27,7 @@ struct GridLink {
   GridAccess access;
   UpRunner up;
   StatusRunner status;
+  TestRunner test;
 };
 
 // `argv` is main()'s, unchanged: what kiln hands over to kiln-grid.

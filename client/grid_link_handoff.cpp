@@ -41,6 +41,7 @@ GridLink grid_link(char** argv) {
   link.access.handoff = [argv] { hand_over(argv); };
   link.up = [argv](Context&, const UpOptions&) -> int { hand_over(argv); };
   link.status = [argv](Context&, const StatusOptions&) -> int { hand_over(argv); };
+  link.test = [argv](Context&, const TestOptions&) -> int { hand_over(argv); };
   return link;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
 #include <string>
 
 namespace kiln::client {
@@ -13,6 +14,10 @@ struct GridOptions {
   std::chrono::milliseconds resubmit_interval{5000};
   std::chrono::milliseconds default_action_timeout{600000};
   std::chrono::milliseconds grace{60000};
+  // When set, held around every access to the local store (one Store is
+  // used by one thread at a time), never while waiting on the scheduler:
+  // `kiln test` runs several GridExecutors on one store.
+  std::mutex* store_mutex = nullptr;
 };
 
 }  // namespace kiln::client

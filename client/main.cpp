@@ -18,6 +18,7 @@
 #include "client/grid_link.h"
 #include "client/launcher.h"
 #include "client/run_command.h"
+#include "client/test_command.h"
 #include "worker/executor.h"
 
 extern char** environ;  // NOLINT: POSIX's name for the process environment
@@ -109,7 +110,8 @@ Context load_context(std::vector<std::string> after_dashes, const std::string& d
 }
 
 bool is_subcommand(std::string_view word) {
-  return word == "cas" || word == "run" || word == "up" || word == "status" || word == "config";
+  return word == "cas" || word == "run" || word == "test" || word == "up" || word == "status" ||
+         word == "config";
 }
 
 int run(int argc, char** argv) {
@@ -161,6 +163,7 @@ int run(int argc, char** argv) {
       });
   auto run_up = add_up_command(app, grid.up);
   auto run_status = add_status_command(app, grid.status);
+  auto run_test_cmd = add_test_command(app, grid.test);
   CLI::App* config_cmd =
       app.add_subcommand("config", "Show every setting, its value and where it came from");
 
@@ -200,6 +203,7 @@ int run(int argc, char** argv) {
   }
   if (app.got_subcommand("up")) return run_up(ctx);
   if (app.got_subcommand("status")) return run_status(ctx);
+  if (app.got_subcommand("test")) return run_test_cmd(ctx);
   return run_cas(ctx);
 }
 

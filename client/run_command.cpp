@@ -15,8 +15,8 @@
 #include <iostream>
 #include <set>
 
-#include "cas/input_root.h"
 #include "cas/tree.h"
+#include "client/input_files.h"
 #include "client/local_store.h"
 
 namespace kiln::client {
@@ -42,73 +42,6 @@ struct RunOptions {
   std::vector<std::string> command;
 };
 
-// A path given on the command line, as a relative path inside `cwd`.
-std::string inside(const fs::path& cwd, const std::string& given, const char* what) {
-  const fs::path normal = fs::absolute(given).lexically_normal();
-  fs::path rel = normal.lexically_relative(cwd);
-  const std::string text = rel.string();
-  if (text.empty() || text == ".." || text.rfind("../", 0) == 0) {
-    throw CommandError(kExitUsage,
-                       std::string(what) + " '" + given + "' is outside the current directory");
-  }
-  if (!text.empty() && text.back() == '/') return text.substr(0, text.size() - 1);
-  return text;
-}
-
-void store_tree(cas::Store& store, const cas::BuiltTree& tree) {
-  std::vector<cas::Digest> all;
-  for (const auto& [digest, bytes] : tree.directories) all.push_back(digest);
-  for (const auto& [digest, path] : tree.files) all.push_back(digest);
-  for (const cas::Digest& digest : check(store.find_missing(all))) {
-    if (auto dir = tree.directories.find(digest); dir != tree.directories.end()) {
-      check(store.put(digest, std::as_bytes(std::span(dir->second.data(), dir->second.size()))));
-    } else if (check(store.put_file(tree.files.at(digest))) != digest) {
-      throw CommandError(kExitFailure,
-                         tree.files.at(digest).string() + " changed while it was being stored");
-    }
-  }
-}
-
-cas::Digest build_input_root(cas::Store& store, const fs::path& cwd,
-                             const std::vector<std::string>& inputs) {
-  cas::InputRootBuilder root(store.digest_function());
-  for (const std::string& given : inputs) {
-    const std::string rel = inside(cwd, given, "input");
-    struct stat st {};
-    if (::lstat(given.c_str(), &st) != 0) {
-      throw CommandError(kExitUsage, "input '" + given + "': " + std::strerror(errno));
-    }
-    if (rel == ".") {
-      if (inputs.size() != 1) throw CommandError(kExitUsage, "--input . must be the only input");
-      const cas::BuiltTree tree = check(cas::build_tree(cwd, store.digest_function()), "input .");
-      store_tree(store, tree);
-      return tree.root;
-    }
-    if (S_ISDIR(st.st_mode)) {
-      const cas::BuiltTree tree =
-          check(cas::build_tree(given, store.digest_function()), "input " + given);
-      store_tree(store, tree);
-      check(root.add_tree(rel, tree.root));
-    } else if (S_ISREG(st.st_mode)) {
-      const cas::Digest digest = check(store.put_file(given), "input " + given);
-      check(root.add_file(rel, digest, (st.st_mode & S_IXUSR) != 0));
-    } else if (S_ISLNK(st.st_mode)) {
-      std::error_code ec;
-      const fs::path target = fs::read_symlink(given, ec);
-      if (ec || target.is_absolute()) {
-        throw CommandError(
-            kExitUsage, "input '" + given + "' is a symlink with an absolute or unreadable target");
-      }
-      check(root.add_symlink(rel, target.string()));
-    } else {
-      throw CommandError(kExitUsage, "input '" + given + "' is not a file, directory or symlink");
-    }
-  }
-  const cas::BuiltTree tree = check(root.finish());
-  store_tree(store, tree);
-  return tree.root;
-}
-
 std::vector<cas::Property> parse_pairs(const std::vector<std::string>& items, const char* what) {
   std::vector<cas::Property> pairs;
   for (const std::string& item : items) {
@@ -123,33 +56,10 @@ std::vector<cas::Property> parse_pairs(const std::vector<std::string>& items, co
   return pairs;
 }
 
-// The command's environment: PATH from ours, plus --env NAME (value from
-// ours) or --env NAME=VALUE. Everything in it is part of the cache key.
-std::vector<cas::Property> command_environment(const Context& ctx,
-                                               const std::vector<std::string>& env) {
-  std::map<std::string, std::string> chosen;
-  if (auto path = ctx.environment.find("PATH"); path != ctx.environment.end())
-    chosen["PATH"] = path->second;
-  for (const std::string& item : env) {
-    const auto equals = item.find('=');
-    if (equals == 0 || item.empty())
-      throw CommandError(kExitUsage, "--env '" + item + "' has no name");
-    if (equals == std::string::npos) {
-      auto ours = ctx.environment.find(item);
-      if (ours != ctx.environment.end()) chosen[item] = ours->second;
-    } else {
-      chosen[item.substr(0, equals)] = item.substr(equals + 1);
-    }
-  }
-  std::vector<cas::Property> out;
-  for (auto& [name, value] : chosen) out.push_back({name, value});
-  return out;
-}
-
 std::vector<std::string> sorted_paths(const fs::path& cwd, const std::vector<std::string>& given,
                                       const char* what) {
   std::set<std::string> paths;
-  for (const std::string& g : given) paths.insert(inside(cwd, g, what));
+  for (const std::string& g : given) paths.insert(path_inside(cwd, g, what));
   return {paths.begin(), paths.end()};
 }
 

@@ -500,4 +500,39 @@ Result<std::vector<TestCase>> parse_gtest_list(std::string_view output) {
   return tests;
 }
 
+bool is_system_library(std::string_view path) {
+  for (std::string_view root : {"/lib/", "/lib32/", "/lib64/", "/libx32/", "/usr/lib/",
+                                "/usr/lib32/", "/usr/lib64/", "/usr/libx32/"}) {
+    if (path.starts_with(root)) return path.find("/../") == std::string_view::npos;
+  }
+  return false;
+}
+
+LddLibraries parse_ldd(std::string_view output) {
+  LddLibraries libs;
+  std::size_t pos = 0;
+  while (pos < output.size()) {
+    const auto nl = output.find('\n', pos);
+    std::string_view line =
+        output.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? output.size() : nl + 1;
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    const auto arrow = line.find(" => ");
+    if (arrow == std::string_view::npos) continue;  // the vdso, the loader, other notes
+    const std::string_view name = line.substr(0, arrow);
+    std::string_view target = line.substr(arrow + 4);
+    if (target.starts_with("not found")) {
+      libs.missing.emplace_back(name);
+      continue;
+    }
+    if (const auto paren = target.rfind(" ("); paren != std::string_view::npos)
+      target = target.substr(0, paren);
+    if (target.empty() || target.front() != '/' || is_system_library(target)) continue;
+    const std::string path(target);
+    if (std::find(libs.paths.begin(), libs.paths.end(), path) == libs.paths.end())
+      libs.paths.push_back(path);
+  }
+  return libs;
+}
+
 }  // namespace kiln::client

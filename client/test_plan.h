@@ -213,4 +213,22 @@ Result<std::string> gtest_filter(std::span<const std::string> ids);
 // an empty vector.
 Result<std::vector<TestCase>> parse_gtest_list(std::string_view output);
 
+// The shared libraries a test binary loads that belong in its input root,
+// from `ldd BINARY`'s output: every "name => /path (0x…)" line whose path is
+// not a system library (is_system_library), in order, without duplicates.
+// "not found" lines are returned in `missing` so the caller can refuse to
+// run a binary that could not start. A static binary ("not a dynamic
+// executable", "statically linked") has none.
+struct LddLibraries {
+  std::vector<std::string> paths;
+  std::vector<std::string> missing;
+};
+LddLibraries parse_ldd(std::string_view output);
+
+// Libraries every worker has from its distribution: under /lib, /lib32,
+// /lib64, /libx32, /usr/lib, /usr/lib32, /usr/lib64 or /usr/libx32. What a
+// project builds (in its build tree, or installed under /usr/local or
+// /opt) is not.
+bool is_system_library(std::string_view path);
+
 }  // namespace kiln::client

@@ -442,6 +442,158 @@ std::string write_json(std::span<const TestResult> results) {
   return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
+std::string write_json(std::span<const TestResult> results, const RunInfo& run) {
+  using Json = nlohmann::ordered_json;
+  Json doc = Json::parse(write_json(results));
+  Json shards = Json::array();
+  for (const ShardRecord& shard : run.shards) {
+    shards.push_back(Json{{"label", shard.label},
+                          {"tests", shard.tests},
+                          {"estimate_ms", shard.estimate.count()},
+                          {"wall_ms", shard.wall.count()},
+                          {"cached", shard.cached},
+                          {"where", shard.where}});
+  }
+  doc["run"] = Json{{"wall_ms", run.wall.count()},
+                    {"lower_bound_ms", run.lower_bound.count()},
+                    {"slots", run.slots},
+                    {"shards", std::move(shards)}};
+  return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+std::string encode_test_result(const TestResult& r) {
+  const nlohmann::ordered_json doc{
+      {"id", r.id},           {"suite", r.suite},
+      {"name", r.name},       {"outcome", to_string(r.outcome)},
+      {"time_ms", r.time.count()}, {"message", r.message},
+      {"output", r.output},   {"attempts", r.attempts},
+      {"signal", r.signal},   {"exit_code", r.exit_code},
+      {"timeout_ms", r.timeout.count()}};
+  return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::optional<TestResult> decode_test_result(std::string_view json) {
+  if (json.size() > kMaxReportBytes) return std::nullopt;
+  const nlohmann::json doc = nlohmann::json::parse(json, nullptr, false);
+  if (!doc.is_object()) return std::nullopt;
+  const auto text = [&](const char* key, std::string& out) {
+    auto it = doc.find(key);
+    if (it == doc.end() || !it->is_string()) return false;
+    out = it->get<std::string>();
+    return true;
+  };
+  const auto number = [&](const char* key, std::int64_t& out) {
+    auto it = doc.find(key);
+    if (it == doc.end() || !it->is_number_integer()) return false;
+    out = it->get<std::int64_t>();
+    return true;
+  };
+  TestResult r;
+  std::string outcome;
+  std::int64_t time = 0, attempts = 0, signal = 0, exit_code = 0, timeout = 0;
+  if (!text("id", r.id) || !text("suite", r.suite) || !text("name", r.name) ||
+      !text("outcome", outcome) || !text("message", r.message) || !text("output", r.output) ||
+      !number("time_ms", time) || !number("attempts", attempts) || !number("signal", signal) ||
+      !number("exit_code", exit_code) || !number("timeout_ms", timeout)) {
+    return std::nullopt;
+  }
+  bool known = false;
+  for (Outcome o : {Outcome::kPassed, Outcome::kFailed, Outcome::kSkipped, Outcome::kFlaky,
+                    Outcome::kCrashed, Outcome::kTimedOut}) {
+    if (to_string(o) == outcome) {
+      r.outcome = o;
+      known = true;
+    }
+  }
+  constexpr std::int64_t kMaxMs = std::int64_t{24} * 3600 * 1000;
+  if (!known || r.id.empty() || time < 0 || time > kMaxMs || timeout < 0 || timeout > kMaxMs ||
+      attempts < 1 || attempts > 1000 || signal < 0 || signal > 128 || exit_code < -1 ||
+      exit_code > 255) {
+    return std::nullopt;
+  }
+  r.time = std::chrono::milliseconds(time);
+  r.timeout = std::chrono::milliseconds(timeout);
+  r.attempts = static_cast<int>(attempts);
+  r.signal = static_cast<int>(signal);
+  r.exit_code = static_cast<int>(exit_code);
+  return r;
+}
+
+namespace {
+
+// "X (12 ms)" / "X, where GetParam() = 3 (12 ms)" -> {"X", 12ms}; the
+// summary's "[  FAILED  ] X" (no time) gives no time.
+std::pair<std::string, std::optional<std::chrono::milliseconds>> verdict_subject(string_view rest) {
+  std::optional<std::chrono::milliseconds> time;
+  if (rest.size() > 5 && rest.substr(rest.size() - 4) == " ms)") {
+    const auto open = rest.rfind(" (");
+    if (open != string_view::npos) {
+      std::int64_t ms = 0;
+      const char* first = rest.data() + open + 2;
+      const char* last = rest.data() + rest.size() - 4;
+      auto [end, ec] = std::from_chars(first, last, ms);
+      if (ec == std::errc() && end == last && ms >= 0) {
+        time = std::chrono::milliseconds(ms);
+        rest = rest.substr(0, open);
+      }
+    }
+  }
+  if (auto where = rest.find(", where "); where != string_view::npos) rest = rest.substr(0, where);
+  return {std::string(rest), time};
+}
+
+}  // namespace
+
+std::vector<GTestProgress> parse_gtest_progress(std::string_view console) {
+  constexpr string_view kRun = "[ RUN      ] ";
+  constexpr string_view kOk = "[       OK ] ";
+  constexpr string_view kFailed = "[  FAILED  ] ";
+  constexpr string_view kSkipped = "[  SKIPPED ] ";
+  std::vector<GTestProgress> tests;
+  bool open = false;  // tests.back() is running
+  std::size_t pos = 0;
+  while (pos < console.size()) {
+    const auto nl = console.find('\n', pos);
+    const std::size_t end = nl == string_view::npos ? console.size() : nl + 1;
+    string_view line = console.substr(pos, end - pos);
+    pos = end;
+    string_view body = line;
+    while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.remove_suffix(1);
+    if (body.starts_with(kRun)) {
+      tests.push_back(GTestProgress{std::string(body.substr(kRun.size())),
+                                    GTestProgress::State::kRunning, {}, {}});
+      open = true;
+      continue;
+    }
+    if (open) {
+      GTestProgress& current = tests.back();
+      std::optional<GTestProgress::State> state;
+      string_view rest;
+      if (body.starts_with(kOk)) {
+        state = GTestProgress::State::kPassed;
+        rest = body.substr(kOk.size());
+      } else if (body.starts_with(kFailed)) {
+        state = GTestProgress::State::kFailed;
+        rest = body.substr(kFailed.size());
+      } else if (body.starts_with(kSkipped)) {
+        state = GTestProgress::State::kSkipped;
+        rest = body.substr(kSkipped.size());
+      }
+      if (state) {
+        auto [id, time] = verdict_subject(rest);
+        if (id == current.id) {
+          current.state = *state;
+          current.time = time.value_or(std::chrono::milliseconds(0));
+          open = false;
+          continue;
+        }
+      }
+      if (current.output.size() < kMaxReportBytes) current.output.append(line);
+    }
+  }
+  return tests;
+}
+
 // ---- CTest ----
 
 namespace {
@@ -597,6 +749,63 @@ Result<std::vector<CTestCase>> filter_ctest(std::span<const CTestCase> cases,
     return invalid(std::string("matching the test filter failed: ") + e.what());
   }
   return kept;
+}
+
+Outcome ctest_outcome(const CTestCase& test, const CTestRun& run, std::string_view output,
+                      std::string& message) {
+  message.clear();
+  if (run.timed_out) {
+    message = "timed out";
+    return Outcome::kTimedOut;
+  }
+  if (run.signal != 0) {
+    message = "crashed (signal " + std::to_string(run.signal) + ")";
+    return Outcome::kCrashed;
+  }
+  // Searches the output for each expression; nullopt when one is invalid.
+  const auto matching = [&](const std::vector<std::string>& expressions,
+                            const char* property) -> std::optional<std::string> {
+    for (const std::string& expression : expressions) {
+      try {
+        if (std::regex_search(output.begin(), output.end(), std::regex(expression)))
+          return expression;
+      } catch (const std::regex_error&) {
+        message = std::string(property) + " '" + expression + "' is not a valid expression";
+        return std::nullopt;
+      }
+    }
+    return std::string();
+  };
+  if (test.skip_return_code && *test.skip_return_code == run.exit_code) {
+    message = "SKIP_RETURN_CODE " + std::to_string(run.exit_code);
+    return Outcome::kSkipped;
+  }
+  const auto skip = matching(test.skip_regex, "SKIP_REGULAR_EXPRESSION");
+  if (!skip) return Outcome::kFailed;
+  if (!skip->empty()) {
+    message = "matched SKIP_REGULAR_EXPRESSION '" + *skip + "'";
+    return Outcome::kSkipped;
+  }
+  bool passed = run.exit_code == 0;
+  std::string why = "exit code " + std::to_string(run.exit_code);
+  if (!test.pass_regex.empty()) {
+    const auto pass = matching(test.pass_regex, "PASS_REGULAR_EXPRESSION");
+    if (!pass) return Outcome::kFailed;
+    passed = !pass->empty();
+    why = "no PASS_REGULAR_EXPRESSION matched";
+  }
+  const auto fail = matching(test.fail_regex, "FAIL_REGULAR_EXPRESSION");
+  if (!fail) return Outcome::kFailed;
+  if (!fail->empty()) {
+    passed = false;
+    why = "matched FAIL_REGULAR_EXPRESSION '" + *fail + "'";
+  }
+  if (test.will_fail) {
+    passed = !passed;
+    why = "WILL_FAIL, but it passed";
+  }
+  if (!passed) message = why;
+  return passed ? Outcome::kPassed : Outcome::kFailed;
 }
 
 }  // namespace kiln::client

@@ -135,6 +135,48 @@ TestSummary summarize(std::span<const TestResult> results);
 // Invalid UTF-8 in any string becomes U+FFFD.
 std::string write_json(std::span<const TestResult> results);
 
+// What a run looked like, for the --json file: one entry per unit of work
+// that ran (a shard, a queue batch, a retry, a CTest test) or was answered
+// from the cache.
+struct ShardRecord {
+  std::string label;             // "shard 2/4", "batch 7", "retry Flaky.X", a CTest name
+  std::size_t tests = 0;         // tests it held
+  std::chrono::milliseconds estimate{0};  // what the plan expected
+  std::chrono::milliseconds wall{0};      // how long it took (0 when cached)
+  bool cached = false;
+  std::string where;  // "local", "tcp://…", "cache"
+};
+struct RunInfo {
+  std::vector<ShardRecord> shards;
+  std::chrono::milliseconds wall{0};       // the whole run
+  std::chrono::milliseconds lower_bound{0};  // makespan_lower_bound of the planned work
+  std::size_t slots = 0;                   // shards that could run at once
+};
+
+// write_json plus "run":{"wall_ms","lower_bound_ms","slots","shards":[{"label",
+// "tests","estimate_ms","wall_ms","cached","where"}]}.
+std::string write_json(std::span<const TestResult> results, const RunInfo& run);
+
+// One test's verdict as kiln's result cache keeps it (JSON, every field of
+// TestResult). decode_test_result is nullopt for anything malformed.
+std::string encode_test_result(const TestResult& result);
+std::optional<TestResult> decode_test_result(std::string_view json);
+
+// What a GoogleTest binary's console output says about each test it
+// started, in order: enough to tell which test a crashed or killed shard
+// was running and which ones it finished (their XML report is written only
+// at exit). Reads "[ RUN      ] X", "[       OK ] X (N ms)", "[  FAILED  ]
+// X (N ms)" (also "X, where GetParam() = …"), "[  SKIPPED ] X (N ms)";
+// the lines between a test's RUN and its verdict are its output.
+struct GTestProgress {
+  enum class State { kRunning, kPassed, kFailed, kSkipped };
+  std::string id;
+  State state = State::kRunning;
+  std::chrono::milliseconds time{0};
+  std::string output;
+};
+std::vector<GTestProgress> parse_gtest_progress(std::string_view console);
+
 // One test of `ctest --show-only=json-v1` (CMake >= 3.14).
 struct CTestCase {
   std::string name;
@@ -187,5 +229,22 @@ struct CTestFilter {
 // whose expression does not compile.
 Result<std::vector<CTestCase>> filter_ctest(std::span<const CTestCase> cases,
                                             const CTestFilter& filter);
+
+// CTest's verdict on one finished run of `test`, as ctest would give it:
+// a timeout or a signal first; then SKIP_RETURN_CODE and
+// SKIP_REGULAR_EXPRESSION (skipped); then PASS_REGULAR_EXPRESSION (passes
+// only if one matches; the exit code is ignored), FAIL_REGULAR_EXPRESSION
+// (fails if one matches), else the exit code; WILL_FAIL inverts pass and
+// fail. `output` is the test's stdout and stderr. `message` is set to why
+// it did not pass ("exit code 3", "matched FAIL_REGULAR_EXPRESSION 'x'",
+// …), or to the skip reason. An expression that does not compile fails
+// the test with a message saying so.
+struct CTestRun {
+  int exit_code = 0;
+  int signal = 0;  // the terminating signal, 0 if it exited
+  bool timed_out = false;
+};
+Outcome ctest_outcome(const CTestCase& test, const CTestRun& run, std::string_view output,
+                      std::string& message);
 
 }  // namespace kiln::client
