@@ -46,7 +46,8 @@ void add_input(cas::InputRootBuilder& root, cas::Store& store, const fs::path& c
     throw CommandError(kExitUsage, std::string(what) + " '" + given + "': " + std::strerror(errno));
   }
   if (rel == ".") {
-    throw CommandError(kExitUsage, std::string(what) + " '" + given + "' is the whole current directory");
+    throw CommandError(kExitUsage,
+                       std::string(what) + " '" + given + "' is the whole current directory");
   }
   if (S_ISDIR(st.st_mode)) {
     const cas::BuiltTree tree =

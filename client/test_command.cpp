@@ -142,7 +142,7 @@ std::string first_line(std::string_view text) {
 std::string one_line(std::string_view text, std::size_t max = 160) {
   std::string line;
   for (char c : text) {
-    if (c == '\n' || c == '\r' || c == '\t') {
+    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
       if (!line.empty() && line.back() != ' ') line += ' ';
     } else {
       line += c;
@@ -155,7 +155,8 @@ std::string one_line(std::string_view text, std::size_t max = 160) {
 
 std::string tail_text(const std::string& text, std::size_t max) {
   if (text.size() <= max) return text;
-  return "[… " + std::to_string(text.size() - max) + " bytes cut]\n" + text.substr(text.size() - max);
+  return "[… " + std::to_string(text.size() - max) + " bytes cut]\n" +
+         text.substr(text.size() - max);
 }
 
 // ---- the store: results cache and duration book ----
@@ -288,7 +289,8 @@ class BinarySuite : public Suite {
   void load() {
     const std::string& given = opts_.command.front();
     auto found = find_program(given, ctx_);
-    if (!found) throw CommandError(kTestExitSetup, "test binary '" + given + "' not found or not executable");
+    if (!found)
+      throw CommandError(kTestExitSetup, "test binary '" + given + "' not found or not executable");
     binary_ = *found;
     base_env_ = command_environment(ctx_, opts_.env);
     args_.assign(opts_.command.begin() + 1, opts_.command.end());
@@ -310,7 +312,8 @@ class BinarySuite : public Suite {
     for (const std::string& lib : libs.paths) {
       const std::string name = fs::path(lib).filename().string();
       if (!lib_names.insert(name).second) continue;
-      check(root.add_file(std::string(kLibDir) + "/" + name, check(store.put_file(lib), lib), true));
+      check(
+          root.add_file(std::string(kLibDir) + "/" + name, check(store.put_file(lib), lib), true));
     }
     for (const std::string& data : opts_.data) add_input(root, store, cwd_, data, "--data");
     const cas::BuiltTree tree = check(root.finish());
@@ -428,7 +431,8 @@ class GTestSuite final : public BinarySuite {
     const worker::RunOutcome listed =
         run_here(argv, cwd_, environment_list(env), binary_.string() + " --gtest_list_tests");
     const std::string what = binary_.string() + " is not a GoogleTest binary";
-    if (listed.timed_out) throw CommandError(kTestExitSetup, what + ": --gtest_list_tests did not finish");
+    if (listed.timed_out)
+      throw CommandError(kTestExitSetup, what + ": --gtest_list_tests did not finish");
     if (listed.exit_code != 0) {
       throw CommandError(kTestExitSetup, what + ": --gtest_list_tests exited with code " +
                                              std::to_string(listed.exit_code) + ": " +
@@ -460,8 +464,7 @@ class GTestSuite final : public BinarySuite {
   std::function<RunOutput()> prepare(const Job& job, milliseconds estimate) override {
     const milliseconds limit = per_test_timeout();
     const auto count = static_cast<std::int64_t>(job.tests.size());
-    const milliseconds timeout =
-        std::min(limit * count, limit + 2 * estimate + milliseconds(1000));
+    const milliseconds timeout = std::min(limit * count, limit + 2 * estimate + milliseconds(1000));
     std::vector<std::string> argv{program_};
     argv.insert(argv.end(), args_.begin(), args_.end());
     argv.push_back("--gtest_filter=" + check(gtest_filter(job.tests)));
@@ -538,9 +541,10 @@ class GTestSuite final : public BinarySuite {
         continue;
       }
       finished_time += p.time;
-      TestResult r = make_result(p.id, p.state == GTestProgress::State::kPassed   ? Outcome::kPassed
-                                       : p.state == GTestProgress::State::kSkipped ? Outcome::kSkipped
-                                                                                  : Outcome::kFailed);
+      TestResult r =
+          make_result(p.id, p.state == GTestProgress::State::kPassed    ? Outcome::kPassed
+                            : p.state == GTestProgress::State::kSkipped ? Outcome::kSkipped
+                                                                        : Outcome::kFailed);
       r.time = p.time;
       if (r.outcome == Outcome::kFailed) {
         r.message = first_line(p.output);
@@ -567,9 +571,9 @@ class GTestSuite final : public BinarySuite {
         TestResult r = make_result(running->id, Outcome::kCrashed);
         r.signal = run.signal;
         r.exit_code = run.signal != 0 ? 0 : run.exit_code;
-        r.message = run.signal != 0 ? "crashed (signal " + std::to_string(run.signal) + ")"
-                                    : "exited with code " + std::to_string(run.exit_code) +
-                                          " during the test";
+        r.message = run.signal != 0
+                        ? "crashed (signal " + std::to_string(run.signal) + ")"
+                        : "exited with code " + std::to_string(run.exit_code) + " during the test";
         r.output = running->output + tail_text(run.err, 8192);
         in.verdicts.push_back(std::move(r));
       }
@@ -580,15 +584,16 @@ class GTestSuite final : public BinarySuite {
     if (left.empty()) return in;
     if (running == nullptr && job.tests.size() == 1) {
       // It died before its test started (or never printed): that test.
-      TestResult r = make_result(left.front(), run.timed_out ? Outcome::kTimedOut : Outcome::kCrashed);
+      TestResult r =
+          make_result(left.front(), run.timed_out ? Outcome::kTimedOut : Outcome::kCrashed);
       r.signal = run.signal;
       r.exit_code = run.signal != 0 ? 0 : run.exit_code;
       r.timeout = run.timed_out ? per_test_timeout() : milliseconds(0);
       r.time = run.wall;
-      r.message = run.timed_out      ? "timed out after " + seconds(run.timeout)
-                  : run.signal != 0 ? "crashed (signal " + std::to_string(run.signal) + ")"
-                                    : "exited with code " + std::to_string(run.exit_code) +
-                                          " without a report";
+      r.message = run.timed_out ? "timed out after " + seconds(run.timeout)
+                  : run.signal != 0
+                      ? "crashed (signal " + std::to_string(run.signal) + ")"
+                      : "exited with code " + std::to_string(run.exit_code) + " without a report";
       r.output = tail_text(run.out + run.err, 8192);
       in.verdicts.push_back(std::move(r));
       return in;
@@ -632,7 +637,9 @@ class EnvShardSuite final : public BinarySuite {
     env.push_back({"GTEST_SHARD_INDEX", std::to_string(index)});
     env.push_back({"TEST_TOTAL_SHARDS", std::to_string(shards_)});
     env.push_back({"TEST_SHARD_INDEX", std::to_string(index)});
+    // Bazel's name, and GoogleTest's own (it reads only GTEST_SHARD_STATUS_FILE).
     env.push_back({"TEST_SHARD_STATUS_FILE", kShardStatusPath});
+    env.push_back({"GTEST_SHARD_STATUS_FILE", kShardStatusPath});
     env.push_back({"XML_OUTPUT_FILE", kReportPath});
     return action_job(std::move(argv), std::move(env), per_test_timeout());
   }
@@ -658,8 +665,9 @@ class EnvShardSuite final : public BinarySuite {
     }
     if (r.outcome != Outcome::kPassed) r.output = tail_text(run.out + run.err, 65536);
     if (!run.status_file && shards_ > 1 && !run.timed_out && run.signal == 0) {
-      in.warning = name() + " did not touch TEST_SHARD_STATUS_FILE: it may not honour "
-                            "GTEST_TOTAL_SHARDS, and every shard may have run the whole suite";
+      in.warning = name() +
+                   " did not touch TEST_SHARD_STATUS_FILE: it may not honour "
+                   "GTEST_TOTAL_SHARDS, and every shard may have run the whole suite";
     }
     in.verdicts.push_back(std::move(r));
     return in;
@@ -684,8 +692,9 @@ class CTestSuite final : public Suite {
       throw CommandError(kTestExitSetup, "--ctest " + opts_.ctest_dir + ": no such directory");
     dir_ = fs::canonical(given, ec);
     if (!fs::exists(dir_ / "CTestTestfile.cmake"))
-      throw CommandError(kTestExitSetup, "--ctest " + opts_.ctest_dir +
-                                             " is not a CTest build directory (no CTestTestfile.cmake)");
+      throw CommandError(kTestExitSetup,
+                         "--ctest " + opts_.ctest_dir +
+                             " is not a CTest build directory (no CTestTestfile.cmake)");
     std::vector<std::string> env;
     for (const auto& [k, v] : ctx_.environment) env.push_back(k + "=" + v);
     const worker::RunOutcome listed =
@@ -736,7 +745,9 @@ class CTestSuite final : public Suite {
   }
 
   std::string name() const override { return dir_.string(); }
-  std::string durations_key() const override { return "ctest:" + dir_.string() + " @" + platform_name(); }
+  std::string durations_key() const override {
+    return "ctest:" + dir_.string() + " @" + platform_name();
+  }
   std::string cache_material(const std::string& id) const override {
     return by_name_.at(id).material + "\ntest " + id;
   }
@@ -784,7 +795,8 @@ class CTestSuite final : public Suite {
     Interpretation in;
     std::string message;
     const std::string output = run.out + run.err;
-    const Outcome outcome = ctest_outcome(test, {run.exit_code, run.signal, run.timed_out}, output, message);
+    const Outcome outcome =
+        ctest_outcome(test, {run.exit_code, run.signal, run.timed_out}, output, message);
     TestResult r = make_result(test.name, outcome);
     r.suite = dir_.filename().string();
     r.name = test.name;
@@ -882,18 +894,21 @@ class Engine {
       } else {
         shards = std::min<std::size_t>(std::stoul(opts_.shards), to_run.size());
       }
-      lower_bound_ = makespan_lower_bound(estimate.total, estimate.longest, std::min(shards, slots_));
+      lower_bound_ =
+          makespan_lower_bound(estimate.total, estimate.longest, std::min(shards, slots_));
     }
     if (opts_.queue && suite_.batches()) {
       queue_.emplace(to_run, book_, kDefaultEstimate, slots_);
     } else {
-      const std::vector<Shard> plan = plan_shards(to_run, book_, std::max<std::size_t>(shards, 1), kDefaultEstimate);
+      const std::vector<Shard> plan =
+          plan_shards(to_run, book_, std::max<std::size_t>(shards, 1), kDefaultEstimate);
       for (std::size_t i = 0; i < plan.size(); ++i) {
         Job job;
         job.tests = plan[i].tests;
         job.estimate = plan[i].estimate;
-        job.label = suite_.batches() ? "shard " + std::to_string(i + 1) + "/" + std::to_string(plan.size())
-                                     : plan[i].tests.front();
+        job.label = suite_.batches()
+                        ? "shard " + std::to_string(i + 1) + "/" + std::to_string(plan.size())
+                        : plan[i].tests.front();
         pending_.push_back(std::move(job));
       }
     }
@@ -956,7 +971,8 @@ class Engine {
       if (!batch) return std::nullopt;
       Job job;
       job.tests = std::move(*batch);
-      for (const std::string& id : job.tests) job.estimate += book_.estimate_or(id, kDefaultEstimate);
+      for (const std::string& id : job.tests)
+        job.estimate += book_.estimate_or(id, kDefaultEstimate);
       job.label = "batch " + std::to_string(++batches_);
       return job;
     }
@@ -1029,14 +1045,16 @@ class Engine {
       return;
     }
     Interpretation in = suite_.interpret(job, run);
-    if (!in.warning.empty() && warned_.insert(in.warning).second) say("kiln: warning: " + in.warning);
+    if (!in.warning.empty() && warned_.insert(in.warning).second)
+      say("kiln: warning: " + in.warning);
     if (!in.setup_error.empty()) setup_error(in.setup_error);
     for (TestResult& v : in.verdicts) verdict(std::move(v), job.attempt);
     if (!in.rerun.empty()) {
       Job again;
       again.tests = in.rerun;
       again.attempt = job.attempt;
-      for (const std::string& id : again.tests) again.estimate += book_.estimate_or(id, kDefaultEstimate);
+      for (const std::string& id : again.tests)
+        again.estimate += book_.estimate_or(id, kDefaultEstimate);
       again.label = job.label + " (rest)";
       pending_.push_front(std::move(again));
     }
@@ -1075,7 +1093,8 @@ class Engine {
         r.outcome = Outcome::kFlaky;
         r.message = first->second.message;
         r.output = first->second.output;
-        say("kiln test: FLAKY " + r.id + " failed, then passed on attempt " + std::to_string(attempt));
+        say("kiln test: FLAKY " + r.id + " failed, then passed on attempt " +
+            std::to_string(attempt));
       }
     }
     ran_.insert(r.id);
@@ -1084,7 +1103,10 @@ class Engine {
 
   void report_failure(const TestResult& r) {
     std::ostringstream out;
-    out << "---- " << (r.outcome == Outcome::kFailed ? "FAILED" : r.outcome == Outcome::kCrashed ? "CRASHED" : "TIMED OUT")
+    out << "---- "
+        << (r.outcome == Outcome::kFailed    ? "FAILED"
+            : r.outcome == Outcome::kCrashed ? "CRASHED"
+                                             : "TIMED OUT")
         << ' ' << r.id;
     if (r.attempts > 1) out << " (" << r.attempts << " attempts)";
     out << ": " << one_line(r.message) << '\n';
@@ -1117,7 +1139,8 @@ class Engine {
   void draw_progress() {
     if (!progress_) return;
     std::ostringstream line;
-    const milliseconds eta(static_cast<std::int64_t>(remaining_estimate_.count() / static_cast<std::int64_t>(slots_)));
+    const milliseconds eta(
+        static_cast<std::int64_t>(remaining_estimate_.count() / static_cast<std::int64_t>(slots_)));
     line << "\r[" << final_.size() << "/" << total_ << "] " << failures() << " failed, "
          << seconds(since(start_)) << " elapsed, ETA " << seconds(eta) << "  ";
     ctx_.err << line.str();
@@ -1137,7 +1160,8 @@ class Engine {
     for (const std::string& id : ran_) {
       const TestResult& r = final_.at(id);
       if (r.outcome != Outcome::kPassed && r.outcome != Outcome::kSkipped) continue;
-      if (auto s = put_record(shared_, result_key(id), "result.json", encode_test_result(r)); !s.ok()) {
+      if (auto s = put_record(shared_, result_key(id), "result.json", encode_test_result(r));
+          !s.ok()) {
         say("kiln: warning: cannot cache a result: " + s.error().message);
         break;
       }
@@ -1195,7 +1219,9 @@ class Engine {
       }
       std::error_code ec;
       fs::rename(temp, target, ec);
-      if (ec) setup_error(std::string("cannot write the ") + what + " report " + path + ": " + ec.message());
+      if (ec)
+        setup_error(std::string("cannot write the ") + what + " report " + path + ": " +
+                    ec.message());
     };
     if (!opts_.junit.empty()) {
       JUnitOptions options;
@@ -1203,7 +1229,8 @@ class Engine {
       std::array<char, 32> stamp{};
       const std::time_t now = std::time(nullptr);
       std::tm tm{};
-      if (::gmtime_r(&now, &tm) != nullptr && std::strftime(stamp.data(), stamp.size(), "%Y-%m-%dT%H:%M:%S", &tm) > 0)
+      if (::gmtime_r(&now, &tm) != nullptr &&
+          std::strftime(stamp.data(), stamp.size(), "%Y-%m-%dT%H:%M:%S", &tm) > 0)
         options.timestamp = stamp.data();
       std::array<char, 256> host{};
       if (::gethostname(host.data(), host.size() - 1) == 0) options.hostname = host.data();
@@ -1233,15 +1260,15 @@ class Engine {
     if (suite_.batches() && !shards.empty()) {
       milliseconds makespan{0};
       for (const ShardRecord& s : shards) makespan = std::max(makespan, s.wall);
-      out << "shards: longest " << seconds(makespan) << " (lower bound " << seconds(lower_bound_) << "), wall "
-          << seconds(info.wall) << '\n';
+      out << "shards: longest " << seconds(makespan) << " (lower bound " << seconds(lower_bound_)
+          << "), wall " << seconds(info.wall) << '\n';
       std::sort(shards.begin(), shards.end(),
                 [](const ShardRecord& a, const ShardRecord& b) { return a.wall > b.wall; });
       for (std::size_t i = 0; i < std::min<std::size_t>(8, shards.size()); ++i) {
         const ShardRecord& s = shards[i];
-        out << "  " << std::left << std::setw(28) << s.label << std::right << std::setw(5) << s.tests
-            << " tests  ran " << std::setw(8) << seconds(s.wall) << "  estimated " << std::setw(8)
-            << seconds(s.estimate) << "  " << s.where << '\n';
+        out << "  " << std::left << std::setw(28) << s.label << std::right << std::setw(5)
+            << s.tests << " tests  ran " << std::setw(8) << seconds(s.wall) << "  estimated "
+            << std::setw(8) << seconds(s.estimate) << "  " << s.where << '\n';
       }
       if (shards.size() > 8) out << "  … " << shards.size() - 8 << " more\n";
     }
@@ -1253,9 +1280,10 @@ class Engine {
       out << '\n';
     }
     const TestSummary s = summarize(results);
-    out << "kiln test: " << s.total << " tests: " << s.passed << " passed, " << s.failed << " failed, "
-        << s.flaky << " flaky, " << s.crashed << " crashed, " << s.timed_out << " timed out, " << s.skipped
-        << " skipped (" << s.cached << " cached) in " << seconds(info.wall) << '\n';
+    out << "kiln test: " << s.total << " tests: " << s.passed << " passed, " << s.failed
+        << " failed, " << s.flaky << " flaky, " << s.crashed << " crashed, " << s.timed_out
+        << " timed out, " << s.skipped << " skipped (" << s.cached << " cached) in "
+        << seconds(info.wall) << '\n';
     out.flush();
   }
 
@@ -1299,13 +1327,15 @@ class LocalShardExecutor final : public ActionExecutor {
     options_.worker_id = "local";
     options_.store_mutex = &shared.mutex;
   }
-  Result<ExecutedAction> execute(const cas::Digest& action_digest, const cas::Action& action) override {
+  Result<ExecutedAction> execute(const cas::Digest& action_digest,
+                                 const cas::Action& action) override {
     auto execution = worker::execute(shared_.store, action, options_);
     if (!execution.ok()) return execution.error();
     if (worker::cacheable(action, *execution)) {
       std::lock_guard lock(shared_.mutex);
       auto encoded = cas::encode_action_result(execution->result, shared_.store.digest_function());
-      if (encoded.ok()) (void)shared_.store.put_action_result(action_digest, *encoded, execution->referenced);
+      if (encoded.ok())
+        (void)shared_.store.put_action_result(action_digest, *encoded, execution->referenced);
     }
     return ExecutedAction{std::move(execution->result), execution->timed_out,
                           std::move(execution->missing_outputs)};
@@ -1327,7 +1357,8 @@ int run_test(Context& ctx, const TestOptions& opts) {
   const bool grid = !endpoint.empty() && opts.ctest_dir.empty();
   const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
   const std::size_t slots = opts.jobs != 0 ? opts.jobs : grid ? 8 : cores;
-  const bool progress = opts.progress == "always" || (opts.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
+  const bool progress =
+      opts.progress == "always" || (opts.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
 
   const fs::path sandbox = fs::path(ctx.config.get("dir")) / "sandbox";
   auto make_executor = [&shared, &endpoint, grid, sandbox]() -> std::unique_ptr<ActionExecutor> {
@@ -1362,8 +1393,9 @@ int run_test(Context& ctx, const TestOptions& opts) {
     suite = std::move(gtest);
   }
   if (suite->tests().empty() && suite->preset().empty()) {
-    throw CommandError(kTestExitNoTests, "no tests found in " + suite->name() +
-                                             (opts.ctest_dir.empty() ? "" : " (after -R/-E/-L filters)"));
+    throw CommandError(kTestExitNoTests,
+                       "no tests found in " + suite->name() +
+                           (opts.ctest_dir.empty() ? "" : " (after -R/-E/-L filters)"));
   }
   Engine engine(ctx, opts, shared, *suite, slots, progress);
   engine.set_where(grid ? endpoint : "this machine");

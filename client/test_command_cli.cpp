@@ -37,13 +37,15 @@ std::function<int(Context&)> add_test_command(CLI::App& app, TestRunner run) {
   cmd->add_option("--ctest", opts->ctest_dir, "Run the CTest suite of BUILD_DIR");
   cmd->add_option("-R,--tests-regex", opts->filter.include, "CTest: run tests matching RE");
   cmd->add_option("-E,--exclude-regex", opts->filter.exclude, "CTest: skip tests matching RE");
-  cmd->add_option("-L,--label-regex", opts->filter.label, "CTest: run tests with a label matching RE");
+  cmd->add_option("-L,--label-regex", opts->filter.label,
+                  "CTest: run tests with a label matching RE");
   cmd->add_option("--label-exclude", opts->filter.label_exclude,
                   "CTest: skip tests with a label matching RE");
   cmd->add_flag("--sharding-env", opts->sharding_env,
                 "The binary is not GoogleTest but honours GTEST_TOTAL_SHARDS/GTEST_SHARD_INDEX");
-  cmd->footer("The test binary and its arguments follow '--'. Exit codes: 0 passed, 1 tests "
-              "failed, 2 usage or setup error, 4 no tests found (docs/testing.md).");
+  cmd->footer(
+      "The test binary and its arguments follow '--'. Exit codes: 0 passed, 1 tests "
+      "failed, 2 usage or setup error, 4 no tests found (docs/testing.md).");
   return [opts, cmd, run = std::move(run)](Context& ctx) {
     opts->command = ctx.after_dashes;
     const bool ctest = !opts->ctest_dir.empty();

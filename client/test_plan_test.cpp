@@ -514,5 +514,109 @@ TEST(ParseGtestList, RefusesWhatIsNotATestList) {
   EXPECT_NE(r.error().message.find("Segmentation fault"), std::string::npos) << r.error().message;
 }
 
+// ---- parse_ldd / is_system_library ----
+
+using Paths = std::vector<std::string>;
+
+// `ldd` on a test binary linked against two libraries of its own build
+// tree, with one more that the loader could not find (glibc 2.36, x86-64).
+constexpr const char* kLdd =
+    "\tlinux-vdso.so.1 (0x00007ffc8b5f2000)\n"
+    "\tlibfoo.so => /home/u/build/libfoo.so (0x00007f3a2c3f0000)\n"
+    "\tlibkiln_util.so.1 => /home/u/build/lib/libkiln_util.so.1 (0x00007f3a2c3c0000)\n"
+    "\tlibbar.so => not found\n"
+    "\tlibstdc++.so.6 => /lib/x86_64-linux-gnu/libstdc++.so.6 (0x00007f3a2c000000)\n"
+    "\tlibm.so.6 => /lib/x86_64-linux-gnu/libm.so.6 (0x00007f3a2bf20000)\n"
+    "\tlibgcc_s.so.1 => /lib/x86_64-linux-gnu/libgcc_s.so.1 (0x00007f3a2c3a0000)\n"
+    "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f3a2bd3e000)\n"
+    "\tlibz.so.1 => /usr/lib/x86_64-linux-gnu/libz.so.1 (0x00007f3a2bd20000)\n"
+    "\tlibgtest.so.1.12.1 => /usr/lib/x86_64-linux-gnu/libgtest.so.1.12.1 (0x00007f3a2bc00000)\n"
+    "\t/lib64/ld-linux-x86-64.so.2 (0x00007f3a2c41e000)\n";
+
+TEST(ParseLdd, KeepsBuildTreeLibrariesAndReportsMissingOnes) {
+  const LddLibraries libs = parse_ldd(kLdd);
+  EXPECT_EQ(libs.paths, (Paths{"/home/u/build/libfoo.so", "/home/u/build/lib/libkiln_util.so.1"}));
+  EXPECT_EQ(libs.missing, (Paths{"libbar.so"}));
+}
+
+TEST(ParseLdd, OnlySystemLibrariesGiveNothing) {
+  // `ldd /bin/ls`
+  const LddLibraries libs = parse_ldd(
+      "\tlinux-vdso.so.1 (0x00007f37ff3ef000)\n"
+      "\tlibselinux.so.1 => /lib/x86_64-linux-gnu/libselinux.so.1 (0x00007f37ff388000)\n"
+      "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f37ff1a6000)\n"
+      "\tlibpcre2-8.so.0 => /lib/x86_64-linux-gnu/libpcre2-8.so.0 (0x00007f37ff10c000)\n"
+      "\t/lib64/ld-linux-x86-64.so.2 (0x00007f37ff3f1000)\n");
+  EXPECT_TRUE(libs.paths.empty());
+  EXPECT_TRUE(libs.missing.empty());
+}
+
+TEST(ParseLdd, DuplicatesOnceInFirstOrder) {
+  const LddLibraries libs = parse_ldd(
+      "\tlibb.so => /home/u/build/libb.so (0x00007f0000001000)\n"
+      "\tliba.so => /home/u/build/liba.so (0x00007f0000002000)\n"
+      "\tlibb.so => /home/u/build/libb.so (0x00007f0000001000)\n"
+      "\tlibb.so.1 => /home/u/build/libb.so (0x00007f0000001000)\n"
+      "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f0000003000)\n"
+      "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f0000003000)\n"
+      "\tliba.so => /home/u/build/liba.so (0x00007f0000002000)\n");
+  EXPECT_EQ(libs.paths, (Paths{"/home/u/build/libb.so", "/home/u/build/liba.so"}));
+  EXPECT_TRUE(libs.missing.empty());
+}
+
+TEST(ParseLdd, StaticBinariesHaveNone) {
+  for (const char* output : {"\tnot a dynamic executable\n", "\tstatically linked\n",
+                             "not a dynamic executable", "", "\n"}) {
+    const LddLibraries libs = parse_ldd(output);
+    EXPECT_TRUE(libs.paths.empty()) << output;
+    EXPECT_TRUE(libs.missing.empty()) << output;
+  }
+}
+
+TEST(ParseLdd, WhatIsNotDistributionIsKept) {
+  const LddLibraries libs = parse_ldd(
+      "\tlibl.so => /usr/local/lib/libl.so (0x00007f0000001000)\n"
+      "\tlibo.so.2 => /opt/vendor/lib/libo.so.2 (0x00007f0000002000)\n"
+      "\tlibe.so => /usr/lib/../../home/x.so (0x00007f0000003000)\n"
+      "\tlibs.so => /home/u/my build/libs.so (0x00007f0000004000)\n"
+      "\tlibn.so => /home/u/build/libn.so\n"                       // no load address
+      "\tlibt.so => /home/u/build/libt.so (0x00007f0000005000)");  // no final newline
+  EXPECT_EQ(libs.paths, (Paths{"/usr/local/lib/libl.so", "/opt/vendor/lib/libo.so.2",
+                               "/usr/lib/../../home/x.so", "/home/u/my build/libs.so",
+                               "/home/u/build/libn.so", "/home/u/build/libt.so"}));
+  EXPECT_TRUE(libs.missing.empty());
+}
+
+TEST(ParseLdd, EveryMissingLibraryIsReported) {
+  const LddLibraries libs = parse_ldd(
+      "\tlinux-vdso.so.1 (0x00007ffc8b5f2000)\n"
+      "\tlibone.so => not found\n"
+      "\tlibfoo.so => /home/u/build/libfoo.so (0x00007f3a2c3f0000)\n"
+      "\tlibtwo.so.3 => not found\n"
+      "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f3a2bd3e000)\n");
+  EXPECT_EQ(libs.missing, (Paths{"libone.so", "libtwo.so.3"}));
+  EXPECT_EQ(libs.paths, (Paths{"/home/u/build/libfoo.so"}));
+}
+
+TEST(IsSystemLibrary, DistributionDirectories) {
+  for (const char* path : {"/lib/libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6", "/lib32/libc.so.6",
+                           "/lib64/ld-linux-x86-64.so.2", "/libx32/libc.so.6", "/usr/lib/libz.so.1",
+                           "/usr/lib/x86_64-linux-gnu/libstdc++.so.6", "/usr/lib32/libz.so.1",
+                           "/usr/lib64/libz.so.1", "/usr/libx32/libz.so.1"}) {
+    EXPECT_TRUE(is_system_library(path)) << path;
+  }
+}
+
+TEST(IsSystemLibrary, ProjectLibrariesAreNot) {
+  for (const char* path :
+       {"/usr/local/lib/x.so", "/usr/local/lib64/x.so", "/opt/x/lib/x.so",
+        "/home/u/build/libfoo.so", "/usr/lib/../../home/x.so",
+        "/usr/lib/x86_64-linux-gnu/../../../home/u/x.so", "/lib/../home/x.so", "/lib64/../tmp/x.so",
+        "/usr/libexec/x.so", "/library/x.so", "/libfoo.so", "/usr/lib", "lib/x.so", "usr/lib/x.so",
+        "./lib/x.so", "//usr/lib/x.so", "/tmp/usr/lib/x.so", ""}) {
+    EXPECT_FALSE(is_system_library(path)) << path;
+  }
+}
+
 }  // namespace
 }  // namespace kiln::client

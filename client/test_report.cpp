@@ -462,13 +462,17 @@ std::string write_json(std::span<const TestResult> results, const RunInfo& run) 
 }
 
 std::string encode_test_result(const TestResult& r) {
-  const nlohmann::ordered_json doc{
-      {"id", r.id},           {"suite", r.suite},
-      {"name", r.name},       {"outcome", to_string(r.outcome)},
-      {"time_ms", r.time.count()}, {"message", r.message},
-      {"output", r.output},   {"attempts", r.attempts},
-      {"signal", r.signal},   {"exit_code", r.exit_code},
-      {"timeout_ms", r.timeout.count()}};
+  const nlohmann::ordered_json doc{{"id", r.id},
+                                   {"suite", r.suite},
+                                   {"name", r.name},
+                                   {"outcome", to_string(r.outcome)},
+                                   {"time_ms", r.time.count()},
+                                   {"message", r.message},
+                                   {"output", r.output},
+                                   {"attempts", r.attempts},
+                                   {"signal", r.signal},
+                                   {"exit_code", r.exit_code},
+                                   {"timeout_ms", r.timeout.count()}};
   return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
@@ -485,6 +489,10 @@ std::optional<TestResult> decode_test_result(std::string_view json) {
   const auto number = [&](const char* key, std::int64_t& out) {
     auto it = doc.find(key);
     if (it == doc.end() || !it->is_number_integer()) return false;
+    // An unsigned value past int64's range would wrap to a negative one.
+    if (it->is_number_unsigned() &&
+        it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+      return false;
     out = it->get<std::int64_t>();
     return true;
   };
@@ -560,13 +568,22 @@ std::vector<GTestProgress> parse_gtest_progress(std::string_view console) {
     string_view body = line;
     while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.remove_suffix(1);
     if (body.starts_with(kRun)) {
-      tests.push_back(GTestProgress{std::string(body.substr(kRun.size())),
-                                    GTestProgress::State::kRunning, {}, {}});
+      tests.push_back(GTestProgress{
+          std::string(body.substr(kRun.size())), GTestProgress::State::kRunning, {}, {}});
       open = true;
       continue;
     }
     if (open) {
       GTestProgress& current = tests.back();
+      // A test's output without a final newline runs into the verdict
+      // ("partial[       OK ] A.b (0 ms)"): the verdict starts mid-line.
+      std::size_t marker = string_view::npos;
+      for (string_view m : {kOk, kFailed, kSkipped}) marker = std::min(marker, body.find(m));
+      if (marker != string_view::npos && marker > 0) {
+        current.output.append(line.substr(0, marker));
+        line = line.substr(marker);
+        body = body.substr(marker);
+      }
       std::optional<GTestProgress::State> state;
       string_view rest;
       if (body.starts_with(kOk)) {

@@ -139,8 +139,8 @@ std::string write_json(std::span<const TestResult> results);
 // that ran (a shard, a queue batch, a retry, a CTest test) or was answered
 // from the cache.
 struct ShardRecord {
-  std::string label;             // "shard 2/4", "batch 7", "retry Flaky.X", a CTest name
-  std::size_t tests = 0;         // tests it held
+  std::string label;                      // "shard 2/4", "batch 7", "retry Flaky.X", a CTest name
+  std::size_t tests = 0;                  // tests it held
   std::chrono::milliseconds estimate{0};  // what the plan expected
   std::chrono::milliseconds wall{0};      // how long it took (0 when cached)
   bool cached = false;
@@ -148,9 +148,9 @@ struct ShardRecord {
 };
 struct RunInfo {
   std::vector<ShardRecord> shards;
-  std::chrono::milliseconds wall{0};       // the whole run
+  std::chrono::milliseconds wall{0};         // the whole run
   std::chrono::milliseconds lower_bound{0};  // makespan_lower_bound of the planned work
-  std::size_t slots = 0;                   // shards that could run at once
+  std::size_t slots = 0;                     // shards that could run at once
 };
 
 // write_json plus "run":{"wall_ms","lower_bound_ms","slots","shards":[{"label",

@@ -6,9 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace kiln::client {
 namespace {
@@ -614,6 +619,495 @@ TEST(Summary, OnlyRealFailuresCount) {
   EXPECT_EQ(to_string(Outcome::kTimedOut), "timed_out");
 }
 
+// ---- write_json with RunInfo ----
+
+TEST(WriteJsonRun, HoldsTheRunAndItsShards) {
+  RunInfo run;
+  run.wall = 4200ms;
+  run.lower_bound = 3900ms;
+  run.slots = 3;
+  run.shards.push_back({.label = "shard 1/2",
+                        .tests = 5,
+                        .estimate = 2000ms,
+                        .wall = 2100ms,
+                        .cached = false,
+                        .where = "tcp://10.0.0.7:5555"});
+  run.shards.push_back({.label = "shard 2/2",
+                        .tests = 2,
+                        .estimate = 1900ms,
+                        .wall = 0ms,
+                        .cached = true,
+                        .where = "cache"});
+  run.shards.push_back({.label = "retry A.fail",
+                        .tests = 1,
+                        .estimate = 12ms,
+                        .wall = 15ms,
+                        .cached = false,
+                        .where = "local"});
+  const auto j = nlohmann::json::parse(write_json(mixed(), run));
+  ASSERT_TRUE(j.is_object());
+  ASSERT_TRUE(j.contains("run"));
+  const auto& r = j["run"];
+  EXPECT_EQ(r["wall_ms"], 4200);
+  EXPECT_EQ(r["lower_bound_ms"], 3900);
+  EXPECT_EQ(r["slots"], 3);
+  ASSERT_TRUE(r["shards"].is_array());
+  ASSERT_EQ(r["shards"].size(), 3u);
+  const auto& first = r["shards"][0];
+  EXPECT_EQ(first["label"], "shard 1/2");
+  EXPECT_EQ(first["tests"], 5);
+  EXPECT_EQ(first["estimate_ms"], 2000);
+  EXPECT_EQ(first["wall_ms"], 2100);
+  EXPECT_EQ(first["cached"], false);
+  EXPECT_EQ(first["where"], "tcp://10.0.0.7:5555");
+  const auto& second = r["shards"][1];
+  EXPECT_EQ(second["label"], "shard 2/2");
+  EXPECT_EQ(second["tests"], 2);
+  EXPECT_EQ(second["estimate_ms"], 1900);
+  EXPECT_EQ(second["wall_ms"], 0);
+  EXPECT_EQ(second["cached"], true);
+  EXPECT_EQ(second["where"], "cache");
+  EXPECT_EQ(r["shards"][2]["label"], "retry A.fail");
+  EXPECT_EQ(r["shards"][2]["where"], "local");
+
+  // Everything write_json(results) writes is still there, unchanged.
+  auto without_run = j;
+  without_run.erase("run");
+  EXPECT_EQ(without_run, nlohmann::json::parse(write_json(mixed())));
+}
+
+TEST(WriteJsonRun, NoShardsIsAnEmptyList) {
+  const auto j = nlohmann::json::parse(write_json({}, RunInfo{}));
+  const auto& r = j["run"];
+  EXPECT_EQ(r["wall_ms"], 0);
+  EXPECT_EQ(r["lower_bound_ms"], 0);
+  EXPECT_EQ(r["slots"], 0);
+  ASSERT_TRUE(r["shards"].is_array());
+  EXPECT_TRUE(r["shards"].empty());
+  EXPECT_EQ(j["summary"]["total"], 0);
+  EXPECT_TRUE(j["tests"].empty());
+}
+
+TEST(WriteJsonRun, InvalidUtf8InALabelIsReplacedNotThrown) {
+  RunInfo run;
+  run.shards.push_back({.label = "batch \xFF", .where = "tcp://\xC3"});
+  const auto j = nlohmann::json::parse(write_json({}, run));
+  EXPECT_EQ(j["run"]["shards"][0]["label"], "batch \xEF\xBF\xBD");
+  EXPECT_EQ(j["run"]["shards"][0]["where"], "tcp://\xEF\xBF\xBD");
+}
+
+// ---- encode_test_result / decode_test_result ----
+
+// A result with every field away from its default.
+TestResult full_result() {
+  TestResult r = make("Nums/P", "Even/1", Outcome::kCrashed, 1234ms);
+  r.message = "crashed (signal 11)\n\"quoted\" \\ \t";
+  r.output = "line 1\nline 2\r\n\x01 binary-ish";
+  r.attempts = 3;
+  r.signal = 11;
+  r.exit_code = 134;
+  r.timeout = 30s;
+  return r;
+}
+
+TEST(TestResultCodec, RoundTripsEveryFieldButCached) {
+  const TestResult r = full_result();
+  const auto back = decode_test_result(encode_test_result(r));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->id, "Nums/P.Even/1");
+  EXPECT_EQ(back->suite, "Nums/P");
+  EXPECT_EQ(back->name, "Even/1");
+  EXPECT_EQ(back->outcome, Outcome::kCrashed);
+  EXPECT_EQ(back->time, 1234ms);
+  EXPECT_EQ(back->message, r.message);
+  EXPECT_EQ(back->output, r.output);
+  EXPECT_EQ(back->attempts, 3);
+  EXPECT_EQ(back->signal, 11);
+  EXPECT_EQ(back->exit_code, 134);
+  EXPECT_EQ(back->timeout, 30s);
+  EXPECT_FALSE(back->cached);
+  EXPECT_EQ(*back, r);
+}
+
+TEST(TestResultCodec, RoundTripsEveryOutcomeAndTheDefaults) {
+  for (Outcome o : {Outcome::kPassed, Outcome::kFailed, Outcome::kSkipped, Outcome::kFlaky,
+                    Outcome::kCrashed, Outcome::kTimedOut}) {
+    const TestResult r = make("S", "t", o);
+    const auto back = decode_test_result(encode_test_result(r));
+    ASSERT_TRUE(back.has_value()) << to_string(o);
+    EXPECT_EQ(*back, r) << to_string(o);
+  }
+  TestResult empty_strings;
+  empty_strings.id = "S.t";  // suite, name, message and output left empty
+  const auto back = decode_test_result(encode_test_result(empty_strings));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, empty_strings);
+}
+
+TEST(TestResultCodec, CachedIsNotEncodedAndDecodesFalse) {
+  TestResult r = full_result();
+  r.cached = true;
+  const std::string json = encode_test_result(r);
+  EXPECT_FALSE(nlohmann::json::parse(json).contains("cached")) << json;
+  r.cached = false;
+  EXPECT_EQ(json, encode_test_result(r)) << "cached does not change the encoding";
+  const auto back = decode_test_result(json);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_FALSE(back->cached);
+
+  // A "cached" someone else wrote is not read either.
+  auto doc = nlohmann::json::parse(json);
+  doc["cached"] = true;
+  const auto other = decode_test_result(doc.dump());
+  ASSERT_TRUE(other.has_value());
+  EXPECT_FALSE(other->cached);
+}
+
+TEST(TestResultCodec, MalformedJsonIsNullopt) {
+  const std::string good = encode_test_result(full_result());
+  ASSERT_TRUE(decode_test_result(good).has_value());
+  for (const std::string& bad :
+       {std::string(), std::string("null"), std::string("[]"), std::string("42"),
+        std::string("\"text\""), std::string("{}"), std::string("not json"), good + "}",
+        std::string("{") + good, std::string(good).replace(good.find(':'), 1, "="),
+        std::string(100000, '[') + std::string(100000, ']')}) {
+    EXPECT_FALSE(decode_test_result(bad).has_value()) << bad.substr(0, 200);
+  }
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    EXPECT_FALSE(decode_test_result(std::string_view(good).substr(0, n)).has_value()) << n;
+  }
+}
+
+TEST(TestResultCodec, MissingFieldsAreNullopt) {
+  const auto doc = nlohmann::json::parse(encode_test_result(full_result()));
+  for (const auto& [key, value] : doc.items()) {
+    auto without = doc;
+    without.erase(key);
+    EXPECT_FALSE(decode_test_result(without.dump()).has_value()) << "without " << key;
+  }
+}
+
+TEST(TestResultCodec, WrongTypesAreNullopt) {
+  const auto doc = nlohmann::json::parse(encode_test_result(full_result()));
+  const std::vector<nlohmann::json> wrong_for_string = {
+      nullptr, 1, 1.5, true, nlohmann::json::array({"x"}), nlohmann::json::object()};
+  const std::vector<nlohmann::json> wrong_for_number = {
+      nullptr, "1", 1.5, -0.5, true, nlohmann::json::array({1}), nlohmann::json::object()};
+  for (const char* key : {"id", "suite", "name", "outcome", "message", "output"}) {
+    for (const auto& value : wrong_for_string) {
+      auto bad = doc;
+      bad[key] = value;
+      EXPECT_FALSE(decode_test_result(bad.dump()).has_value()) << key << " = " << value.dump();
+    }
+  }
+  for (const char* key : {"time_ms", "attempts", "signal", "exit_code", "timeout_ms"}) {
+    for (const auto& value : wrong_for_number) {
+      auto bad = doc;
+      bad[key] = value;
+      EXPECT_FALSE(decode_test_result(bad.dump()).has_value()) << key << " = " << value.dump();
+    }
+  }
+}
+
+TEST(TestResultCodec, UnknownOutcomeIsNullopt) {
+  auto doc = nlohmann::json::parse(encode_test_result(full_result()));
+  for (const char* outcome :
+       {"", "PASSED", "Passed", "pass", "timedout", "timed out", "error", "passed ", "kPassed"}) {
+    doc["outcome"] = outcome;
+    EXPECT_FALSE(decode_test_result(doc.dump()).has_value()) << '"' << outcome << '"';
+  }
+}
+
+TEST(TestResultCodec, OutOfRangeNumbersAreNullopt) {
+  const auto doc = nlohmann::json::parse(encode_test_result(full_result()));
+  const std::int64_t day_ms = std::int64_t{24} * 3600 * 1000;
+  const std::vector<std::pair<const char*, nlohmann::json>> bad = {
+      {"time_ms", -1},
+      {"time_ms", day_ms * 365},
+      {"time_ms", std::numeric_limits<std::int64_t>::max()},
+      {"time_ms", std::numeric_limits<std::int64_t>::min()},
+      {"time_ms", std::numeric_limits<std::uint64_t>::max()},
+      {"timeout_ms", -1},
+      {"timeout_ms", day_ms * 365},
+      {"timeout_ms", std::numeric_limits<std::uint64_t>::max()},
+      {"attempts", 0},
+      {"attempts", -1},
+      {"attempts", std::int64_t{1} << 31},  // does not fit an int
+      {"attempts", (std::int64_t{1} << 32) + 1},
+      {"attempts", std::numeric_limits<std::uint64_t>::max()},
+      {"signal", -1},
+      {"signal", std::int64_t{1} << 31},
+      {"signal", (std::int64_t{1} << 32) + 11},
+      {"signal", std::numeric_limits<std::uint64_t>::max()},
+      {"exit_code", 256},
+      {"exit_code", -1000},
+      {"exit_code", std::int64_t{1} << 31},
+      {"exit_code", (std::int64_t{1} << 32) + 1},
+      {"exit_code", std::numeric_limits<std::int64_t>::min()},
+  };
+  for (const auto& [key, value] : bad) {
+    auto changed = doc;
+    changed[key] = value;
+    EXPECT_FALSE(decode_test_result(changed.dump()).has_value()) << key << " = " << value.dump();
+  }
+  // Numbers too large for any integer type are read as floating point.
+  std::string huge = doc.dump();
+  huge.replace(huge.find("\"time_ms\":1234"), 14, "\"time_ms\":1e300");
+  EXPECT_FALSE(decode_test_result(huge).has_value()) << huge;
+}
+
+// An unsigned JSON integer >= 2^63 must not wrap: 2^64 - 1 read as int64
+// would be -1, inside exit_code's accepted range.
+TEST(TestResultCodec, HugeUnsignedExitCodeIsNullopt) {
+  auto doc = nlohmann::json::parse(encode_test_result(full_result()));
+  doc["exit_code"] = std::numeric_limits<std::uint64_t>::max();
+  const auto r = decode_test_result(doc.dump());
+  EXPECT_FALSE(r.has_value()) << "decoded exit_code " << r->exit_code;
+}
+
+TEST(TestResultCodec, OversizedInputIsNullopt) {
+  TestResult r = full_result();
+  r.output.assign(kMaxReportBytes, 'x');
+  EXPECT_FALSE(decode_test_result(encode_test_result(r)).has_value());
+}
+
+// ---- parse_gtest_progress ----
+
+std::string_view state_name(GTestProgress::State s) {
+  switch (s) {
+    case GTestProgress::State::kRunning:
+      return "running";
+    case GTestProgress::State::kPassed:
+      return "passed";
+    case GTestProgress::State::kFailed:
+      return "failed";
+    case GTestProgress::State::kSkipped:
+      return "skipped";
+  }
+  return "?";
+}
+
+// One line per test: "id state Nms [output]", for readable comparisons.
+std::string describe(const std::vector<GTestProgress>& tests) {
+  std::string out;
+  for (const GTestProgress& t : tests) {
+    out += t.id + " " + std::string(state_name(t.state)) + " " + std::to_string(t.time.count()) +
+           "ms [" + t.output + "]\n";
+  }
+  return out;
+}
+
+// The console of a real GoogleTest 1.12 run (a plain suite, a typed test
+// and a value-parameterized test), up to the end of the last verdict.
+constexpr const char* kConsoleTests = R"kiln(Running main() from ./googletest/src/gtest_main.cc
+[==========] Running 7 tests from 3 test suites.
+[----------] Global test environment set-up.
+[----------] 3 tests from A
+[ RUN      ] A.Pass
+hello from pass
+[       OK ] A.Pass (0 ms)
+[ RUN      ] A.Fail
+before
+t.cpp:5: Failure
+Expected equality of these values:
+  1
+  2
+[  FAILED  ] A.Fail (12 ms)
+[ RUN      ] A.Skip
+t.cpp:6: Skipped
+not today
+[  SKIPPED ] A.Skip (1 ms)
+[----------] 3 tests from A (13 ms total)
+
+[----------] 1 test from In/Ty/0, where TypeParam = int
+[ RUN      ] In/Ty/0.Zero
+t.cpp:13: Failure
+Expected equality of these values:
+  TypeParam()
+    Which is: 0
+  TypeParam(1)
+    Which is: 1
+[  FAILED  ] In/Ty/0.Zero, where TypeParam = int (3 ms)
+[----------] 1 test from In/Ty/0 (3 ms total)
+
+[----------] 3 tests from Nums/P
+[ RUN      ] Nums/P.Even/0
+[       OK ] Nums/P.Even/0 (1500 ms)
+[ RUN      ] Nums/P.Even/1
+t.cpp:9: Failure
+Expected equality of these values:
+  GetParam() % 2
+    Which is: 1
+  0
+[  FAILED  ] Nums/P.Even/1, where GetParam() = 3 (7 ms)
+[ RUN      ] Nums/P.Even/2
+[  FAILED  ] Nums/P.Even/2, where GetParam() = "a (b) c, where d" (0 ms)
+[----------] 3 tests from Nums/P (1507 ms total)
+)kiln";
+
+// What GoogleTest prints after the last test: the summary lists every
+// failed test again, without a time.
+constexpr const char* kConsoleSummary = R"kiln(
+[----------] Global test environment tear-down
+[==========] 7 tests from 3 test suites ran. (1523 ms total)
+[  PASSED  ] 2 tests.
+[  SKIPPED ] 1 test, listed below:
+[  SKIPPED ] A.Skip
+[  FAILED  ] 4 tests, listed below:
+[  FAILED  ] A.Fail
+[  FAILED  ] In/Ty/0.Zero, where TypeParam = int
+[  FAILED  ] Nums/P.Even/1, where GetParam() = 3
+[  FAILED  ] Nums/P.Even/2, where GetParam() = "a (b) c, where d"
+
+ 4 FAILED TESTS
+)kiln";
+
+constexpr const char* kConsoleExpected =
+    "A.Pass passed 0ms [hello from pass\n]\n"
+    "A.Fail failed 12ms [before\nt.cpp:5: Failure\nExpected equality of these values:\n  1\n"
+    "  2\n]\n"
+    "A.Skip skipped 1ms [t.cpp:6: Skipped\nnot today\n]\n"
+    "In/Ty/0.Zero failed 3ms [t.cpp:13: Failure\nExpected equality of these values:\n"
+    "  TypeParam()\n    Which is: 0\n  TypeParam(1)\n    Which is: 1\n]\n"
+    "Nums/P.Even/0 passed 1500ms []\n"
+    "Nums/P.Even/1 failed 7ms [t.cpp:9: Failure\nExpected equality of these values:\n"
+    "  GetParam() % 2\n    Which is: 1\n  0\n]\n"
+    "Nums/P.Even/2 failed 0ms []\n";
+
+TEST(ParseGTestProgress, ReadsEveryVerdictOfARealRun) {
+  const auto tests = parse_gtest_progress(kConsoleTests);
+  ASSERT_EQ(tests.size(), 7u) << describe(tests);
+  EXPECT_EQ(describe(tests), kConsoleExpected);
+}
+
+TEST(ParseGTestProgress, TheFinalSummaryChangesNothing) {
+  const std::string whole = std::string(kConsoleTests) + kConsoleSummary;
+  EXPECT_EQ(describe(parse_gtest_progress(whole)), kConsoleExpected);
+
+  // Not even when the summary calls a passed test failed, or repeats one.
+  const auto tests = parse_gtest_progress(
+      "[ RUN      ] A.x\n[       OK ] A.x (4 ms)\n[  FAILED  ] A.x\n[  FAILED  ] A.x (9 ms)\n"
+      "[  SKIPPED ] A.x\n");
+  EXPECT_EQ(describe(tests), "A.x passed 4ms []\n");
+}
+
+TEST(ParseGTestProgress, ACrashLeavesTheTestRunningWithItsOutput) {
+  const auto tests = parse_gtest_progress(
+      "[==========] Running 3 tests from 1 test suite.\n"
+      "[ RUN      ] A.ok\n"
+      "[       OK ] A.ok (2 ms)\n"
+      "[ RUN      ] A.dies\n"
+      "about to crash\n"
+      "last words without a newline");
+  EXPECT_EQ(describe(tests),
+            "A.ok passed 2ms []\n"
+            "A.dies running 0ms [about to crash\nlast words without a newline]\n");
+
+  // Killed right after RUN: running, no output.
+  EXPECT_EQ(describe(parse_gtest_progress("[ RUN      ] A.x\n")), "A.x running 0ms []\n");
+  EXPECT_EQ(describe(parse_gtest_progress("[ RUN      ] A.x")), "A.x running 0ms []\n");
+}
+
+TEST(ParseGTestProgress, NothingStartedIsEmpty) {
+  EXPECT_TRUE(parse_gtest_progress("").empty());
+  EXPECT_TRUE(parse_gtest_progress("\n\n").empty());
+  EXPECT_TRUE(parse_gtest_progress("Running main() from gtest_main.cc\n"
+                                   "[==========] Running 0 tests from 0 test suites.\n"
+                                   "[==========] 0 tests from 0 test suites ran. (0 ms total)\n"
+                                   "[  PASSED  ] 0 tests.\n")
+                  .empty());
+  // Verdicts without a RUN (e.g. a summary from an earlier run) start nothing.
+  EXPECT_TRUE(parse_gtest_progress("[       OK ] A.x (1 ms)\n[  FAILED  ] B.y (2 ms)\n"
+                                   "[  SKIPPED ] C.z (0 ms)\n")
+                  .empty());
+}
+
+TEST(ParseGTestProgress, CrLfLineEnds) {
+  const auto tests = parse_gtest_progress(
+      "[ RUN      ] A.x\r\nhello\r\n[       OK ] A.x (5 ms)\r\n"
+      "[ RUN      ] P/T.y/1\r\n[  FAILED  ] P/T.y/1, where GetParam() = 1 (6 ms)\r\n"
+      "[ RUN      ] A.s\r\n[  SKIPPED ] A.s (0 ms)\r\n"
+      "[ RUN      ] A.z\r\n[  FAILED  ] A.z (7 ms)\r\n"
+      "[  FAILED  ] A.z\r\n"
+      "[ RUN      ] A.crash\r\nboom\r\n");
+  ASSERT_EQ(tests.size(), 5u) << describe(tests);
+  EXPECT_EQ(tests[0].id, "A.x");
+  EXPECT_EQ(tests[0].state, GTestProgress::State::kPassed);
+  EXPECT_EQ(tests[0].time, 5ms);
+  std::string output = tests[0].output;
+  std::erase(output, '\r');  // whether '\r' stays in the output is not specified
+  EXPECT_EQ(output, "hello\n");
+  EXPECT_EQ(tests[1].id, "P/T.y/1");
+  EXPECT_EQ(tests[1].state, GTestProgress::State::kFailed);
+  EXPECT_EQ(tests[1].time, 6ms);
+  EXPECT_EQ(tests[2].id, "A.s");
+  EXPECT_EQ(tests[2].state, GTestProgress::State::kSkipped);
+  EXPECT_EQ(tests[3].id, "A.z");
+  EXPECT_EQ(tests[3].state, GTestProgress::State::kFailed);
+  EXPECT_EQ(tests[3].time, 7ms);
+  EXPECT_EQ(tests[4].id, "A.crash");
+  EXPECT_EQ(tests[4].state, GTestProgress::State::kRunning);
+  output = tests[4].output;
+  std::erase(output, '\r');
+  EXPECT_EQ(output, "boom\n");
+}
+
+TEST(ParseGTestProgress, AVerdictNamingAnotherTestIsOutput) {
+  // A test that prints GoogleTest-looking lines (it runs another GoogleTest
+  // binary, or logs one): only its own verdict ends it.
+  const auto tests = parse_gtest_progress(
+      "[ RUN      ] A.x\n"
+      "[       OK ] B.y (1 ms)\n"
+      "[  FAILED  ] A.xy (2 ms)\n"
+      "[  SKIPPED ] A (3 ms)\n"
+      "[  FAILED  ] Other.t, where GetParam() = 1 (4 ms)\n"
+      "[       OK ] A.x (5 ms)\n"
+      "[ RUN      ] A.w\n"
+      "[       OK ] A.wx (1 ms)\n");
+  EXPECT_EQ(describe(tests),
+            "A.x passed 5ms [[       OK ] B.y (1 ms)\n[  FAILED  ] A.xy (2 ms)\n"
+            "[  SKIPPED ] A (3 ms)\n[  FAILED  ] Other.t, where GetParam() = 1 (4 ms)\n]\n"
+            "A.w running 0ms [[       OK ] A.wx (1 ms)\n]\n");
+}
+
+TEST(ParseGTestProgress, LinesBetweenTestsAreNobodysOutput) {
+  const auto tests = parse_gtest_progress(
+      "[ RUN      ] A.x\n"
+      "[       OK ] A.x (1 ms)\n"
+      "stray output between tests\n"
+      "[----------] 1 test from A (1 ms total)\n"
+      "[ RUN      ] B.y\n"
+      "mine\n"
+      "[  FAILED  ] B.y (2 ms)\n"
+      "[----------] Global test environment tear-down\n");
+  EXPECT_EQ(describe(tests), "A.x passed 1ms []\nB.y failed 2ms [mine\n]\n");
+}
+
+TEST(ParseGTestProgress, TheSameTestRunTwiceIsListedTwice) {
+  // --gtest_repeat=2
+  const auto tests = parse_gtest_progress(
+      "[ RUN      ] A.x\n[       OK ] A.x (1 ms)\n"
+      "Repeating all tests (iteration 2) . . .\n"
+      "[ RUN      ] A.x\noops\n[  FAILED  ] A.x (2 ms)\n");
+  EXPECT_EQ(describe(tests), "A.x passed 1ms []\nA.x failed 2ms [oops\n]\n");
+}
+
+// A test whose last output has no trailing newline (printf("partial") in
+// the test body) makes GoogleTest print its verdict on the same line:
+// "partial[       OK ] A.NoNewline (0 ms)" (captured from GoogleTest 1.12).
+TEST(ParseGTestProgress, VerdictAfterOutputWithoutANewline) {
+  const auto tests = parse_gtest_progress(
+      "[ RUN      ] A.NoNewline\n"
+      "partial[       OK ] A.NoNewline (0 ms)\n"
+      "[----------] 1 test from A (0 ms total)\n"
+      "[ RUN      ] B.next\n"
+      "[       OK ] B.next (1 ms)\n");
+  ASSERT_EQ(tests.size(), 2u) << describe(tests);
+  EXPECT_EQ(tests[0].state, GTestProgress::State::kPassed) << describe(tests);
+  EXPECT_EQ(tests[0].time, 0ms) << describe(tests);
+  EXPECT_EQ(tests[0].output.find("[       OK ]"), std::string::npos) << describe(tests);
+}
+
 // ---- CTest ----
 
 TEST(ParseCTestJson, ReadsTheRealFormat) {
@@ -789,6 +1283,172 @@ TEST(FilterCTest, InvalidExpressionsAreErrors) {
     ASSERT_FALSE(r.ok()) << flag;
     EXPECT_EQ(r.error().code, Errc::kInvalidArgument);
     EXPECT_EQ(r.error().message.rfind(flag, 0), 0u) << r.error().message;
+  }
+}
+
+// ---- ctest_outcome ----
+
+struct Verdict {
+  Outcome outcome;
+  std::string message;
+};
+
+Verdict outcome_of(const CTestCase& test, CTestRun run, std::string_view output = "") {
+  std::string message = "left over from an earlier call";
+  const Outcome o = ctest_outcome(test, run, output, message);
+  return {o, message};
+}
+
+bool contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(CTestOutcome, TheExitCodeDecidesByDefault) {
+  const CTestCase plain;
+  auto v = outcome_of(plain, {.exit_code = 0});
+  EXPECT_EQ(v.outcome, Outcome::kPassed);
+  EXPECT_EQ(v.message, "") << "a pass clears the message";
+  v = outcome_of(plain, {.exit_code = 3}, "some output");
+  EXPECT_EQ(v.outcome, Outcome::kFailed);
+  EXPECT_EQ(v.message, "exit code 3");
+  EXPECT_EQ(outcome_of(plain, {.exit_code = 255}).outcome, Outcome::kFailed);
+}
+
+TEST(CTestOutcome, ATimeoutComesFirst) {
+  CTestCase t;
+  t.will_fail = true;
+  t.skip_return_code = 0;
+  t.pass_regex = {"ok"};
+  t.skip_regex = {"skip"};
+  const auto v = outcome_of(t, {.exit_code = 0, .signal = 9, .timed_out = true}, "ok skip");
+  EXPECT_EQ(v.outcome, Outcome::kTimedOut);
+  EXPECT_TRUE(contains(v.message, "timed out")) << v.message;
+  EXPECT_EQ(outcome_of(CTestCase{}, {.timed_out = true}).outcome, Outcome::kTimedOut);
+}
+
+TEST(CTestOutcome, ASignalIsACrashWhateverElseSays) {
+  CTestCase t;
+  EXPECT_EQ(outcome_of(t, {.signal = 11}).outcome, Outcome::kCrashed);
+  EXPECT_TRUE(contains(outcome_of(t, {.signal = 11}).message, "11"));
+  t.will_fail = true;  // WILL_FAIL expects a failure, not a crash
+  EXPECT_EQ(outcome_of(t, {.signal = 6}).outcome, Outcome::kCrashed);
+  t.will_fail = false;
+  t.skip_return_code = 0;
+  t.pass_regex = {"ok"};
+  t.skip_regex = {"skip"};
+  EXPECT_EQ(outcome_of(t, {.signal = 11}, "ok skip").outcome, Outcome::kCrashed);
+}
+
+TEST(CTestOutcome, SkipReturnCode) {
+  CTestCase t;
+  t.skip_return_code = 77;
+  auto v = outcome_of(t, {.exit_code = 77});
+  EXPECT_EQ(v.outcome, Outcome::kSkipped);
+  EXPECT_TRUE(contains(v.message, "SKIP_RETURN_CODE")) << v.message;
+  EXPECT_TRUE(contains(v.message, "77")) << v.message;
+  EXPECT_EQ(outcome_of(t, {.exit_code = 0}).outcome, Outcome::kPassed);
+  EXPECT_EQ(outcome_of(t, {.exit_code = 1}).outcome, Outcome::kFailed);
+
+  // It comes before the expressions and WILL_FAIL.
+  t.fail_regex = {"error"};
+  t.pass_regex = {"never printed"};
+  t.will_fail = true;
+  EXPECT_EQ(outcome_of(t, {.exit_code = 77}, "error").outcome, Outcome::kSkipped);
+
+  CTestCase zero;
+  zero.skip_return_code = 0;
+  EXPECT_EQ(outcome_of(zero, {.exit_code = 0}).outcome, Outcome::kSkipped);
+}
+
+TEST(CTestOutcome, SkipRegularExpression) {
+  CTestCase t;
+  t.skip_regex = {"no GPU", "SKIP(PED)?:"};
+  auto v = outcome_of(t, {.exit_code = 1}, "checking devices\nno GPU found\n");
+  EXPECT_EQ(v.outcome, Outcome::kSkipped);
+  EXPECT_TRUE(contains(v.message, "SKIP_REGULAR_EXPRESSION")) << v.message;
+  EXPECT_TRUE(contains(v.message, "no GPU")) << v.message;
+  v = outcome_of(t, {.exit_code = 0}, "SKIPPED: later");
+  EXPECT_EQ(v.outcome, Outcome::kSkipped);
+  EXPECT_TRUE(contains(v.message, "SKIP(PED)?:")) << v.message;
+
+  EXPECT_EQ(outcome_of(t, {.exit_code = 0}, "all fine").outcome, Outcome::kPassed);
+  EXPECT_EQ(outcome_of(t, {.exit_code = 2}, "all fine").outcome, Outcome::kFailed);
+
+  // It comes before the pass and fail expressions and WILL_FAIL.
+  t.fail_regex = {"GPU"};
+  t.pass_regex = {"never printed"};
+  t.will_fail = true;
+  EXPECT_EQ(outcome_of(t, {.exit_code = 0}, "no GPU").outcome, Outcome::kSkipped);
+}
+
+TEST(CTestOutcome, PassRegularExpressionIgnoresTheExitCode) {
+  CTestCase t;
+  t.pass_regex = {"^all ok", "[0-9]+ passed"};
+  EXPECT_EQ(outcome_of(t, {.exit_code = 1}, "all ok\n").outcome, Outcome::kPassed);
+  EXPECT_EQ(outcome_of(t, {.exit_code = 1}, "all ok\n").message, "");
+  EXPECT_EQ(outcome_of(t, {.exit_code = 0}, "summary: 12 passed").outcome, Outcome::kPassed)
+      << "any one expression is enough; a search, not a full match";
+  auto v = outcome_of(t, {.exit_code = 0}, "everything is fine");
+  EXPECT_EQ(v.outcome, Outcome::kFailed);
+  EXPECT_TRUE(contains(v.message, "PASS_REGULAR_EXPRESSION")) << v.message;
+  EXPECT_EQ(outcome_of(t, {.exit_code = 0}, "").outcome, Outcome::kFailed);
+}
+
+TEST(CTestOutcome, FailRegularExpression) {
+  CTestCase t;
+  t.fail_regex = {"ERROR", "leak"};
+  auto v = outcome_of(t, {.exit_code = 0}, "step 1\nERROR: disk full\n");
+  EXPECT_EQ(v.outcome, Outcome::kFailed);
+  EXPECT_EQ(v.message, "matched FAIL_REGULAR_EXPRESSION 'ERROR'");
+  v = outcome_of(t, {.exit_code = 0}, "memory leak of 4 bytes");
+  EXPECT_EQ(v.message, "matched FAIL_REGULAR_EXPRESSION 'leak'");
+  EXPECT_EQ(outcome_of(t, {.exit_code = 0}, "fine").outcome, Outcome::kPassed);
+  EXPECT_EQ(outcome_of(t, {.exit_code = 4}, "fine").message, "exit code 4");
+
+  // It overrides a matching PASS_REGULAR_EXPRESSION.
+  t.pass_regex = {"done"};
+  v = outcome_of(t, {.exit_code = 0}, "done, with an ERROR");
+  EXPECT_EQ(v.outcome, Outcome::kFailed);
+  EXPECT_TRUE(contains(v.message, "FAIL_REGULAR_EXPRESSION")) << v.message;
+  EXPECT_EQ(outcome_of(t, {.exit_code = 1}, "done").outcome, Outcome::kPassed);
+}
+
+TEST(CTestOutcome, WillFailInvertsPassAndFail) {
+  CTestCase t;
+  t.will_fail = true;
+  auto v = outcome_of(t, {.exit_code = 1});
+  EXPECT_EQ(v.outcome, Outcome::kPassed);
+  EXPECT_EQ(v.message, "");
+  v = outcome_of(t, {.exit_code = 0});
+  EXPECT_EQ(v.outcome, Outcome::kFailed);
+  EXPECT_TRUE(contains(v.message, "WILL_FAIL")) << v.message;
+
+  t.fail_regex = {"ERROR"};
+  EXPECT_EQ(outcome_of(t, {.exit_code = 0}, "ERROR").outcome, Outcome::kPassed);
+  t.fail_regex.clear();
+  t.pass_regex = {"ok"};
+  EXPECT_EQ(outcome_of(t, {.exit_code = 0}, "nope").outcome, Outcome::kPassed);
+  EXPECT_EQ(outcome_of(t, {.exit_code = 1}, "ok").outcome, Outcome::kFailed);
+}
+
+TEST(CTestOutcome, AnInvalidExpressionFailsNamingTheProperty) {
+  const std::pair<std::vector<std::string> CTestCase::*, const char*> properties[] = {
+      {&CTestCase::pass_regex, "PASS_REGULAR_EXPRESSION"},
+      {&CTestCase::fail_regex, "FAIL_REGULAR_EXPRESSION"},
+      {&CTestCase::skip_regex, "SKIP_REGULAR_EXPRESSION"}};
+  for (const auto& [member, property] : properties) {
+    for (const char* expression : {"(", "[a", "a{2,1}", "*x"}) {
+      CTestCase t;
+      (t.*member) = {expression};
+      auto v = outcome_of(t, {.exit_code = 0}, "output");
+      EXPECT_EQ(v.outcome, Outcome::kFailed) << property << " " << expression;
+      EXPECT_TRUE(contains(v.message, property)) << v.message;
+      // WILL_FAIL does not turn a broken expression into a pass.
+      t.will_fail = true;
+      v = outcome_of(t, {.exit_code = 1}, "output");
+      EXPECT_EQ(v.outcome, Outcome::kFailed) << property << " " << expression << " WILL_FAIL";
+      EXPECT_TRUE(contains(v.message, property)) << v.message;
+    }
   }
 }
 
