@@ -19,15 +19,20 @@
 // worker::ExecutorOptions).
 #include "client/test_command.h"
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <filesystem>
@@ -165,6 +170,56 @@ std::string tail_text(const std::string& text, std::size_t max) {
 struct SharedStore {
   cas::Store& store;
   std::mutex mutex;
+};
+
+// Ctrl-C and SIGTERM. Tests run in their own process groups, which the
+// terminal's SIGINT does not reach, so the signals are blocked in every
+// thread and one thread waits for them with sigwait(); it makes `fd()`
+// readable, which every running job polls (the runner's cancel_fd) and the
+// engine checks between jobs. The children get a clean signal mask from
+// the runner (posix_spawnattr_setsigmask).
+class Interrupt {
+ public:
+  Interrupt() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+      throw CommandError(kExitFailure, std::string("pipe: ") + std::strerror(errno));
+    read_ = fds[0];
+    write_ = fds[1];
+    sigemptyset(&set_);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&set_, sig);
+    ::pthread_sigmask(SIG_BLOCK, &set_, &previous_);
+    waiter_ = std::thread([this] {
+      int sig = 0;
+      while (::sigwait(&set_, &sig) == 0) {
+        if (sig == SIGUSR1) return;  // the destructor: no signal came
+        signal_.store(sig);
+        const char byte = 1;
+        (void)::write(write_, &byte, 1);
+        return;
+      }
+    });
+  }
+  ~Interrupt() {
+    if (signal_.load() == 0) ::pthread_kill(waiter_.native_handle(), SIGUSR1);
+    waiter_.join();
+    ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+    ::close(read_);
+    ::close(write_);
+  }
+  Interrupt(const Interrupt&) = delete;
+  Interrupt& operator=(const Interrupt&) = delete;
+
+  int fd() const { return read_; }
+  int signal() const { return signal_.load(); }
+
+ private:
+  int read_ = -1;
+  int write_ = -1;
+  sigset_t set_{};
+  sigset_t previous_{};
+  std::atomic<int> signal_{0};
+  std::thread waiter_;
 };
 
 // A named record in the action cache: an ActionResult whose one output file
@@ -440,6 +495,18 @@ class GTestSuite final : public BinarySuite {
     }
     auto tests = parse_gtest_list(listed.stdout_data);
     if (!tests.ok()) {
+      // Output before the list (a main() that prints first)?
+      const std::string_view tail = gtest_list_tail(listed.stdout_data);
+      if (tail.size() < listed.stdout_data.size()) {
+        auto from_tail = parse_gtest_list(tail);
+        if (from_tail.ok() && !from_tail->empty()) {
+          ctx_.err << "kiln: warning: " << binary_.filename().string()
+                   << " printed other output before its test list; it was ignored\n";
+          tests = std::move(from_tail);
+        }
+      }
+    }
+    if (!tests.ok()) {
       // An empty listing is an empty suite (a filter in ARGS that matches
       // nothing); anything else that does not parse is not a test binary.
       bool blank = true;
@@ -682,8 +749,8 @@ class EnvShardSuite final : public BinarySuite {
 
 class CTestSuite final : public Suite {
  public:
-  CTestSuite(Context& ctx, SharedStore& shared, const TestOptions& opts)
-      : ctx_(ctx), shared_(shared), opts_(opts) {}
+  CTestSuite(Context& ctx, SharedStore& shared, const TestOptions& opts, int cancel_fd)
+      : ctx_(ctx), shared_(shared), opts_(opts), cancel_fd_(cancel_fd) {}
 
   void load() {
     std::error_code ec;
@@ -768,6 +835,7 @@ class CTestSuite final : public Suite {
     for (const auto& [k, v] : env) spec.env.push_back(k + "=" + v);
     spec.cwd = working_dir(test);
     spec.timeout = timeout_of(test);
+    spec.cancel_fd = cancel_fd_;
     return [spec]() {
       RunOutput out;
       out.where = "local";
@@ -836,6 +904,7 @@ class CTestSuite final : public Suite {
   Context& ctx_;
   SharedStore& shared_;
   const TestOptions& opts_;
+  int cancel_fd_;
   fs::path dir_;
   std::vector<TestCase> tests_;
   std::vector<TestResult> preset_;
@@ -847,8 +916,9 @@ class CTestSuite final : public Suite {
 class Engine {
  public:
   Engine(Context& ctx, const TestOptions& opts, SharedStore& shared, Suite& suite,
-         std::size_t slots, bool progress)
-      : ctx_(ctx),
+         std::size_t slots, bool progress, const Interrupt& interrupt)
+      : interrupt_(interrupt),
+        ctx_(ctx),
         opts_(opts),
         shared_(shared),
         suite_(suite),
@@ -1002,6 +1072,11 @@ class Engine {
     running_.resize(slots_);
     std::size_t active = 0;
     for (;;) {
+      if (interrupt_.signal() != 0 && !stop_) {
+        stop_ = true;
+        say("kiln test: interrupted (signal " + std::to_string(interrupt_.signal()) +
+            "); stopping the running tests");
+      }
       for (std::size_t slot = 0; slot < slots_ && !stop_; ++slot) {
         if (busy[slot]) continue;
         auto job = next_job();
@@ -1022,7 +1097,8 @@ class Engine {
         r.thread.join();
         busy[d.slot] = false;
         --active;
-        handle(std::move(r.job), d.output);
+        // After an interrupt, killed jobs say nothing about their tests.
+        if (interrupt_.signal() == 0) handle(std::move(r.job), d.output);
       }
       draw_progress();
     }
@@ -1181,7 +1257,8 @@ class Engine {
         results.push_back(it->second);
       } else {
         TestResult r = make_result(t.id, Outcome::kFailed);
-        r.message = "not run: the run was stopped by an earlier error";
+        r.message = interrupt_.signal() != 0 ? "not run: interrupted"
+                                             : "not run: the run was stopped by an earlier error";
         results.push_back(std::move(r));
       }
     }
@@ -1193,6 +1270,7 @@ class Engine {
     info.slots = slots_;
     write_reports(results, info);
     print_summary(results, info);
+    if (interrupt_.signal() != 0) return 128 + interrupt_.signal();
     if (!setup_errors_.empty()) return kTestExitSetup;
     if (results.empty()) {
       ctx_.err << "kiln: error: no tests found in " << suite_.name() << '\n';
@@ -1287,6 +1365,7 @@ class Engine {
     out.flush();
   }
 
+  const Interrupt& interrupt_;
   Context& ctx_;
   const TestOptions& opts_;
   SharedStore& shared_;
@@ -1322,7 +1401,8 @@ class Engine {
 // safe to use from several threads at once.
 class LocalShardExecutor final : public ActionExecutor {
  public:
-  LocalShardExecutor(SharedStore& shared, fs::path work_root) : shared_(shared) {
+  LocalShardExecutor(SharedStore& shared, fs::path work_root, int cancel_fd) : shared_(shared) {
+    options_.cancel_fd = cancel_fd;
     options_.work_root = std::move(work_root);
     options_.worker_id = "local";
     options_.store_mutex = &shared.mutex;
@@ -1353,6 +1433,7 @@ int run_test(Context& ctx, const TestOptions& opts) {
   const fs::path cwd = fs::current_path();
   auto store = open_local_store(ctx);
   SharedStore shared{*store, {}};
+  const Interrupt interrupt;
   const std::string endpoint = ctx.config.get("scheduler");
   const bool grid = !endpoint.empty() && opts.ctest_dir.empty();
   const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
@@ -1361,14 +1442,15 @@ int run_test(Context& ctx, const TestOptions& opts) {
       opts.progress == "always" || (opts.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
 
   const fs::path sandbox = fs::path(ctx.config.get("dir")) / "sandbox";
-  auto make_executor = [&shared, &endpoint, grid, sandbox]() -> std::unique_ptr<ActionExecutor> {
+  auto make_executor = [&shared, &endpoint, grid, sandbox,
+                        cancel = interrupt.fd()]() -> std::unique_ptr<ActionExecutor> {
     if (grid) {
       GridOptions options;
       options.endpoint = endpoint;
       options.store_mutex = &shared.mutex;
       return std::make_unique<GridExecutor>(shared.store, options);
     }
-    return std::make_unique<LocalShardExecutor>(shared, sandbox);
+    return std::make_unique<LocalShardExecutor>(shared, sandbox, cancel);
   };
 
   std::unique_ptr<Suite> suite;
@@ -1376,7 +1458,7 @@ int run_test(Context& ctx, const TestOptions& opts) {
     if (!endpoint.empty())
       ctx.err << "kiln: warning: CTest tests run on this machine (their commands name paths in the "
                  "build tree); the scheduler is not used\n";
-    auto ctest = std::make_unique<CTestSuite>(ctx, shared, opts);
+    auto ctest = std::make_unique<CTestSuite>(ctx, shared, opts, interrupt.fd());
     ctest->load();
     suite = std::move(ctest);
   } else if (opts.sharding_env) {
@@ -1397,7 +1479,7 @@ int run_test(Context& ctx, const TestOptions& opts) {
                        "no tests found in " + suite->name() +
                            (opts.ctest_dir.empty() ? "" : " (after -R/-E/-L filters)"));
   }
-  Engine engine(ctx, opts, shared, *suite, slots, progress);
+  Engine engine(ctx, opts, shared, *suite, slots, progress, interrupt);
   engine.set_where(grid ? endpoint : "this machine");
   return engine.run();
 }

@@ -500,6 +500,26 @@ Result<std::vector<TestCase>> parse_gtest_list(std::string_view output) {
   return tests;
 }
 
+std::string_view gtest_list_tail(std::string_view output) {
+  std::size_t start = 0;
+  std::size_t pos = 0;
+  while (pos < output.size()) {
+    const std::size_t eol = std::min(output.find('\n', pos), output.size());
+    std::string_view line = output.substr(pos, eol - pos);
+    const std::size_t next = eol + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (const auto comment = line.find("  # "); comment != std::string_view::npos)
+      line = line.substr(0, comment);
+    while (!line.empty() && line.back() == ' ') line.remove_suffix(1);
+    const bool list_shaped = line.empty() || starts_with(line, "  ") ||
+                             (line.size() >= 2 && line.back() == '.' && line.front() != ' ' &&
+                              line.find(' ') == std::string_view::npos);
+    if (!list_shaped) start = std::min(next, output.size());
+    pos = next;
+  }
+  return output.substr(start);
+}
+
 bool is_system_library(std::string_view path) {
   for (std::string_view root : {"/lib/", "/lib32/", "/lib64/", "/libx32/", "/usr/lib/",
                                 "/usr/lib32/", "/usr/lib64/", "/usr/libx32/"}) {

@@ -213,6 +213,13 @@ Result<std::string> gtest_filter(std::span<const std::string> ids);
 // an empty vector.
 Result<std::vector<TestCase>> parse_gtest_list(std::string_view output);
 
+// The part of a --gtest_list_tests output after the last line that cannot
+// belong to a test list (a line that is neither blank, "  Name" nor
+// "Suite."): a binary whose main() prints before RUN_ALL_TESTS() lists
+// (leveldb's db_test runs its benchmarks first) still has a parseable
+// list at the end. The whole output when every line could be part of one.
+std::string_view gtest_list_tail(std::string_view output);
+
 // The shared libraries a test binary loads that belong in its input root,
 // from `ldd BINARY`'s output: every "name => /path (0x…)" line whose path is
 // not a system library (is_system_library), in order, without duplicates.

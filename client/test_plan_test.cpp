@@ -619,4 +619,20 @@ TEST(IsSystemLibrary, ProjectLibrariesAreNot) {
 }
 
 }  // namespace
+TEST(GTestListTail, SkipsWhatAMainPrintedBeforeTheList) {
+  const std::string before =
+      "Running main() from gtest_main.cc\n"
+      "BM_LogAndApply/1          828899 ns       106901 ns        13169\n"
+      "----------------------------------------------------------------\n";
+  const std::string list = "DBTest.\n  Empty\n  ReadWrite\nTyped/0.  # TypeParam = int\n  A\n";
+  EXPECT_EQ(gtest_list_tail(before + list), list);
+  auto tests = parse_gtest_list(gtest_list_tail(before + list));
+  ASSERT_TRUE(tests.ok()) << tests.error().message;
+  EXPECT_EQ(tests->size(), 3u);
+  // A list alone is its own tail; output with no list leaves nothing.
+  EXPECT_EQ(gtest_list_tail(list), list);
+  EXPECT_EQ(gtest_list_tail("hello\n"), "");
+  EXPECT_EQ(gtest_list_tail("hello"), "");
+}
+
 }  // namespace kiln::client
