@@ -77,6 +77,10 @@ constexpr milliseconds kListTimeout{60000};
 constexpr const char* kBinDir = ".kiln-test/bin";
 constexpr const char* kLibDir = ".kiln-test/lib";
 constexpr const char* kReportPath = ".kiln-test/report.xml";
+// Each shard's private scratch directory, as TEST_TMPDIR (Bazel's name,
+// which GoogleTest's TempDir() and leveldb read): shards of one binary
+// running side by side would otherwise share /tmp paths.
+constexpr const char* kTempDir = ".kiln-test/tmp";
 constexpr const char* kShardStatusPath = ".kiln-test/shard-status";
 
 milliseconds since(Clock::time_point start) {
@@ -371,10 +375,15 @@ class BinarySuite : public Suite {
           root.add_file(std::string(kLibDir) + "/" + name, check(store.put_file(lib), lib), true));
     }
     for (const std::string& data : opts_.data) add_input(root, store, cwd_, data, "--data");
+    check(root.add_directory(kTempDir));
     const cas::BuiltTree tree = check(root.finish());
     store_tree(store, tree);
     input_root_ = tree.root;
     if (!lib_names.empty()) base_env_.push_back({"LD_LIBRARY_PATH", kLibDir});
+    const bool own_tmpdir =
+        std::any_of(base_env_.begin(), base_env_.end(),
+                    [](const cas::Property& p) { return p.name == "TEST_TMPDIR"; });
+    if (!own_tmpdir) base_env_.push_back({"TEST_TMPDIR", kTempDir});
     std::sort(base_env_.begin(), base_env_.end());
     lib_count_ = lib_names.size();
   }
