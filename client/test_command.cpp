@@ -1155,8 +1155,7 @@ class Engine {
 
   void verdict(TestResult r, int attempt) {
     if (final_.contains(r.id)) return;  // reported twice by a confused binary
-    if ((r.outcome == Outcome::kPassed || r.outcome == Outcome::kFailed) && r.time.count() > 0)
-      book_.record(r.id, r.time);
+    if (r.outcome == Outcome::kPassed || r.outcome == Outcome::kFailed) book_.record(r.id, r.time);
     remaining_estimate_ -= std::min(remaining_estimate_, book_.estimate_or(r.id, kDefaultEstimate));
     if (is_real_failure(r.outcome)) {
       if (attempt <= opts_.retries) {
@@ -1440,7 +1439,12 @@ class LocalShardExecutor final : public ActionExecutor {
 
 int run_test(Context& ctx, const TestOptions& opts) {
   const fs::path cwd = fs::current_path();
-  auto store = open_local_store(ctx);
+  // Not durable (as for the launcher): the store is a cache whose reads
+  // are verified; a crash costs entries, never a wrong verdict, and a run
+  // writes one record per passing test.
+  LocalStoreOptions store_options;
+  store_options.durable = false;
+  std::unique_ptr<cas::Store> store = check(try_open_local_store(ctx, store_options));
   SharedStore shared{*store, {}};
   const Interrupt interrupt;
   const std::string endpoint = ctx.config.get("scheduler");

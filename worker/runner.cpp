@@ -16,7 +16,9 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "cas/unique_fd.h"
 
@@ -113,7 +115,15 @@ Result<RunOutcome> run_command(const RunSpec& spec) {
   const std::string program = resolve_program(spec);
   const auto started = Clock::now();
   pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
+  int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
+  // ETXTBSY: the program was just written (a sandbox's copy of a test
+  // binary) and a child spawned meanwhile by another thread still holds the
+  // write descriptor until its own exec. The window is short: retry, up to
+  // about a second.
+  for (int attempt = 0; rc == ETXTBSY && attempt < 10; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
+    rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
+  }
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
