@@ -385,11 +385,9 @@ class BinarySuite : public Suite {
                     [](const cas::Property& p) { return p.name == "TEST_TMPDIR"; });
     if (!own_tmpdir) base_env_.push_back({"TEST_TMPDIR", kTempDir});
     std::sort(base_env_.begin(), base_env_.end());
-    lib_count_ = lib_names.size();
   }
 
   std::string name() const override { return binary_.filename().string(); }
-  std::size_t libraries() const { return lib_count_; }
 
   std::string durations_key() const override {
     std::string key = (opts_.sharding_env ? "env:" : "gtest:") + name();
@@ -479,7 +477,6 @@ class BinarySuite : public Suite {
   std::vector<std::string> args_;
   std::vector<cas::Property> base_env_;
   cas::Digest input_root_;
-  std::size_t lib_count_ = 0;
   std::function<std::unique_ptr<ActionExecutor>()> make_executor_;
 };
 
@@ -1058,8 +1055,18 @@ class Engine {
     return std::nullopt;
   }
 
-  void start(std::size_t slot, Job job) {
-    auto work = suite_.prepare(job, job.estimate);
+  // Starts `job` in `slot`; false (with a setup error said) when it could
+  // not even be prepared. Nothing may throw out of the loop while job
+  // threads run.
+  bool start(std::size_t slot, Job job) {
+    std::function<RunOutput()> work;
+    try {
+      work = suite_.prepare(job, job.estimate);
+    } catch (const std::exception& e) {
+      setup_error(suite_.name() + ": " + job.label + " could not be prepared: " + e.what());
+      stop_ = true;
+      return false;
+    }
     Running& r = running_[slot];
     r.job = std::move(job);
     r.started = Clock::now();
@@ -1074,6 +1081,7 @@ class Engine {
       done_.push_back({slot, std::move(output)});
       done_cv_.notify_one();
     });
+    return true;
   }
 
   void loop() {
@@ -1090,9 +1098,9 @@ class Engine {
         if (busy[slot]) continue;
         auto job = next_job();
         if (!job) break;
+        if (!start(slot, std::move(*job))) break;
         busy[slot] = true;
         ++active;
-        start(slot, std::move(*job));
       }
       if (active == 0) break;
       std::deque<Done> finished;
@@ -1107,7 +1115,13 @@ class Engine {
         busy[d.slot] = false;
         --active;
         // After an interrupt, killed jobs say nothing about their tests.
-        if (interrupt_.signal() == 0) handle(std::move(r.job), d.output);
+        if (interrupt_.signal() != 0) continue;
+        try {
+          handle(std::move(r.job), d.output);
+        } catch (const std::exception& e) {
+          setup_error(suite_.name() + ": " + e.what());
+          stop_ = true;
+        }
       }
       draw_progress();
     }
@@ -1133,7 +1147,12 @@ class Engine {
     if (!in.warning.empty() && warned_.insert(in.warning).second)
       say("kiln: warning: " + in.warning);
     if (!in.setup_error.empty()) setup_error(in.setup_error);
-    for (TestResult& v : in.verdicts) verdict(std::move(v), job.attempt);
+    for (TestResult& v : in.verdicts) {
+      // A shard the grid's action cache answered: it passed before, on
+      // this machine or another (a fresh CI runner gets these).
+      v.cached = run.cached;
+      verdict(std::move(v), job.attempt);
+    }
     if (!in.rerun.empty()) {
       Job again;
       again.tests = in.rerun;

@@ -188,4 +188,12 @@ py "[s['where'] for s in d['run']['shards']]" g.json | grep -q "$CLIENT_EP" || f
 expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" "$KILN" test --shards 4 "${FAST[@]}" --json g2.json -- "$SUITE"
 expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" "$KILN" test --shards 4 "${FAST[@]}" --json g3.json -- "$SUITE"
 [ "$(py "d['summary']['cached']" g3.json)" -eq 46 ] || fail "grid: second run not cached"
+# Fresh clients (new CI runners: empty local cache, no durations) plan the
+# same shards, so the second one's come from the scheduler's action cache.
+export KILN_DIR=$WORK/cache-grid-fresh1
+expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" "$KILN" test --shards 4 "${FAST[@]}" -- "$SUITE"
+export KILN_DIR=$WORK/cache-grid-fresh2
+expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" "$KILN" test --shards 4 "${FAST[@]}" --json g4.json -- "$SUITE"
+[ "$(py "d['summary']['cached']" g4.json)" -eq 46 ] || fail "grid: a fresh client's run was not answered by the grid's cache"
+py "[s['where'] for s in d['run']['shards']]" g4.json | grep -q "cache" || fail "grid: shards not from the cache"
 echo "PASS"
