@@ -1133,6 +1133,7 @@ class Engine {
     ShardRecord record;
     record.label = job.label;
     record.tests = job.tests.size();
+    record.ids = job.tests;
     record.estimate = job.estimate;
     record.wall = run.wall;
     record.cached = run.cached;

@@ -449,6 +449,7 @@ std::string write_json(std::span<const TestResult> results, const RunInfo& run) 
   for (const ShardRecord& shard : run.shards) {
     shards.push_back(Json{{"label", shard.label},
                           {"tests", shard.tests},
+                          {"test_ids", shard.ids},
                           {"estimate_ms", shard.estimate.count()},
                           {"wall_ms", shard.wall.count()},
                           {"cached", shard.cached},

@@ -141,6 +141,7 @@ std::string write_json(std::span<const TestResult> results);
 struct ShardRecord {
   std::string label;                      // "shard 2/4", "batch 7", "retry Flaky.X", a CTest name
   std::size_t tests = 0;                  // tests it held
+  std::vector<std::string> ids{};         // their ids
   std::chrono::milliseconds estimate{0};  // what the plan expected
   std::chrono::milliseconds wall{0};      // how long it took (0 when cached)
   bool cached = false;
@@ -154,7 +155,7 @@ struct RunInfo {
 };
 
 // write_json plus "run":{"wall_ms","lower_bound_ms","slots","shards":[{"label",
-// "tests","estimate_ms","wall_ms","cached","where"}]}.
+// "tests","test_ids","estimate_ms","wall_ms","cached","where"}]}.
 std::string write_json(std::span<const TestResult> results, const RunInfo& run);
 
 // One test's verdict as kiln's result cache keeps it (JSON, every field of

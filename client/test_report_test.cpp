@@ -628,6 +628,7 @@ TEST(WriteJsonRun, HoldsTheRunAndItsShards) {
   run.slots = 3;
   run.shards.push_back({.label = "shard 1/2",
                         .tests = 5,
+                        .ids = {"A.a", "A.b", "B.c", "B.d", "C.e"},
                         .estimate = 2000ms,
                         .wall = 2100ms,
                         .cached = false,
@@ -656,6 +657,7 @@ TEST(WriteJsonRun, HoldsTheRunAndItsShards) {
   const auto& first = r["shards"][0];
   EXPECT_EQ(first["label"], "shard 1/2");
   EXPECT_EQ(first["tests"], 5);
+  EXPECT_EQ(first["test_ids"], nlohmann::json({"A.a", "A.b", "B.c", "B.d", "C.e"}));
   EXPECT_EQ(first["estimate_ms"], 2000);
   EXPECT_EQ(first["wall_ms"], 2100);
   EXPECT_EQ(first["cached"], false);
