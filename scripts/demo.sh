@@ -78,7 +78,7 @@ reports=$root/out/demo/reports
 mkdir -p "$reports"
 echo "== leveldb's test suite through kiln test: its CTest tests, $jobs at a time"
 "$kiln" test --ctest "$root/out/demo/build" -E '^db_test$' -j "$jobs" --junit "$reports/ctest.xml"
-echo "== table_test's GoogleTest cases in 4 shards (split by the durations kiln recorded)"
+echo "== table_test's GoogleTest cases in 4 shards (later runs are split by the durations this one records)"
 "$kiln" test --shards 4 -j "$jobs" --junit "$reports/table_test.xml" -- "$root/out/demo/build/table_test"
 echo "== the same suite again: nothing changed, so every test comes from kiln's cache"
 "$kiln" test --ctest "$root/out/demo/build" -E '^db_test$' -j "$jobs" --junit "$reports/ctest-rerun.xml"
