@@ -155,15 +155,9 @@ namespace {
 
 std::string ago(std::uint64_t ms) { return std::to_string(ms) + " ms ago"; }
 
-}  // namespace
-
-int run_status(Context& ctx, const StatusOptions& opts) {
-  const std::string endpoint = ctx.config.get("scheduler");
-  if (endpoint.empty()) {
-    throw CommandError(kExitUsage,
-                       "no scheduler configured: set KILN_SCHEDULER (kiln up prints it)");
-  }
-  zmq::context_t context(1);
+// The scheduler's statusResponse; CommandError (failure) when it does not
+// answer with one.
+std::unique_ptr<proto::Decoded> fetch_status(zmq::context_t& context, const std::string& endpoint) {
   auto connection = proto::Connection::open(context, endpoint);
   if (!connection.ok()) throw CommandError(kExitFailure, connection.error().message);
   auto reply =
@@ -174,12 +168,37 @@ int run_status(Context& ctx, const StatusOptions& opts) {
                        "scheduler " + endpoint + " did not answer: " + reply.error().message);
   if (auto error = proto::error_of(**reply))
     throw CommandError(kExitFailure, "scheduler: " + error->message);
-  const auto body = (*reply)->envelope().getBody();
-  if (body.which() != schema::Envelope::Body::STATUS_RESPONSE) {
+  if ((*reply)->envelope().getBody().which() != schema::Envelope::Body::STATUS_RESPONSE) {
     throw CommandError(kExitFailure,
                        "scheduler answered statusRequest with another kind of message");
   }
-  const auto s = body.getStatusResponse();
+  return std::move(reply).value();
+}
+
+}  // namespace
+
+Result<std::size_t> grid_slots(const std::string& endpoint) {
+  try {
+    zmq::context_t context(1);
+    const auto reply = fetch_status(context, endpoint);
+    std::size_t slots = 0;
+    for (auto w : reply->envelope().getBody().getStatusResponse().getWorkers())
+      slots += w.getSlots();
+    return slots;
+  } catch (const CommandError& e) {
+    return make_error(Errc::kUnavailable, e.what());
+  }
+}
+
+int run_status(Context& ctx, const StatusOptions& opts) {
+  const std::string endpoint = ctx.config.get("scheduler");
+  if (endpoint.empty()) {
+    throw CommandError(kExitUsage,
+                       "no scheduler configured: set KILN_SCHEDULER (kiln up prints it)");
+  }
+  zmq::context_t context(1);
+  const auto reply = fetch_status(context, endpoint);
+  const auto s = reply->envelope().getBody().getStatusResponse();
   const std::uint64_t lookups = s.getActionCacheHits() + s.getActionCacheMisses();
   const double hit_rate =
       lookups == 0 ? 0.0 : 100.0 * static_cast<double>(s.getActionCacheHits()) / lookups;

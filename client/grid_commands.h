@@ -15,9 +15,12 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstddef>
 #include <functional>
+#include <string>
 
 #include "client/cli.h"
+#include "proto/result.h"
 
 namespace kiln::client {
 
@@ -42,5 +45,9 @@ std::function<int(Context&)> add_status_command(CLI::App& app, StatusRunner run)
 // What they do (kiln-grid only).
 int run_up(Context& ctx, const UpOptions& opts);
 int run_status(Context& ctx, const StatusOptions& opts);
+
+// The slots of every worker the scheduler at `endpoint` knows now
+// (kUnavailable when it does not answer within 5 s). kiln-grid only.
+Result<std::size_t> grid_slots(const std::string& endpoint);
 
 }  // namespace kiln::client

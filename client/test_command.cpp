@@ -49,6 +49,7 @@
 #include "cas/digest.h"
 #include "cas/input_root.h"
 #include "cas/model.h"
+#include "client/grid_commands.h"
 #include "client/grid_executor.h"
 #include "client/input_files.h"
 #include "client/local_store.h"
@@ -1470,7 +1471,15 @@ int run_test(Context& ctx, const TestOptions& opts) {
   const std::string endpoint = ctx.config.get("scheduler");
   const bool grid = !endpoint.empty() && opts.ctest_dir.empty();
   const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t slots = opts.jobs != 0 ? opts.jobs : grid ? 8 : cores;
+  // Slots: -j, else this machine's cores, else on a grid every worker's
+  // slots as the scheduler counts them now (8 if it has none yet).
+  std::size_t slots = opts.jobs != 0 ? opts.jobs : cores;
+  if (grid && opts.jobs == 0) {
+    auto counted = grid_slots(endpoint);
+    if (!counted.ok())
+      throw CommandError(kTestExitSetup, "cannot reach the grid: " + counted.error().message);
+    slots = *counted != 0 ? *counted : 8;
+  }
   const bool progress =
       opts.progress == "always" || (opts.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
 

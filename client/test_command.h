@@ -39,7 +39,7 @@ enum TestExit : int {
 
 struct TestOptions {
   std::string shards = "auto";  // a count, or "auto"
-  std::size_t jobs = 0;         // shards at once; 0: cores here, 8 on the grid
+  std::size_t jobs = 0;         // shards at once; 0: cores here, the workers' slots on a grid
   bool queue = false;           // hand out batches as slots free up
   int retries = 0;              // extra runs of a failed test, alone
   bool flaky_fails = false;

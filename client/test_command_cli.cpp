@@ -11,8 +11,9 @@ std::function<int(Context&)> add_test_command(CLI::App& app, TestRunner run) {
   cmd->add_option("--shards", opts->shards,
                   "Number of shards, or 'auto' (from recorded durations and slots)")
       ->capture_default_str();
-  cmd->add_option("-j,--jobs", opts->jobs,
-                  "Shards running at once (default: this machine's cores; 8 on a grid)");
+  cmd->add_option(
+      "-j,--jobs", opts->jobs,
+      "Shards running at once (default: this machine's cores; on a grid, its workers' slots)");
   cmd->add_flag("--queue", opts->queue,
                 "Queue mode: hand out small batches as slots free up instead of fixed shards");
   cmd->add_option("--retries", opts->retries, "Re-run a failed test alone up to N more times")

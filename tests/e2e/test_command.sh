@@ -192,6 +192,7 @@ junit_check g.xml 46
 [ "$(outcome Hang.Forever g.json)" = timed_out ] || fail "grid: hang not timed out"
 py "[s['where'] for s in d['run']['shards']]" g.json | grep -q "$CLIENT_EP" || fail "grid: shards ran elsewhere"
 expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" "$KILN" test --shards 4 "${FAST[@]}" --json g2.json -- "$SUITE"
+[ "$(py "d['run']['slots']" g2.json)" -eq 4 ] || fail "grid: slots are not the workers' 2 x 2"
 expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" "$KILN" test --shards 4 "${FAST[@]}" --json g3.json -- "$SUITE"
 [ "$(py "d['summary']['cached']" g3.json)" -eq 46 ] || fail "grid: second run not cached"
 # Fresh clients (new CI runners: empty local cache, no durations) plan the
