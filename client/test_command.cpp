@@ -304,16 +304,6 @@ struct Interpretation {
   std::string warning;
 };
 
-TestResult make_result(const std::string& id, Outcome outcome) {
-  TestResult r;
-  r.id = id;
-  const auto dot = id.find('.');
-  r.suite = dot == std::string::npos ? id : id.substr(0, dot);
-  r.name = dot == std::string::npos ? id : id.substr(dot + 1);
-  r.outcome = outcome;
-  return r;
-}
-
 class Suite {
  public:
   virtual ~Suite() = default;
@@ -547,137 +537,22 @@ class GTestSuite final : public BinarySuite {
   }
 
   Interpretation interpret(const Job& job, const RunOutput& run) override {
+    ShardRun shard;
+    shard.exit_code = run.exit_code;
+    shard.signal = run.signal;
+    shard.timed_out = run.timed_out;
+    shard.wall = run.wall;
+    shard.timeout = run.timeout;
+    shard.out = run.out;
+    shard.err = run.err;
+    shard.report = run.report;
+    ShardVerdicts v = interpret_gtest_shard(job.tests, shard, per_test_timeout());
     Interpretation in;
-    const std::set<std::string> wanted(job.tests.begin(), job.tests.end());
-    const std::vector<GTestProgress> progress = parse_gtest_progress(run.out);
-    std::map<std::string, const GTestProgress*> seen;
-    for (const GTestProgress& p : progress) seen[p.id] = &p;
-    const auto with_output = [&](TestResult r) {
-      if (is_real_failure(r.outcome)) {
-        auto p = seen.find(r.id);
-        std::string console = p != seen.end() ? p->second->output : std::string();
-        if (!console.empty()) r.output = console;
-        if (r.output.empty()) r.output = tail_text(run.err, 8192);
-      }
-      return r;
-    };
-
-    const bool finished = !run.timed_out && run.signal == 0;
-    if (finished && run.report) {
-      auto parsed = parse_gtest_xml(*run.report);
-      if (!parsed.ok()) {
-        in.setup_error = name() + " wrote an invalid XML report (" + parsed.error().message + ")";
-        for (const std::string& id : job.tests) {
-          TestResult r = make_result(id, Outcome::kFailed);
-          r.message = "invalid XML report: " + parsed.error().message;
-          in.verdicts.push_back(with_output(std::move(r)));
-        }
-        return in;
-      }
-      std::map<std::string, TestResult> reported;
-      bool any_failed = false;
-      for (TestResult& r : *parsed) {
-        if (!wanted.contains(r.id)) continue;
-        any_failed = any_failed || is_real_failure(r.outcome);
-        reported[r.id] = std::move(r);
-      }
-      for (const std::string& id : job.tests) {
-        auto it = reported.find(id);
-        if (it == reported.end()) {
-          TestResult r = make_result(id, Outcome::kFailed);
-          r.message = "the binary did not report this test (exit code " +
-                      std::to_string(run.exit_code) + ")";
-          in.verdicts.push_back(with_output(std::move(r)));
-          continue;
-        }
-        TestResult r = std::move(it->second);
-        // A non-zero exit with nothing failed in the report: something
-        // outside the tests failed (SetUpTestSuite, a leak check at exit).
-        if (run.exit_code != 0 && !any_failed && r.outcome != Outcome::kSkipped) {
-          r.outcome = Outcome::kFailed;
-          r.message = "the binary exited with code " + std::to_string(run.exit_code) +
-                      " although its tests passed";
-          r.output = tail_text(run.out + run.err, 8192);
-        }
-        in.verdicts.push_back(with_output(std::move(r)));
-      }
-      return in;
-    }
-
-    // No report: it crashed, was killed at its limit, or exited early. The
-    // console says which tests finished and which one was running.
-    milliseconds finished_time{0};
-    const GTestProgress* running = nullptr;
-    for (const GTestProgress& p : progress) {
-      if (!wanted.contains(p.id)) continue;
-      if (p.state == GTestProgress::State::kRunning) {
-        running = &p;
-        continue;
-      }
-      finished_time += p.time;
-      TestResult r =
-          make_result(p.id, p.state == GTestProgress::State::kPassed    ? Outcome::kPassed
-                            : p.state == GTestProgress::State::kSkipped ? Outcome::kSkipped
-                                                                        : Outcome::kFailed);
-      r.time = p.time;
-      if (r.outcome == Outcome::kFailed) {
-        r.message = first_line(p.output);
-        r.output = p.output;
-      }
-      in.verdicts.push_back(std::move(r));
-    }
-    std::set<std::string> decided;
-    for (const TestResult& r : in.verdicts) decided.insert(r.id);
-    if (running != nullptr) {
-      decided.insert(running->id);
-      const milliseconds in_test = run.wall - finished_time;
-      if (run.timed_out && (job.tests.size() == 1 || in_test >= per_test_timeout())) {
-        TestResult r = make_result(running->id, Outcome::kTimedOut);
-        r.time = in_test;
-        r.timeout = per_test_timeout();
-        r.message = "timed out after " + seconds(per_test_timeout());
-        r.output = running->output;
-        in.verdicts.push_back(std::move(r));
-      } else if (run.timed_out) {
-        // The shard's limit came before this test's own: run it alone.
-        in.rerun_alone.push_back(running->id);
-      } else {
-        TestResult r = make_result(running->id, Outcome::kCrashed);
-        r.signal = run.signal;
-        r.exit_code = run.signal != 0 ? 0 : run.exit_code;
-        r.message = run.signal != 0
-                        ? "crashed (signal " + std::to_string(run.signal) + ")"
-                        : "exited with code " + std::to_string(run.exit_code) + " during the test";
-        r.output = running->output + tail_text(run.err, 8192);
-        in.verdicts.push_back(std::move(r));
-      }
-    }
-    std::vector<std::string> left;
-    for (const std::string& id : job.tests)
-      if (!decided.contains(id)) left.push_back(id);
-    if (left.empty()) return in;
-    if (running == nullptr && job.tests.size() == 1) {
-      // It died before its test started (or never printed): that test.
-      TestResult r =
-          make_result(left.front(), run.timed_out ? Outcome::kTimedOut : Outcome::kCrashed);
-      r.signal = run.signal;
-      r.exit_code = run.signal != 0 ? 0 : run.exit_code;
-      r.timeout = run.timed_out ? per_test_timeout() : milliseconds(0);
-      r.time = run.wall;
-      r.message = run.timed_out ? "timed out after " + seconds(run.timeout)
-                  : run.signal != 0
-                      ? "crashed (signal " + std::to_string(run.signal) + ")"
-                      : "exited with code " + std::to_string(run.exit_code) + " without a report";
-      r.output = tail_text(run.out + run.err, 8192);
-      in.verdicts.push_back(std::move(r));
-      return in;
-    }
-    if (running == nullptr) {
-      // Nothing said which test it died in: each alone finds out.
-      in.rerun_alone = left;
-    } else {
-      in.rerun = left;
-    }
+    in.verdicts = std::move(v.verdicts);
+    in.rerun = std::move(v.rerun);
+    in.rerun_alone = std::move(v.rerun_alone);
+    if (!v.report_error.empty())
+      in.setup_error = name() + " wrote an invalid XML report (" + v.report_error + ")";
     return in;
   }
 
@@ -720,7 +595,7 @@ class EnvShardSuite final : public BinarySuite {
 
   Interpretation interpret(const Job& job, const RunOutput& run) override {
     Interpretation in;
-    TestResult r = make_result(job.tests.front(), Outcome::kPassed);
+    TestResult r = test_result(job.tests.front(), Outcome::kPassed);
     r.suite = name();
     r.name = job.tests.front();
     r.time = run.wall;
@@ -790,7 +665,7 @@ class CTestSuite final : public Suite {
     }
     for (CTestCase& test : *kept) {
       if (!test.skip_reason.empty()) {
-        TestResult r = make_result(test.name, Outcome::kSkipped);
+        TestResult r = test_result(test.name, Outcome::kSkipped);
         r.suite = dir_.filename().string();
         r.name = test.name;
         r.message = test.skip_reason;
@@ -872,7 +747,7 @@ class CTestSuite final : public Suite {
     const std::string output = run.out + run.err;
     const Outcome outcome =
         ctest_outcome(test, {run.exit_code, run.signal, run.timed_out}, output, message);
-    TestResult r = make_result(test.name, outcome);
+    TestResult r = test_result(test.name, outcome);
     r.suite = dir_.filename().string();
     r.name = test.name;
     r.time = run.wall;
@@ -1285,7 +1160,7 @@ class Engine {
       if (it != final_.end()) {
         results.push_back(it->second);
       } else {
-        TestResult r = make_result(t.id, Outcome::kFailed);
+        TestResult r = test_result(t.id, Outcome::kFailed);
         r.message = interrupt_.signal() != 0 ? "not run: interrupted"
                                              : "not run: the run was stopped by an earlier error";
         results.push_back(std::move(r));
