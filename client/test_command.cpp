@@ -280,18 +280,12 @@ struct Job {
 };
 
 // What a job's thread hands back.
-struct RunOutput {
+// What a job's thread hands back: the run as test_report.h reads it
+// (exit code, signal, timeout, console, report, wall time), and more.
+struct RunOutput : ShardRun {
   std::optional<std::string> error;  // it could not run at all (setup)
-  int exit_code = 0;
-  int signal = 0;
-  bool timed_out = false;
-  milliseconds timeout{0};  // the limit it ran under
-  std::string out;
-  std::string err;
-  std::optional<std::string> report;  // the XML report, if it wrote one
-  bool status_file = false;           // it touched TEST_SHARD_STATUS_FILE
-  milliseconds wall{0};
-  bool cached = false;  // answered by an action cache
+  bool status_file = false;          // it touched TEST_SHARD_STATUS_FILE
+  bool cached = false;               // answered by an action cache
   std::string where;
 };
 
@@ -537,16 +531,7 @@ class GTestSuite final : public BinarySuite {
   }
 
   Interpretation interpret(const Job& job, const RunOutput& run) override {
-    ShardRun shard;
-    shard.exit_code = run.exit_code;
-    shard.signal = run.signal;
-    shard.timed_out = run.timed_out;
-    shard.wall = run.wall;
-    shard.timeout = run.timeout;
-    shard.out = run.out;
-    shard.err = run.err;
-    shard.report = run.report;
-    ShardVerdicts v = interpret_gtest_shard(job.tests, shard, per_test_timeout());
+    ShardVerdicts v = interpret_gtest_shard(job.tests, run, per_test_timeout());
     Interpretation in;
     in.verdicts = std::move(v.verdicts);
     in.rerun = std::move(v.rerun);
