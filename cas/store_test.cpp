@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "cas/record.h"
 #include "cas/store_test_util.h"
 
 namespace kiln::cas {
@@ -192,6 +193,27 @@ TEST_F(StoreTest, ActionCacheHitsOnlyWhenEveryBlobIsPresent) {
   EXPECT_FALSE(s->get_action_result(act1)->has_value());
   EXPECT_EQ(s->stats()->action_count, 0u);
   EXPECT_FALSE(fs::exists(blob_file(dir, log)));
+}
+
+TEST_F(StoreTest, RecordsRoundTripAndAreFoundOnlyByTheirName) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const Digest key = digest_xxh("record key");
+  EXPECT_FALSE(get_record(*s, key, "manifest")->has_value());
+  ASSERT_TRUE(put_record(*s, key, "manifest", "first").ok());
+  EXPECT_EQ(get_record(*s, key, "manifest")->value_or("none"), "first");
+  // Another name under the same key is not this record.
+  EXPECT_FALSE(get_record(*s, key, "durations.json")->has_value());
+  // Replacing it.
+  ASSERT_TRUE(put_record(*s, key, "manifest", "second").ok());
+  EXPECT_EQ(get_record(*s, key, "manifest")->value_or("none"), "second");
+  // An undecodable action-cache entry is an error, never a record.
+  const Digest action = digest_xxh("an action");
+  ASSERT_TRUE(s->put_action_result(action, "not an encoded result", {}).ok());
+  EXPECT_FALSE(get_record(*s, action, "manifest").ok());
+  // Evicted with its blob.
+  ASSERT_TRUE(s->gc(0).ok());
+  EXPECT_FALSE(get_record(*s, key, "manifest")->has_value());
 }
 
 TEST_F(StoreTest, EvictionIsLeastRecentlyUsedAndReadsRefresh) {

@@ -24,6 +24,7 @@
 #include <unordered_map>
 
 #include "cas/model.h"
+#include "cas/record.h"
 #include "cas/store.h"
 #include "cas/unique_fd.h"
 #include "client/compile_key.h"
@@ -495,13 +496,13 @@ std::optional<cas::ActionResult> Launcher::lookup(const cas::Digest& key) {
 }
 
 std::optional<Manifest> Launcher::load_manifest() {
-  auto entry = lookup(manifest_key_);
-  if (!entry || entry->output_files.size() != 1 || entry->output_files[0].path != kManifestName) {
+  auto text = cas::get_record(*store_, manifest_key_, kManifestName);
+  if (!text.ok()) {
+    log("manifest " + manifest_key_.to_string() + ": " + text.error().message);
     return std::nullopt;
   }
-  auto blob = store_->get(entry->output_files[0].digest);
-  if (!blob.ok() || !*blob) return std::nullopt;
-  auto manifest = decode_manifest(**blob, fn_);
+  if (!*text) return std::nullopt;
+  auto manifest = decode_manifest(**text, fn_);
   if (!manifest) log("manifest " + manifest_key_.to_string() + " is not readable; ignored");
   return manifest;
 }
@@ -509,22 +510,9 @@ std::optional<Manifest> Launcher::load_manifest() {
 void Launcher::store_manifest_entry(ManifestEntry entry) {
   Manifest manifest = load_manifest().value_or(Manifest{});
   add_manifest_entry(manifest, std::move(entry));
-  auto digest = store_->put(encode_manifest(manifest));
-  if (!digest.ok()) {
-    log("cannot store manifest: " + digest.error().message);
-    return;
-  }
-  cas::ActionResult result;
-  result.output_files.push_back({kManifestName, *digest, false});
-  result.stdout_digest = cas::digest_of(fn_, std::string_view());
-  result.stderr_digest = result.stdout_digest;
-  (void)store_->put(std::string_view());
-  auto encoded = cas::encode_action_result(result, fn_);
-  const std::vector<cas::Digest> referenced = {*digest, result.stdout_digest};
-  if (encoded.ok()) {
-    if (auto s = store_->put_action_result(manifest_key_, *encoded, referenced); !s.ok()) {
-      log("cannot store manifest entry: " + s.error().message);
-    }
+  if (auto s = cas::put_record(*store_, manifest_key_, kManifestName, encode_manifest(manifest));
+      !s.ok()) {
+    log("cannot store manifest entry: " + s.error().message);
   }
 }
 

@@ -49,6 +49,7 @@
 #include "cas/digest.h"
 #include "cas/input_root.h"
 #include "cas/model.h"
+#include "cas/record.h"
 #include "client/grid_commands.h"
 #include "client/grid_executor.h"
 #include "client/input_files.h"
@@ -227,40 +228,18 @@ class Interrupt {
   std::thread waiter_;
 };
 
-// A named record in the action cache: an ActionResult whose one output file
-// `name` holds the bytes. How the launcher keeps its manifests, too.
+// cas/record.h's records, under the shared store's lock.
 std::optional<std::string> get_record(SharedStore& shared, const cas::Digest& key,
                                       const std::string& name) {
   std::lock_guard lock(shared.mutex);
-  cas::Store& store = shared.store;
-  auto encoded = store.get_action_result(key);
-  if (!encoded.ok() || !*encoded) return std::nullopt;
-  auto result = cas::decode_action_result(
-      std::as_bytes(std::span((*encoded)->data(), (*encoded)->size())), store.digest_function());
-  if (!result.ok() || result->output_files.size() != 1 || result->output_files[0].path != name)
-    return std::nullopt;
-  auto blob = store.get(result->output_files[0].digest);
-  if (!blob.ok() || !*blob) return std::nullopt;
-  return std::move(**blob);
+  auto record = cas::get_record(shared.store, key, name);
+  return record.ok() ? std::move(record).value() : std::nullopt;
 }
 
 Status put_record(SharedStore& shared, const cas::Digest& key, const std::string& name,
                   std::string_view bytes) {
   std::lock_guard lock(shared.mutex);
-  cas::Store& store = shared.store;
-  const cas::DigestFunction fn = store.digest_function();
-  auto digest = store.put(bytes);
-  if (!digest.ok()) return digest.error();
-  auto empty = store.put(std::string_view());
-  if (!empty.ok()) return empty.error();
-  cas::ActionResult result;
-  result.output_files.push_back({name, *digest, false});
-  result.stdout_digest = *empty;
-  result.stderr_digest = *empty;
-  auto encoded = cas::encode_action_result(result, fn);
-  if (!encoded.ok()) return encoded.error();
-  const std::vector<cas::Digest> referenced = {*digest, *empty};
-  return store.put_action_result(key, *encoded, referenced);
+  return cas::put_record(shared.store, key, name, bytes);
 }
 
 cas::Digest record_key(cas::DigestFunction fn, std::string_view kind, std::string_view material) {
