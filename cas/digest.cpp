@@ -3,9 +3,7 @@
 // same code path `xxhsum` uses; SHA-256 goes through OpenSSL's EVP API.
 #include "cas/digest.h"
 
-#include <fcntl.h>
 #include <openssl/evp.h>
-#include <unistd.h>
 #include <xxh_x86dispatch.h>
 #include <xxhash.h>
 
@@ -191,33 +189,6 @@ Digest digest_of(DigestFunction fn, std::span<const std::byte> data) {
 
 Digest digest_of(DigestFunction fn, std::string_view data) {
   return digest_of(fn, std::as_bytes(std::span(data.data(), data.size())));
-}
-
-Result<Digest> digest_fd(DigestFunction fn, int fd, const std::string& what) {
-  Hasher hasher(fn);
-  std::vector<std::byte> buffer(1u << 20);
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return make_error(Errc::kIo, "cannot read " + what + ": " + std::strerror(errno));
-    }
-    hasher.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
-  }
-  return hasher.finish();
-}
-
-Result<Digest> digest_file(DigestFunction fn, const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    return make_error(err == ENOENT ? Errc::kNotFound : Errc::kIo,
-                      "cannot open " + path + ": " + std::strerror(err));
-  }
-  auto digest = digest_fd(fn, fd, path);
-  ::close(fd);
-  return digest;
 }
 
 std::size_t DigestHash::operator()(const Digest& d) const noexcept {

@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "proto/result.h"
+#include "base/result.h"
 
 namespace kiln::cas {
 
@@ -80,16 +80,6 @@ class Hasher {
   struct State;
   std::unique_ptr<State> state_;
 };
-
-// Digest of a file's contents, read in large blocks. Fails with kIo or
-// kNotFound.
-Result<Digest> digest_file(DigestFunction fn, const std::string& path);
-
-// Digest of what remains to be read from the open file `fd`, read to its end
-// (the caller keeps the descriptor). `what` names the file in errors. Lets a
-// caller hash exactly the file it opened (e.g. with O_NOFOLLOW) and fstat'ed.
-// Fails with kIo.
-Result<Digest> digest_fd(DigestFunction fn, int fd, const std::string& what);
 
 struct DigestHash {
   std::size_t operator()(const Digest& d) const noexcept;

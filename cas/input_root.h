@@ -13,10 +13,10 @@
 #include <memory>
 #include <string>
 
+#include "base/result.h"
 #include "cas/digest.h"
 #include "cas/model.h"
 #include "cas/tree.h"
-#include "proto/result.h"
 
 namespace kiln::cas {
 

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "cas/digest.h"
-#include "proto/result.h"
 
 namespace kiln::cas {
 

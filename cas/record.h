@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
 #include "cas/digest.h"
 #include "cas/store.h"
-#include "proto/result.h"
 
 namespace kiln::cas {
 

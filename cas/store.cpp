@@ -67,6 +67,7 @@
 #include <cstring>
 #include <unordered_set>
 
+#include "cas/file_digest.h"
 #include "cas/store_impl.h"
 
 namespace kiln::cas {

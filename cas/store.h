@@ -42,9 +42,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.h"
 #include "cas/digest.h"
 #include "cas/tree.h"
-#include "proto/result.h"
 
 namespace kiln::cas {
 

@@ -19,8 +19,9 @@
 #include <optional>
 #include <vector>
 
+#include "base/files.h"
+#include "base/unique_fd.h"
 #include "cas/store.h"
-#include "cas/unique_fd.h"
 
 namespace kiln::cas::store_detail {
 
@@ -138,7 +139,7 @@ Result<std::string> write_temp(const std::string& dir, std::string_view data, bo
   std::string path;
   auto fd_or = make_temp(dir, path);
   if (!fd_or.ok()) return fd_or.error();
-  UniqueFd fd(*fd_or);
+  base::UniqueFd fd(*fd_or);
   Status st = write_all(fd.get(), data.data(), data.size(), path);
   if (st.ok()) st = finish_temp(fd.get(), path, durable);
   if (st.ok() && ::close(fd.release()) != 0) st = os_error(errno, "cannot write " + path);
@@ -151,7 +152,7 @@ Result<std::string> write_temp(const std::string& dir, std::string_view data, bo
 
 Result<TempCopy> copy_to_temp(const std::string& src, const std::string& dir, DigestFunction fn,
                               bool durable) {
-  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  base::UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) {
     const int err = errno;
     if (err == ENOENT) return make_error(Errc::kNotFound, "cannot open " + src + ": no such file");
@@ -160,7 +161,7 @@ Result<TempCopy> copy_to_temp(const std::string& src, const std::string& dir, Di
   TempCopy out;
   auto fd_or = make_temp(dir, out.path);
   if (!fd_or.ok()) return fd_or.error();
-  UniqueFd fd(*fd_or);
+  base::UniqueFd fd(*fd_or);
   Hasher hasher(fn);
   std::vector<char> buffer(1u << 20);
   Status st;
@@ -195,31 +196,20 @@ constexpr std::size_t kHashChunk = 256u << 10;
 }  // namespace
 
 Result<std::string> read_file(const std::string& path, DigestFunction fn, Digest* digest) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    const int err = errno;
-    if (err == ENOENT) return make_error(Errc::kNotFound, path + " is gone");
-    return os_error(err, "cannot open " + path);
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return os_error(errno, "cannot stat " + path);
-  std::string out(static_cast<std::size_t>(st.st_size), '\0');
   std::optional<Hasher> hasher;
-  if (digest) hasher.emplace(fn);
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = ::read(fd.get(), out.data() + done, std::min(out.size() - done, kHashChunk));
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return os_error(errno, "cannot read " + path);
-    }
-    if (hasher) hasher->update(std::string_view(out.data() + done, static_cast<std::size_t>(n)));
-    done += static_cast<std::size_t>(n);
+  base::ReadFileOptions options;
+  if (digest != nullptr) {
+    hasher.emplace(fn);
+    options.chunk_bytes = kHashChunk;
+    options.on_chunk = [&hasher](std::string_view piece) { hasher->update(piece); };
   }
-  out.resize(done);
-  if (digest) *digest = hasher->finish();
-  return out;
+  auto data = base::read_file(path, options);
+  if (!data.ok()) {
+    if (data.error().code == Errc::kNotFound) return make_error(Errc::kNotFound, path + " is gone");
+    return data.error();
+  }
+  if (digest != nullptr) *digest = hasher->finish();
+  return data;
 }
 
 std::string copy_hashed(std::string_view src, DigestFunction fn, Digest* digest) {
@@ -290,14 +280,15 @@ Status copy_contents(int in, int out, const std::string& name) {
 
 Result<int> copy_file_to(const std::string& src, int dir_fd, const std::string& name,
                          bool executable) {
-  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  base::UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) {
     const int err = errno;
     if (err == ENOENT) return make_error(Errc::kNotFound, src + " is gone");
     return os_error(err, "cannot open " + src);
   }
-  UniqueFd out(::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        executable ? 0755 : 0644));
+  base::UniqueFd out(::openat(dir_fd, name.c_str(),
+                              O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                              executable ? 0755 : 0644));
   if (out.get() < 0) return os_error(errno, "cannot create " + name);
   if (::ioctl(out.get(), FICLONE, in.get()) != 0) {
     Status st = copy_contents(in.get(), out.get(), name);
@@ -310,7 +301,7 @@ Result<int> copy_file_to(const std::string& src, int dir_fd, const std::string& 
 }
 
 Status fsync_dir(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  base::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) return os_error(errno, "cannot open " + dir);
   if (::fsync(fd.get()) != 0) return os_error(errno, "cannot fsync " + dir);
   return {};

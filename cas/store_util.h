@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
 #include "cas/digest.h"
-#include "proto/result.h"
 
 namespace kiln::cas::store_detail {
 

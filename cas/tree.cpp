@@ -33,7 +33,9 @@
 #include <cstring>
 #include <set>
 
-#include "cas/unique_fd.h"
+#include "base/os_error.h"
+#include "base/unique_fd.h"
+#include "cas/file_digest.h"
 
 namespace kiln::cas {
 
@@ -44,10 +46,6 @@ namespace {
 constexpr int kMaxDepth = 256;
 // Files, directories and symlinks created by one materialize_tree() call.
 constexpr std::size_t kMaxNodes = std::size_t{1} << 22;
-
-Error os_error(const std::string& what, int err) {
-  return make_error(err == ENOENT ? Errc::kNotFound : Errc::kIo, what + ": " + std::strerror(err));
-}
 
 Error invalid(std::string message) {
   return make_error(Errc::kInvalidArgument, std::move(message));
@@ -79,12 +77,12 @@ std::string symlink_problem(std::string_view target, int depth) {
 // Names in the directory open at `fd`, sorted bytewise, without "." and "..".
 Result<std::vector<std::string>> list_dir(int fd, const std::string& what) {
   const int dup_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) return os_error("cannot list " + what, errno);
+  if (dup_fd < 0) return base::os_error(errno, "cannot list " + what);
   DIR* dir = ::fdopendir(dup_fd);
   if (dir == nullptr) {
     const int err = errno;
     ::close(dup_fd);
-    return os_error("cannot list " + what, err);
+    return base::os_error(err, "cannot list " + what);
   }
   std::vector<std::string> names;
   for (;;) {
@@ -96,7 +94,7 @@ Result<std::vector<std::string>> list_dir(int fd, const std::string& what) {
   }
   const int err = errno;
   ::closedir(dir);
-  if (err != 0) return os_error("cannot list " + what, err);
+  if (err != 0) return base::os_error(err, "cannot list " + what);
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -126,7 +124,7 @@ class Builder {
         return invalid("build_tree: " + path + ": " + s.error().message);
       struct stat st {};
       if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        return os_error("build_tree: cannot stat " + path, errno);
+        return base::os_error(errno, "build_tree: cannot stat " + path);
       }
       if (S_ISREG(st.st_mode)) {
         auto node = hash_file(fd, name, path);
@@ -134,8 +132,9 @@ class Builder {
         tree_.files.emplace(node->digest, root_ / child_rel);
         dir.files.push_back(std::move(*node));
       } else if (S_ISDIR(st.st_mode)) {
-        UniqueFd child(::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!child.valid()) return os_error("build_tree: cannot open " + path, errno);
+        base::UniqueFd child(
+            ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!child.valid()) return base::os_error(errno, "build_tree: cannot open " + path);
         auto digest = walk(child.get(), child_rel, depth + 1);
         if (!digest.ok()) return digest.error();
         dir.directories.push_back(DirectoryNode{name, *digest});
@@ -164,10 +163,12 @@ class Builder {
   Result<FileNode> hash_file(int dir_fd, const std::string& name, const std::string& path) {
     // O_NONBLOCK: should the file be swapped for a fifo after fstatat, the
     // open must not hang; the fstat below then refuses it.
-    UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-    if (!fd.valid()) return os_error("build_tree: cannot open " + path, errno);
+    base::UniqueFd fd(
+        ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!fd.valid()) return base::os_error(errno, "build_tree: cannot open " + path);
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return os_error("build_tree: cannot stat " + path, errno);
+    if (::fstat(fd.get(), &st) != 0)
+      return base::os_error(errno, "build_tree: cannot stat " + path);
     if (!S_ISREG(st.st_mode))
       return invalid("build_tree: " + path + " changed type during the walk");
     auto digest = digest_fd(fn_, fd.get(), path);
@@ -180,7 +181,7 @@ class Builder {
     std::string target(256, '\0');
     for (;;) {
       const ssize_t n = ::readlinkat(dir_fd, name.c_str(), target.data(), target.size());
-      if (n < 0) return os_error("build_tree: cannot read symlink " + path, errno);
+      if (n < 0) return base::os_error(errno, "build_tree: cannot read symlink " + path);
       if (static_cast<std::size_t>(n) < target.size()) {
         target.resize(static_cast<std::size_t>(n));
         return target;
@@ -252,7 +253,8 @@ class Materializer {
                        ": target " + problem);
       }
       if (::symlinkat(l.target.c_str(), fd, l.name.c_str()) != 0) {
-        return os_error("materialize_tree: cannot create symlink '" + child(l.name) + "'", errno);
+        return base::os_error(errno,
+                              "materialize_tree: cannot create symlink '" + child(l.name) + "'");
       }
     }
     path_.insert(digest);
@@ -263,11 +265,13 @@ class Materializer {
         return invalid("materialize_tree: directory '" + child(d.name) + "' contains itself");
       }
       if (::mkdirat(fd, d.name.c_str(), 0755) != 0) {
-        return os_error("materialize_tree: cannot create directory '" + child(d.name) + "'", errno);
+        return base::os_error(errno,
+                              "materialize_tree: cannot create directory '" + child(d.name) + "'");
       }
-      UniqueFd sub(::openat(fd, d.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      base::UniqueFd sub(
+          ::openat(fd, d.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!sub.valid())
-        return os_error("materialize_tree: cannot open '" + child(d.name) + "'", errno);
+        return base::os_error(errno, "materialize_tree: cannot open '" + child(d.name) + "'");
       if (auto s = fill(sub.get(), d.digest, child(d.name), depth + 1); !s) return s;
     }
     path_.erase(digest);
@@ -283,8 +287,9 @@ class Materializer {
 }  // namespace
 
 Result<BuiltTree> build_tree(const std::filesystem::path& root, DigestFunction fn) {
-  UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return os_error("build_tree: cannot open directory " + root.string(), errno);
+  base::UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid())
+    return base::os_error(errno, "build_tree: cannot open directory " + root.string());
   Builder builder(root, fn);
   auto digest = builder.walk(fd.get(), {}, 0);
   if (!digest.ok()) return digest.error();
@@ -293,9 +298,9 @@ Result<BuiltTree> build_tree(const std::filesystem::path& root, DigestFunction f
 }
 
 Status materialize_tree(BlobSource& source, const Digest& root, const std::filesystem::path& dest) {
-  UniqueFd fd(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  base::UniqueFd fd(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid())
-    return os_error("materialize_tree: cannot open directory " + dest.string(), errno);
+    return base::os_error(errno, "materialize_tree: cannot open directory " + dest.string());
   auto names = list_dir(fd.get(), dest.string());
   if (!names.ok()) return names.error();
   if (!names->empty()) {

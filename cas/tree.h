@@ -17,9 +17,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/result.h"
 #include "cas/digest.h"
 #include "cas/model.h"
-#include "proto/result.h"
 
 namespace kiln::cas {
 

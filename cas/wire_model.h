@@ -12,10 +12,10 @@
 
 #include <vector>
 
+#include "base/result.h"
 #include "cas/digest.h"
 #include "cas/model.h"
 #include "proto/model.capnp.h"
-#include "proto/result.h"
 
 namespace kiln::cas {
 

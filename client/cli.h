@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "client/config.h"
-#include "proto/result.h"
 
 namespace kiln::client {
 

@@ -1,12 +1,11 @@
 // The counters file. Locking: every writer takes an exclusive flock on a
-// separate `file` + ".lock", reads `file`, and replaces it by writing
-// `file` + ".tmp" and renaming it over `file`. The lock cannot be on `file`
-// itself, because the rename swaps in a new inode: a process waiting on the
-// old one's lock would then hold a lock nobody else takes. Renaming (rather
-// than rewriting in place with ftruncate) means a reader never needs the
-// lock and never sees a half-written file, and a writer killed midway
-// leaves the previous counters intact. There is no fsync: the counters are
-// advisory and every compile would pay for it.
+// separate `file` + ".lock", reads `file`, and replaces it atomically
+// (base::write_file_atomically: a temporary name beside it, renamed over
+// it). The lock cannot be on `file` itself, because the rename swaps in a new inode: a process
+// waiting on the old one's lock would then hold a lock nobody else takes. Renaming (rather than
+// rewriting in place with ftruncate) means a reader never needs the lock and never sees a
+// half-written file, and a writer killed midway leaves the previous counters intact. There is no
+// fsync: the counters are advisory and every compile would pay for it.
 #include "client/compile_stats.h"
 
 #include <fcntl.h>
@@ -24,14 +23,16 @@
 #include <utility>
 #include <vector>
 
+#include "base/files.h"
+#include "base/os_error.h"
+#include "base/unique_fd.h"
 #include "cas/store.h"
-#include "cas/unique_fd.h"
 
 namespace kiln::client {
 namespace {
 
 namespace fs = std::filesystem;
-using cas::UniqueFd;
+using base::UniqueFd;
 
 constexpr std::string_view kFixedStats[] = {
     kStatDirectHit,          kStatPreprocessedHit, kStatRemoteHit, kStatMissLocal, kStatMissRemote,
@@ -44,12 +45,7 @@ std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
              : a + b;
 }
 
-Error errno_error(const std::string& what, int err) {
-  Errc code = Errc::kIo;
-  if (err == EACCES || err == EPERM || err == EROFS) code = Errc::kPermissionDenied;
-  if (err == ENOSPC || err == EDQUOT) code = Errc::kResourceExhausted;
-  return make_error(code, what + ": " + std::strerror(err));
-}
+Error errno_error(const std::string& what, int err) { return base::os_error(err, what); }
 
 fs::path with_suffix(const fs::path& file, const char* suffix) {
   fs::path p = file;
@@ -59,38 +55,7 @@ fs::path with_suffix(const fs::path& file, const char* suffix) {
 
 // The file's contents, or nullopt when it does not exist.
 Result<std::optional<std::string>> read_whole(const fs::path& file) {
-  const UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return errno_error("cannot open " + file.string(), errno);
-  }
-  std::string data;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("cannot read " + file.string(), errno);
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
-  }
-  return std::optional<std::string>(std::move(data));
-}
-
-Status write_whole(const fs::path& file, std::string_view data) {
-  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd.valid()) return errno_error("cannot create " + file.string(), errno);
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd.get(), data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("cannot write " + file.string(), errno);
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  if (::close(fd.release()) != 0) return errno_error("cannot write " + file.string(), errno);
-  return {};
+  return base::read_file_if_exists(file.string(), {.max_bytes = 1 << 20});
 }
 
 // Applies `change` to the counters in `file` under the lock.
@@ -116,15 +81,10 @@ Status update_stats(const fs::path& file, const std::function<void(StatsCounters
   }
   change(counters);
 
-  const fs::path tmp = with_suffix(file, ".tmp");
-  if (Status st = write_whole(tmp, format_stats_file(counters)); !st) {
-    ::unlink(tmp.c_str());
+  if (Status st =
+          base::write_file_atomically(file.string(), format_stats_file(counters), {.mode = 0644});
+      !st) {
     return st;
-  }
-  if (::rename(tmp.c_str(), file.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return errno_error("cannot replace " + file.string(), err);
   }
   return {};  // the lock goes with its descriptor
 }

@@ -22,7 +22,7 @@
 #include <string>
 #include <string_view>
 
-#include "proto/result.h"
+#include "base/result.h"
 
 namespace kiln::client {
 

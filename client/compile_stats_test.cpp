@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -95,7 +96,11 @@ TEST(CompileStats, AddCreatesDirectoriesAndAccumulates) {
   expected["uncacheable:output to stdout"] = 1;
   EXPECT_EQ(read_ok(file), expected);
   EXPECT_EQ(slurp(file), "direct_hit 5\nuncacheable:linking 2\nuncacheable:output to stdout 1\n");
-  EXPECT_FALSE(fs::exists(dir.path() / "a" / "b" / "stats.tmp"));
+  // No temporary file is left beside it: only the counters and their lock.
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir.path() / "a" / "b"))
+    names.insert(entry.path().filename().string());
+  EXPECT_EQ(names, (std::set<std::string>{"stats", "stats.lock"}));
 }
 
 TEST(CompileStats, AdditionSaturates) {

@@ -2,7 +2,6 @@
 #include "client/grid_commands.h"
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,10 +13,9 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "base/process.h"
 #include "cas/store.h"
 #include "proto/transport.h"
-
-extern char** environ;  // NOLINT: POSIX's name for the process environment
 
 namespace kiln::client {
 namespace {
@@ -26,14 +24,9 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 pid_t spawn(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, args[0].c_str(), nullptr, nullptr, argv.data(), environ);
-  if (rc != 0)
-    throw CommandError(kExitFailure, "cannot start " + args[0] + ": " + std::strerror(rc));
-  return pid;
+  auto pid = base::spawn({.argv = args});
+  if (!pid.ok()) throw CommandError(kExitFailure, pid.error().message);
+  return *pid;
 }
 
 // Stops every child: SIGTERM, a grace period, then SIGKILL.

@@ -19,8 +19,8 @@
 #include <functional>
 #include <string>
 
+#include "base/result.h"
 #include "client/cli.h"
-#include "proto/result.h"
 
 namespace kiln::client {
 

@@ -37,8 +37,8 @@ GridExecutor::GridExecutor(cas::Store& local, GridOptions options)
 
 GridExecutor::~GridExecutor() = default;
 
-Result<ExecutedAction> GridExecutor::execute(const cas::Digest& action_digest,
-                                             const cas::Action& action) {
+Result<exec::ExecutedAction> GridExecutor::execute(const cas::Digest& action_digest,
+                                                   const cas::Action& action) {
   const cas::DigestFunction fn = local_.digest_function();
   auto connection = proto::Connection::open(context_, options_.endpoint);
   if (!connection.ok()) return prefixed(connection.error(), "scheduler " + options_.endpoint);
@@ -117,7 +117,7 @@ Result<ExecutedAction> GridExecutor::execute(const cas::Digest& action_digest,
   }
   auto result = cas::from_wire(response.getResult(), fn);
   if (!result.ok()) return prefixed(result.error(), "result from the scheduler");
-  ExecutedAction executed;
+  exec::ExecutedAction executed;
   executed.result = std::move(result).value();
   executed.timed_out = response.getTimedOut();
   executed.cached = response.getCached();

@@ -1,4 +1,4 @@
-// ActionExecutor for the grid: the action runs on a worker chosen by the
+// exec::ActionExecutor for the grid: the action runs on a worker chosen by the
 // scheduler at `endpoint` (KILN_SCHEDULER).
 //
 //   upload  the Command, the Action and the input tree blobs the central
@@ -19,12 +19,12 @@
 #include <zmq.hpp>
 
 #include "cas/store.h"
-#include "client/action_executor.h"
 #include "client/grid_options.h"
+#include "exec/action_executor.h"
 
 namespace kiln::client {
 
-class GridExecutor final : public ActionExecutor {
+class GridExecutor final : public exec::ActionExecutor {
  public:
   // Connects lazily: constructing never fails.
   GridExecutor(cas::Store& local, GridOptions options);
@@ -32,8 +32,8 @@ class GridExecutor final : public ActionExecutor {
   GridExecutor(const GridExecutor&) = delete;
   GridExecutor& operator=(const GridExecutor&) = delete;
 
-  Result<ExecutedAction> execute(const cas::Digest& action_digest,
-                                 const cas::Action& action) override;
+  Result<exec::ExecutedAction> execute(const cas::Digest& action_digest,
+                                       const cas::Action& action) override;
   std::string where() const override { return options_.endpoint; }
 
  private:

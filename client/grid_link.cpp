@@ -9,8 +9,8 @@ namespace kiln::client {
 
 GridLink grid_link(char** /*argv*/) {
   GridLink link;
-  link.access.make_executor = [](cas::Store& store,
-                                 const GridOptions& options) -> std::unique_ptr<ActionExecutor> {
+  link.access.make_executor =
+      [](cas::Store& store, const GridOptions& options) -> std::unique_ptr<exec::ActionExecutor> {
     return std::make_unique<GridExecutor>(store, options);
   };
   link.up = run_up;

@@ -4,10 +4,7 @@
 #include "client/launcher.h"
 
 #include <fcntl.h>
-#include <spawn.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,17 +20,19 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "base/files.h"
+#include "base/process.h"
+#include "base/program_path.h"
 #include "cas/model.h"
 #include "cas/record.h"
 #include "cas/store.h"
-#include "cas/unique_fd.h"
 #include "client/compile_key.h"
 #include "client/compile_stats.h"
 #include "client/compiler_args.h"
 #include "client/depfile.h"
 #include "client/link_args.h"
 #include "client/local_store.h"
-#include "worker/toolchain.h"
+#include "exec/toolchain.h"
 
 extern char** environ;  // NOLINT: POSIX's name for the process environment
 
@@ -48,26 +47,12 @@ constexpr const char* kManifestName = "manifest";
 constexpr std::chrono::seconds kGridBackoff{60};
 
 // ---------------------------------------------------------------------------
-// Processes
+// Processes and files
 
-struct Captured {
-  int exit_code = 0;
-  std::string out;
-  std::string err;
-};
+using base::run_captured;
 
-std::string read_all_fd(int fd) {
-  std::string data;
-  if (::lseek(fd, 0, SEEK_SET) != 0) return data;
-  char buffer[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    data.append(buffer, static_cast<std::size_t>(n));
-  }
-  return data;
-}
+// Our stdout or stderr: what the compiler printed, passed on as it was.
+void write_all(int fd, std::string_view data) { (void)base::write_all(fd, data, "output"); }
 
 std::vector<char*> c_argv(const std::vector<std::string>& argv) {
   std::vector<char*> out;
@@ -75,46 +60,6 @@ std::vector<char*> c_argv(const std::vector<std::string>& argv) {
   for (const std::string& a : argv) out.push_back(const_cast<char*>(a.c_str()));
   out.push_back(nullptr);
   return out;
-}
-
-// Runs `path` with `argv` in this process group and environment, stdout and
-// stderr captured in memory files (no pipes to drain while it runs).
-Result<Captured> run_captured(const std::string& path, const std::vector<std::string>& argv) {
-  cas::UniqueFd out_fd(::memfd_create("kiln-stdout", MFD_CLOEXEC));
-  cas::UniqueFd err_fd(::memfd_create("kiln-stderr", MFD_CLOEXEC));
-  if (!out_fd.valid() || !err_fd.valid())
-    return make_error(Errc::kIo, std::string("memfd: ") + std::strerror(errno));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out_fd.get(), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err_fd.get(), STDERR_FILENO);
-  pid_t pid = 0;
-  auto args = c_argv(argv);
-  const int rc = ::posix_spawn(&pid, path.c_str(), &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    return make_error(rc == ENOENT ? Errc::kNotFound : Errc::kIo,
-                      "cannot run " + path + ": " + std::strerror(rc));
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR)
-      return make_error(Errc::kIo, std::string("waitpid: ") + std::strerror(errno));
-  }
-  Captured captured;
-  captured.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  captured.out = read_all_fd(out_fd.get());
-  captured.err = read_all_fd(err_fd.get());
-  return captured;
-}
-
-void write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
 }
 
 // The real compiler: PATH lookup of `name`, skipping kiln itself (so a
@@ -136,32 +81,19 @@ std::optional<std::string> resolve_compiler(const std::string& name,
     }
   }
   // Executable, not a directory, and not kiln.
-  const auto usable = [&](const std::string& candidate) {
+  base::ProgramSearch search;
+  const auto it = env.find("PATH");
+  search.path = it != env.end() ? std::string_view(it->second) : base::kDefaultPath;
+  search.accept = [&selves](const std::string& candidate) {
     struct stat cst {};
-    if (::stat(candidate.c_str(), &cst) != 0 || S_ISDIR(cst.st_mode) ||
+    if (::stat(candidate.c_str(), &cst) != 0 || !S_ISREG(cst.st_mode) ||
         ::access(candidate.c_str(), X_OK) != 0) {
       return false;
     }
     return std::find(selves.begin(), selves.end(), std::pair(cst.st_dev, cst.st_ino)) ==
            selves.end();
   };
-  if (name.find('/') != std::string::npos) {
-    if (!usable(name)) return std::nullopt;
-    return fs::absolute(name).lexically_normal().string();
-  }
-  const auto it = env.find("PATH");
-  const std::string path = it != env.end() ? it->second : "/usr/local/bin:/usr/bin:/bin";
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(start, end - start);
-    start = end + 1;
-    if (dir.empty()) dir = ".";
-    const std::string candidate = (fs::path(dir) / name).string();
-    if (usable(candidate)) return fs::absolute(candidate).lexically_normal().string();
-  }
-  return std::nullopt;
+  return base::find_program(name, search);
 }
 
 [[noreturn]] void exec_compiler(const std::string& path, std::vector<std::string> argv) {
@@ -171,48 +103,16 @@ std::optional<std::string> resolve_compiler(const std::string& name,
   std::_Exit(127);
 }
 
+// The file's contents; nullopt when it cannot be read (the caller falls
+// back to something that reports the problem properly).
 std::optional<std::string> read_file(const std::string& path) {
-  cas::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return std::nullopt;
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-  std::string data;
-  data.resize(static_cast<std::size_t>(st.st_size));
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  data.resize(done);
-  return data;
+  auto data = base::read_file(path);
+  if (!data.ok()) return std::nullopt;
+  return std::move(data).value();
 }
 
-// Writes `data` to `path` atomically (a temporary name beside it, renamed).
 Status write_file_atomically(const std::string& path, std::string_view data, mode_t mode = 0666) {
-  const std::string tmp = path + ".kiln-tmp." + std::to_string(::getpid());
-  cas::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-  if (!fd.valid())
-    return make_error(Errc::kIo, "cannot write " + path + ": " + std::strerror(errno));
-  std::string_view rest = data;
-  while (!rest.empty()) {
-    const ssize_t n = ::write(fd.get(), rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int e = errno;
-      ::unlink(tmp.c_str());
-      return make_error(Errc::kIo, "cannot write " + path + ": " + std::strerror(e));
-    }
-    rest.remove_prefix(static_cast<std::size_t>(n));
-  }
-  fd.reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    return make_error(Errc::kIo, "cannot write " + path + ": " + std::strerror(e));
-  }
-  return {};
+  return base::write_file_atomically(path, data, {.mode = mode});
 }
 
 // A temporary file name under the cache's tmp/, removed on destruction.
@@ -439,7 +339,7 @@ Result<bool> Launcher::setup() {
   // The identity uses XXH3 whatever the store's function, so it matches the
   // workers' advertised toolchain properties.
   auto identity =
-      worker::toolchain_identity(compiler_, cas::DigestFunction::kXxh3_128, dir_ / "toolchains");
+      exec::toolchain_identity(compiler_, cas::DigestFunction::kXxh3_128, dir_ / "toolchains");
   if (!identity.ok()) return identity.error();
   identity_ = *identity;
 
@@ -539,7 +439,7 @@ Status Launcher::write_depfile(const std::vector<ManifestFile>& files) {
   std::vector<std::string> system_dirs;
   if (args_.deps_skip_system) {
     auto dirs =
-        worker::system_include_dirs(compiler_, identity_, args_.language, dir_ / "toolchains");
+        exec::system_include_dirs(compiler_, identity_, args_.language, dir_ / "toolchains");
     if (!dirs.ok()) return dirs.error();
     system_dirs = std::move(dirs).value();
     for (std::size_t i = 0; i + 1 < args_.preprocessor_args.size(); ++i) {
@@ -677,7 +577,7 @@ int Launcher::compile_local(const std::optional<cas::Digest>& store_as, Outcome 
       }
     }
   }
-  auto compiled = run_captured(compiler_, run);
+  auto compiled = run_captured(run);
   if (!compiled.ok()) {
     std::cerr << "kiln: error: " << compiled.error().message << '\n';
     return finish(Outcome::kError, 127);
@@ -733,7 +633,7 @@ int Launcher::compile_preprocessed() {
     cpp.insert(cpp.end(), args_.compiler_args.begin(), args_.compiler_args.end());
     if (args_.explicit_language) cpp.insert(cpp.end(), {"-x", args_.language});
     cpp.insert(cpp.end(), {args_.source, "-E", "-o", ii.str(), "-MD", "-MF", d.str()});
-    auto ran = run_captured(compiler_, cpp);
+    auto ran = run_captured(cpp);
     // A preprocessing failure: the real compile reports it exactly.
     if (!ran.ok() || ran->exit_code != 0) return compile_local(std::nullopt, Outcome::kMissLocal);
     auto data = read_file(ii.str());
@@ -769,7 +669,7 @@ int Launcher::compile_preprocessed() {
   std::sort(command.environment.begin(), command.environment.end(),
             [](const cas::Property& a, const cas::Property& b) { return a.name < b.name; });
   command.output_files = {kObjectName};
-  command.platform = {{worker::toolchain_property(compiler_), identity_.to_string()}};
+  command.platform = {{exec::toolchain_property(compiler_), identity_.to_string()}};
 
   auto source_blob = store_->put(preprocessed);
   auto encoded_command = cas::encode_command(command);
@@ -954,7 +854,7 @@ int Launcher::run_link() {
   std::vector<std::string> run = argv_;
   run[0] = compiler_;
   run.push_back("-Wl,--dependency-file=" + deps.str());
-  auto linked = run_captured(compiler_, run);
+  auto linked = run_captured(run);
   if (!linked.ok()) {
     std::cerr << "kiln: error: " << linked.error().message << '\n';
     return 127;

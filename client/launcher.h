@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "cas/store.h"
-#include "client/action_executor.h"
 #include "client/cli.h"
 #include "client/grid_options.h"
+#include "exec/action_executor.h"
 
 namespace kiln::client {
 
@@ -37,7 +37,8 @@ namespace kiln::client {
 // does not return. It is called only before the launcher has written
 // anything.
 struct GridAccess {
-  std::function<std::unique_ptr<ActionExecutor>(cas::Store&, const GridOptions&)> make_executor;
+  std::function<std::unique_ptr<exec::ActionExecutor>(cas::Store&, const GridOptions&)>
+      make_executor;
   std::function<void()> handoff;
 };
 

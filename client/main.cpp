@@ -2,16 +2,12 @@
 // and the subcommands together, and is the one place that turns a failure
 // into "kiln: error: <what>" and an exit code (client/cli.h).
 #include <CLI/CLI.hpp>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 #include <string>
 
+#include "base/files.h"
 #include "cas/model.h"
-#include "client/action_executor.h"
 #include "client/cas_command.h"
 #include "client/cli.h"
 #include "client/config.h"
@@ -19,7 +15,7 @@
 #include "client/launcher.h"
 #include "client/run_command.h"
 #include "client/test_command.h"
-#include "worker/executor.h"
+#include "exec/local_executor.h"
 
 extern char** environ;  // NOLINT: POSIX's name for the process environment
 
@@ -40,14 +36,11 @@ std::map<std::string, std::string> read_environment() {
 
 // The config file's text; a missing file is an empty configuration.
 std::string read_config_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    if (errno == ENOENT) return {};
-    throw CommandError(kExitUsage, "cannot read config file " + path + ": " + std::strerror(errno));
+  auto text = base::read_file_if_exists(path, {.max_bytes = 1 << 20});
+  if (!text.ok()) {
+    throw CommandError(kExitUsage, "config file: " + text.error().message);
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return std::move(*text).value_or("");
 }
 
 const char* source_name(ConfigSource source) {
@@ -63,37 +56,6 @@ const char* source_name(ConfigSource source) {
   }
   return "?";
 }
-
-// The embedded default: actions run on this machine through the worker's
-// executor, against the local store, which plays the worker's local tier
-// (so this is also the one place the client writes the action cache).
-class LocalExecutor final : public ActionExecutor {
- public:
-  LocalExecutor(cas::Store& store, std::filesystem::path work_root) : store_(store) {
-    options_.work_root = std::move(work_root);
-    options_.worker_id = "local";
-  }
-  Result<ExecutedAction> execute(const cas::Digest& action_digest,
-                                 const cas::Action& action) override {
-    auto execution = worker::execute(store_, action, options_);
-    if (!execution.ok()) return execution.error();
-    if (worker::cacheable(action, *execution)) {
-      auto encoded = cas::encode_action_result(execution->result, store_.digest_function());
-      if (!encoded.ok()) return encoded.error();
-      if (auto s = store_.put_action_result(action_digest, *encoded, execution->referenced);
-          !s.ok()) {
-        return s.error();
-      }
-    }
-    return ExecutedAction{std::move(execution->result), execution->timed_out,
-                          std::move(execution->missing_outputs)};
-  }
-  std::string where() const override { return "local"; }
-
- private:
-  cas::Store& store_;
-  worker::ExecutorOptions options_;
-};
 
 Context load_context(std::vector<std::string> after_dashes, const std::string& dir,
                      const std::string& scheduler, std::string* config_path_out) {
@@ -150,7 +112,7 @@ int run(int argc, char** argv) {
 
   auto run_cas = add_cas_command(app);
   auto run_run = add_run_command(
-      app, [&grid](Context& ctx, cas::Store& store) -> std::unique_ptr<ActionExecutor> {
+      app, [&grid](Context& ctx, cas::Store& store) -> std::unique_ptr<exec::ActionExecutor> {
         // The embedded default unless a scheduler is configured (then this
         // is kiln-grid: kiln has handed over before opening the store).
         if (const std::string& endpoint = ctx.config.get("scheduler"); !endpoint.empty()) {
@@ -158,8 +120,9 @@ int run(int argc, char** argv) {
           options.endpoint = endpoint;
           return grid.access.make_executor(store, options);
         }
-        return std::make_unique<LocalExecutor>(
-            store, std::filesystem::path(ctx.config.get("dir")) / "sandbox");
+        return std::make_unique<exec::LocalExecutor>(
+            store, exec::LocalExecutorOptions{
+                       .work_root = std::filesystem::path(ctx.config.get("dir")) / "sandbox"});
       });
   auto run_up = add_up_command(app, grid.up);
   auto run_status = add_status_command(app, grid.status);

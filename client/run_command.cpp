@@ -129,7 +129,7 @@ int run(Context& ctx, const RunOptions& opts, const ExecutorFactory& make_execut
   const std::string action_bytes = check(cas::encode_action(action, fn), "action");
   const cas::Digest action_digest = check(store->put(action_bytes));
 
-  ExecutedAction executed;
+  exec::ExecutedAction executed;
   bool hit = false;
   if (!opts.no_cache) {
     if (auto cached = check(store->get_action_result(action_digest))) {

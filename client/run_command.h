@@ -17,13 +17,13 @@
 #include <memory>
 
 #include "cas/store.h"
-#include "client/action_executor.h"
 #include "client/cli.h"
+#include "exec/action_executor.h"
 
 namespace kiln::client {
 
 // Makes the executor once the store is open (main.cpp decides which).
-using ExecutorFactory = std::function<std::unique_ptr<ActionExecutor>(Context&, cas::Store&)>;
+using ExecutorFactory = std::function<std::unique_ptr<exec::ActionExecutor>(Context&, cas::Store&)>;
 
 std::function<int(Context&)> add_run_command(CLI::App& app, ExecutorFactory make_executor);
 

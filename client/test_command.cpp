@@ -1,7 +1,7 @@
 // `kiln test`: see test_command.h. Three layers, top to bottom:
 //
 //   Suite    what the tests are and how one unit of work runs: a GoogleTest
-//            binary (shards as actions, through an ActionExecutor), a CTest
+//            binary (shards as actions, through an exec::ActionExecutor), a CTest
 //            build tree (each test in place, as ctest would run it), or a
 //            binary that follows the sharding environment.
 //   Engine   the main thread's loop: plans jobs from recorded durations
@@ -16,7 +16,7 @@
 // job (an executor call, or a process) and hands a RunOutput back through
 // a mutex-guarded queue. Every access to the store, from any thread, holds
 // store_mutex (executors take it themselves; see GridOptions and
-// worker::ExecutorOptions).
+// exec::ExecutorOptions).
 #include "client/test_command.h"
 
 #include <fcntl.h>
@@ -46,7 +46,10 @@
 #include <sstream>
 #include <thread>
 
+#include "base/files.h"
+#include "base/program_path.h"
 #include "cas/digest.h"
+#include "cas/file_digest.h"
 #include "cas/input_root.h"
 #include "cas/model.h"
 #include "cas/record.h"
@@ -55,8 +58,8 @@
 #include "client/input_files.h"
 #include "client/local_store.h"
 #include "client/test_plan.h"
-#include "worker/executor.h"
-#include "worker/runner.h"
+#include "exec/local_executor.h"
+#include "exec/runner.h"
 
 namespace kiln::client {
 namespace {
@@ -104,21 +107,12 @@ std::string platform_name() {
 
 // `name` as the shell would find it: a path if it has a '/', else on PATH.
 std::optional<fs::path> find_program(const std::string& name, const Context& ctx) {
-  if (name.find('/') != std::string::npos) {
-    if (::access(name.c_str(), X_OK) == 0 && fs::is_regular_file(name)) return fs::absolute(name);
-    return std::nullopt;
-  }
   auto path = ctx.environment.find("PATH");
-  std::string_view dirs = path == ctx.environment.end() ? "/usr/bin:/bin" : path->second;
-  while (!dirs.empty()) {
-    const auto colon = dirs.find(':');
-    const std::string dir(dirs.substr(0, colon));
-    dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
-    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0 && fs::is_regular_file(candidate))
-      return fs::absolute(candidate);
-  }
-  return std::nullopt;
+  auto found = base::find_program(
+      name,
+      {.path = path == ctx.environment.end() ? "/usr/bin:/bin" : std::string_view(path->second)});
+  if (!found) return std::nullopt;
+  return fs::path(*found);
 }
 
 std::vector<std::string> environment_list(const std::vector<cas::Property>& env) {
@@ -129,14 +123,14 @@ std::vector<std::string> environment_list(const std::vector<cas::Property>& env)
 
 // Runs a helper command (a listing) here and waits; CommandError (setup)
 // when it cannot start.
-worker::RunOutcome run_here(std::vector<std::string> argv, const fs::path& cwd,
-                            std::vector<std::string> env, const std::string& what) {
-  worker::RunSpec spec;
+exec::RunOutcome run_here(std::vector<std::string> argv, const fs::path& cwd,
+                          std::vector<std::string> env, const std::string& what) {
+  exec::RunSpec spec;
   spec.argv = std::move(argv);
   spec.env = std::move(env);
   spec.cwd = cwd;
   spec.timeout = kListTimeout;
-  auto outcome = worker::run_command(spec);
+  auto outcome = exec::run_command(spec);
   if (!outcome.ok())
     throw CommandError(kTestExitSetup, "cannot run " + what + ": " + outcome.error().message);
   return std::move(outcome).value();
@@ -319,7 +313,7 @@ class BinarySuite : public Suite {
     args_.assign(opts_.command.begin() + 1, opts_.command.end());
 
     // Its non-system shared libraries, from ldd.
-    const worker::RunOutcome ldd =
+    const exec::RunOutcome ldd =
         run_here({"ldd", binary_.string()}, cwd_, environment_list(base_env_), "ldd");
     const LddLibraries libs = parse_ldd(ldd.stdout_data);
     if (!libs.missing.empty())
@@ -397,7 +391,7 @@ class BinarySuite : public Suite {
       RunOutput out;
       out.timeout = timeout;
       const auto start = Clock::now();
-      std::unique_ptr<ActionExecutor> executor = make_executor_();
+      std::unique_ptr<exec::ActionExecutor> executor = make_executor_();
       out.where = executor->where();
       auto executed = executor->execute(action_digest, action);
       out.wall = since(start);
@@ -427,7 +421,7 @@ class BinarySuite : public Suite {
     };
   }
 
-  void set_executor_factory(std::function<std::unique_ptr<ActionExecutor>()> make) {
+  void set_executor_factory(std::function<std::unique_ptr<exec::ActionExecutor>()> make) {
     make_executor_ = std::move(make);
   }
 
@@ -441,7 +435,7 @@ class BinarySuite : public Suite {
   std::vector<std::string> args_;
   std::vector<cas::Property> base_env_;
   cas::Digest input_root_;
-  std::function<std::unique_ptr<ActionExecutor>()> make_executor_;
+  std::function<std::unique_ptr<exec::ActionExecutor>()> make_executor_;
 };
 
 class GTestSuite final : public BinarySuite {
@@ -453,7 +447,7 @@ class GTestSuite final : public BinarySuite {
     argv.insert(argv.end(), args_.begin(), args_.end());
     argv.push_back("--gtest_list_tests");
     std::vector<cas::Property> env = command_environment(ctx_, opts_.env);
-    const worker::RunOutcome listed =
+    const exec::RunOutcome listed =
         run_here(argv, cwd_, environment_list(env), binary_.string() + " --gtest_list_tests");
     const std::string what = binary_.string() + " is not a GoogleTest binary";
     if (listed.timed_out)
@@ -610,7 +604,7 @@ class CTestSuite final : public Suite {
                              " is not a CTest build directory (no CTestTestfile.cmake)");
     std::vector<std::string> env;
     for (const auto& [k, v] : ctx_.environment) env.push_back(k + "=" + v);
-    const worker::RunOutcome listed =
+    const exec::RunOutcome listed =
         run_here({"ctest", "--show-only=json-v1"}, dir_, env, "ctest --show-only=json-v1");
     if (listed.exit_code != 0 || listed.timed_out)
       throw CommandError(kTestExitSetup, "ctest --show-only=json-v1 in " + dir_.string() +
@@ -646,7 +640,7 @@ class CTestSuite final : public Suite {
       for (const std::string& d : data_digests) material += "\ndata " + d;
       if (auto exe = find_program(test.command.front(), ctx_)) {
         material += "\nexe " + digest_path(fn, exe->string());
-        const worker::RunOutcome ldd = run_here({"ldd", exe->string()}, dir_, env, "ldd");
+        const exec::RunOutcome ldd = run_here({"ldd", exe->string()}, dir_, env, "ldd");
         for (const std::string& lib : parse_ldd(ldd.stdout_data).paths)
           material += "\nlib " + lib + "=" + digest_path(fn, lib);
       }
@@ -670,7 +664,7 @@ class CTestSuite final : public Suite {
 
   std::function<RunOutput()> prepare(const Job& job, milliseconds /*estimate*/) override {
     const CTestCase& test = by_name_.at(job.tests.front()).test;
-    worker::RunSpec spec;
+    exec::RunSpec spec;
     spec.argv = test.command;
     std::map<std::string, std::string> env = ctx_.environment;
     for (const std::string& e : test.environment) {
@@ -687,7 +681,7 @@ class CTestSuite final : public Suite {
       out.where = "local";
       out.timeout = spec.timeout;
       const auto start = Clock::now();
-      auto ran = worker::run_command(spec);
+      auto ran = exec::run_command(spec);
       out.wall = since(start);
       if (!ran.ok()) {
         // Could not start: a failed test, as ctest reports it.
@@ -1151,23 +1145,9 @@ class Engine {
 
   void write_reports(const std::vector<TestResult>& results, const RunInfo& info) {
     const auto write = [&](const std::string& path, const std::string& text, const char* what) {
-      const fs::path target(path);
-      const fs::path temp = target.string() + ".kiln-tmp." + std::to_string(::getpid());
-      {
-        std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out.flush()) {
-          std::error_code ec;
-          fs::remove(temp, ec);
-          setup_error(std::string("cannot write the ") + what + " report " + path);
-          return;
-        }
-      }
-      std::error_code ec;
-      fs::rename(temp, target, ec);
-      if (ec)
-        setup_error(std::string("cannot write the ") + what + " report " + path + ": " +
-                    ec.message());
+      if (auto written = base::write_file_atomically(path, text); !written.ok())
+        setup_error(std::string("cannot write the ") + what +
+                    " report: " + written.error().message);
     };
     if (!opts_.junit.empty()) {
       JUnitOptions options;
@@ -1265,36 +1245,6 @@ class Engine {
   bool drawn_ = false;
 };
 
-// This machine as the executor: the worker's executor on the local store,
-// safe to use from several threads at once.
-class LocalShardExecutor final : public ActionExecutor {
- public:
-  LocalShardExecutor(SharedStore& shared, fs::path work_root, int cancel_fd) : shared_(shared) {
-    options_.cancel_fd = cancel_fd;
-    options_.work_root = std::move(work_root);
-    options_.worker_id = "local";
-    options_.store_mutex = &shared.mutex;
-  }
-  Result<ExecutedAction> execute(const cas::Digest& action_digest,
-                                 const cas::Action& action) override {
-    auto execution = worker::execute(shared_.store, action, options_);
-    if (!execution.ok()) return execution.error();
-    if (worker::cacheable(action, *execution)) {
-      std::lock_guard lock(shared_.mutex);
-      auto encoded = cas::encode_action_result(execution->result, shared_.store.digest_function());
-      if (encoded.ok())
-        (void)shared_.store.put_action_result(action_digest, *encoded, execution->referenced);
-    }
-    return ExecutedAction{std::move(execution->result), execution->timed_out,
-                          std::move(execution->missing_outputs)};
-  }
-  std::string where() const override { return "local"; }
-
- private:
-  SharedStore& shared_;
-  worker::ExecutorOptions options_;
-};
-
 }  // namespace
 
 int run_test(Context& ctx, const TestOptions& opts) {
@@ -1324,14 +1274,16 @@ int run_test(Context& ctx, const TestOptions& opts) {
 
   const fs::path sandbox = fs::path(ctx.config.get("dir")) / "sandbox";
   auto make_executor = [&shared, &endpoint, grid, sandbox,
-                        cancel = interrupt.fd()]() -> std::unique_ptr<ActionExecutor> {
+                        cancel = interrupt.fd()]() -> std::unique_ptr<exec::ActionExecutor> {
     if (grid) {
       GridOptions options;
       options.endpoint = endpoint;
       options.store_mutex = &shared.mutex;
       return std::make_unique<GridExecutor>(shared.store, options);
     }
-    return std::make_unique<LocalShardExecutor>(shared, sandbox, cancel);
+    return std::make_unique<exec::LocalExecutor>(
+        shared.store, exec::LocalExecutorOptions{
+                          .work_root = sandbox, .cancel_fd = cancel, .store_mutex = &shared.mutex});
   };
 
   std::unique_ptr<Suite> suite;

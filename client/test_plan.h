@@ -29,7 +29,7 @@
 #include <utility>
 #include <vector>
 
-#include "proto/result.h"
+#include "base/result.h"
 
 namespace kiln::client {
 

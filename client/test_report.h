@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proto/result.h"
+#include "base/result.h"
 
 namespace kiln::client {
 

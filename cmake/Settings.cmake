@@ -36,10 +36,17 @@ if(KILN_CLANG_TIDY)
 endif()
 
 # kiln_assert_pure(target): fails the configure step if `target` links, even
-# transitively through kiln targets, any I/O-heavy dependency. Pure libraries
-# are the ones the design promises can be tested without sockets or disks.
+# transitively through kiln targets, any I/O dependency: ZeroMQ, LMDB,
+# libarchive, spdlog, or kiln's own libraries that touch files, sockets or
+# processes. Pure libraries are the ones the design promises can be tested
+# without sockets or disks; they may use kiln_base_headers (Result, Error).
+# Every target passed here is also in the build.purity test (tests/), which
+# checks that its objects call no file, process or socket function.
+set_property(GLOBAL PROPERTY KILN_PURE_TARGETS "")
 function(kiln_assert_pure target)
-  set(forbidden cppzmq libzmq PkgConfig::LMDB kiln::dep::lmdb PkgConfig::LIBARCHIVE spdlog::spdlog)
+  set_property(GLOBAL APPEND PROPERTY KILN_PURE_TARGETS ${target})
+  set(forbidden cppzmq libzmq PkgConfig::LMDB kiln::dep::lmdb PkgConfig::LIBARCHIVE spdlog::spdlog
+                kiln_base kiln_cas_fs kiln_store kiln_exec kiln_transport kiln_remote_cas)
   set(queue ${target})
   set(seen "")
   while(queue)

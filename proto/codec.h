@@ -35,7 +35,7 @@
 #include <optional>
 #include <span>
 
-#include "proto/result.h"
+#include "base/result.h"
 #include "proto/wire.capnp.h"
 
 namespace kiln::proto {

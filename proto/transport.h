@@ -21,8 +21,8 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "base/result.h"
 #include "proto/codec.h"
-#include "proto/result.h"
 
 namespace kiln::proto {
 

@@ -31,8 +31,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/log_spdlog.h"
 #include "cas/store.h"
-#include "proto/log_spdlog.h"
 #include "scheduler/server.h"
 
 namespace kiln::scheduler {

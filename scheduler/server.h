@@ -26,8 +26,8 @@
 #include <memory>
 #include <string>
 
-#include "proto/log.h"
-#include "proto/result.h"
+#include "base/log.h"
+#include "base/result.h"
 #include "scheduler/dispatch.h"
 
 namespace kiln::scheduler {

@@ -152,7 +152,7 @@ struct Agent::Impl {
     wake.set(zmq::sockopt::linger, 0);
     wake.connect(kResultsEndpoint);
     std::unique_ptr<proto::Connection> connection;
-    ExecutorOptions executor;
+    exec::ExecutorOptions executor;
     executor.work_root = opt.work_root;
     executor.worker_id = opt.worker_id;
     cas::RemoteCasOptions remote;

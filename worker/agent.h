@@ -42,9 +42,9 @@
 #include <string>
 #include <vector>
 
+#include "base/log.h"
+#include "base/result.h"
 #include "cas/model.h"
-#include "proto/log.h"
-#include "proto/result.h"
 
 namespace kiln::worker {
 

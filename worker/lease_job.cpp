@@ -120,10 +120,10 @@ LeaseOutcome run_lease(Job& job, LeaseContext& context) {
   const std::uint64_t fetch_end_us = now_us();
   if (job.cancelled() != CancelReason::kNone) return cancelled_lease(job);
 
-  ExecutorOptions options = context.executor;
+  exec::ExecutorOptions options = context.executor;
   options.cancel_fd = job.cancel_fd();
   options.store_mutex = &context.store_mutex;
-  auto execution = execute(context.store, job.action, options, job.queued_us);
+  auto execution = exec::execute(context.store, job.action, options, job.queued_us);
   if (job.cancelled() != CancelReason::kNone || (execution.ok() && execution->cancelled)) {
     return cancelled_lease(job);
   }

@@ -2,7 +2,7 @@
 //
 //   fetch   RemoteCas::fetch_tree(input root) + the Command blob, only what
 //           the local store lacks (so repeated inputs are fetched once)
-//   run     worker::execute() against the local store, cancellable
+//   run     exec::execute() against the local store, cancellable
 //   upload  find_missing(referenced) on the central store + upload those
 //
 // and the LeaseResult it becomes. The session thread owns the Job; a slot
@@ -21,9 +21,9 @@
 #include "cas/model.h"
 #include "cas/remote_cas.h"
 #include "cas/store.h"
+#include "exec/executor.h"
 #include "proto/transport.h"
 #include "proto/wire.capnp.h"
-#include "worker/executor.h"
 
 namespace kiln::worker {
 
@@ -88,7 +88,7 @@ struct LeaseContext {
   cas::Store& store;
   std::mutex& store_mutex;  // held around every use of `store`
   proto::Connection& connection;
-  ExecutorOptions executor;  // cancel_fd and store_mutex are set per job
+  exec::ExecutorOptions executor;  // cancel_fd and store_mutex are set per job
   cas::RemoteCasOptions remote;
 };
 

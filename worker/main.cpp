@@ -27,10 +27,10 @@
 #include <thread>
 #include <vector>
 
+#include "base/log_spdlog.h"
 #include "cas/store.h"
-#include "proto/log_spdlog.h"
+#include "exec/toolchain.h"
 #include "worker/agent.h"
-#include "worker/toolchain.h"
 
 namespace kiln::worker {
 namespace {
@@ -135,10 +135,10 @@ int run(int argc, char** argv) {
   for (const std::string& text : platform) options.platform.push_back(parse_property(text));
   if (!no_toolchains) {
     // Compilers on PATH, by identity, so compiles run only where the same
-    // compiler is (worker/toolchain.h).
+    // compiler is (exec/toolchain.h).
     const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): before threads
-    for (auto& property : detect_toolchains(path != nullptr ? path : "/usr/bin:/bin",
-                                            cas::DigestFunction::kXxh3_128)) {
+    for (auto& property : exec::detect_toolchains(path != nullptr ? path : "/usr/bin:/bin",
+                                                  cas::DigestFunction::kXxh3_128)) {
       options.platform.push_back(std::move(property));
     }
   }

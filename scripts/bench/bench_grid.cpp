@@ -30,11 +30,11 @@
 #include "cas/store.h"
 #include "cas/tree.h"
 #include "cas/wire_model.h"
+#include "exec/executor.h"
+#include "exec/runner.h"
 #include "proto/transport.h"
 #include "scheduler/server.h"
 #include "worker/agent.h"
-#include "worker/executor.h"
-#include "worker/runner.h"
 
 namespace {
 
@@ -260,24 +260,24 @@ void bench_latency(const fs::path& dir, zmq::context_t& ctx, int rounds) {
   fs::remove_all(dir);
   // Baselines: a bare posix_spawn of `true`, and the executor called here.
   std::vector<double> spawn, local_exec, grid_lat;
-  kiln::worker::RunSpec spec;
+  kiln::exec::RunSpec spec;
   spec.argv = {"true"};
   spec.env = {"PATH=/usr/bin:/bin"};
   spec.cwd = "/";
   for (int i = 0; i < rounds; ++i) {
     const auto t = Clock::now();
-    must(kiln::worker::run_command(spec), "spawn");
+    must(kiln::exec::run_command(spec), "spawn");
     spawn.push_back(seconds_since(t) * 1e6);
   }
   {
     Grid grid(dir);
     std::unique_ptr<kiln::cas::Store> local;
     auto action = prepare(dir, ctx, grid.client_ep, local);
-    kiln::worker::ExecutorOptions eo;
+    kiln::exec::ExecutorOptions eo;
     eo.work_root = dir / "local-sandboxes";
     for (int i = 0; i < rounds; ++i) {
       const auto t = Clock::now();
-      must(kiln::worker::execute(*local, action, eo), "execute");
+      must(kiln::exec::execute(*local, action, eo), "execute");
       local_exec.push_back(seconds_since(t) * 1e6);
     }
     kiln::worker::AgentOptions ao;

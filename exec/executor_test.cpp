@@ -1,5 +1,5 @@
 // The executor against a real LMDB store, real input trees and /bin/sh.
-#include "worker/executor.h"
+#include "exec/executor.h"
 
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
@@ -10,7 +10,7 @@
 
 #include "cas/tree.h"
 
-namespace kiln::worker {
+namespace kiln::exec {
 namespace {
 
 namespace fs = std::filesystem;
@@ -185,4 +185,4 @@ TEST_F(ExecutorTest, MissingCommandBlobIsNotFound) {
 }
 
 }  // namespace
-}  // namespace kiln::worker
+}  // namespace kiln::exec

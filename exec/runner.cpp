@@ -4,12 +4,11 @@
 // When the child exits (or the deadline passes) the whole group is killed,
 // which also closes pipes held open by background grandchildren, and the
 // pipes are drained to EOF.
-#include "worker/runner.h"
+#include "exec/runner.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,11 +17,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <thread>
 
-#include "cas/unique_fd.h"
+#include "base/process.h"
+#include "base/program_path.h"
+#include "base/unique_fd.h"
 
-namespace kiln::worker {
+namespace kiln::exec {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -30,32 +30,23 @@ using Clock = std::chrono::steady_clock;
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 // Resolves argv[0] against PATH from the child's environment, as execvpe
-// would, so that the child's PATH (not the worker's) decides.
+// would, so that the child's PATH (not the worker's) decides; relative
+// entries are relative to the child's working directory.
 std::string resolve_program(const RunSpec& spec) {
   const std::string& program = spec.argv.front();
   if (program.find('/') != std::string::npos) return program;
-  std::string path = "/usr/local/bin:/usr/bin:/bin";
+  std::string_view path = base::kDefaultPath;
   for (const std::string& entry : spec.env) {
-    if (entry.rfind("PATH=", 0) == 0) path = entry.substr(5);
+    if (entry.rfind("PATH=", 0) == 0) path = std::string_view(entry).substr(5);
   }
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    const std::size_t end = std::min(path.find(':', start), path.size());
-    const std::string_view dir = std::string_view(path).substr(start, end - start);
-    const std::filesystem::path candidate =
-        (dir.empty() ? std::filesystem::path(".") : std::filesystem::path(dir)) / program;
-    const std::filesystem::path full = candidate.is_absolute() ? candidate : spec.cwd / candidate;
-    if (::access(full.c_str(), X_OK) == 0) return full.string();
-    start = end + 1;
-  }
-  return program;
+  return base::find_program(program, {.path = path, .cwd = spec.cwd}).value_or(program);
 }
 
 struct Capture {
   std::string* data;
   bool* truncated;
   std::size_t cap;
-  cas::UniqueFd fd;
+  base::UniqueFd fd;
 };
 
 // Reads what is available; returns false at EOF or error.
@@ -79,64 +70,32 @@ Result<RunOutcome> run_command(const RunSpec& spec) {
   std::array<int, 2> err_pipe{};
   // Read ends are non-blocking: the poll loop never blocks in read().
   if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0) return make_error(Errc::kIo, errno_text("pipe"));
-  cas::UniqueFd out_read(out_pipe[0]);
-  cas::UniqueFd out_write(out_pipe[1]);
+  base::UniqueFd out_read(out_pipe[0]);
+  base::UniqueFd out_write(out_pipe[1]);
   if (::pipe2(err_pipe.data(), O_CLOEXEC) != 0) return make_error(Errc::kIo, errno_text("pipe"));
-  cas::UniqueFd err_read(err_pipe[0]);
-  cas::UniqueFd err_write(err_pipe[1]);
+  base::UniqueFd err_read(err_pipe[0]);
+  base::UniqueFd err_write(err_pipe[1]);
   ::fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
   ::fcntl(err_read.get(), F_SETFL, O_NONBLOCK);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
-  posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t no_signals;
-  sigemptyset(&no_signals);
-  sigset_t all_signals;
-  sigfillset(&all_signals);
-  posix_spawnattr_setsigmask(&attr, &no_signals);
-  posix_spawnattr_setsigdefault(&attr, &all_signals);
-  posix_spawnattr_setpgroup(&attr, 0);  // its own process group
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<char*> argv;
-  for (const std::string& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const std::string& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-
-  const std::string program = resolve_program(spec);
+  base::SpawnSpec child;
+  child.argv = spec.argv;
+  child.program = resolve_program(spec);
+  child.env = spec.env;
+  child.cwd = spec.cwd;
+  child.stdin_null = true;
+  child.stdout_fd = out_write.get();
+  child.stderr_fd = err_write.get();
+  child.own_process_group = true;
   const auto started = Clock::now();
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
-  // ETXTBSY: the program was just written (a sandbox's copy of a test
-  // binary) and a child spawned meanwhile by another thread still holds the
-  // write descriptor until its own exec. The window is short: retry, up to
-  // about a second.
-  for (int attempt = 0; rc == ETXTBSY && attempt < 10; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
-    rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    const Errc code = rc == ENOENT   ? Errc::kNotFound
-                      : rc == EACCES ? Errc::kPermissionDenied
-                                     : Errc::kIo;
-    return make_error(code, "cannot run " + spec.argv.front() + ": " + std::strerror(rc));
-  }
+  auto spawned = base::spawn(child);
+  if (!spawned.ok()) return spawned.error();
+  const pid_t pid = *spawned;
   out_write.reset();
   err_write.reset();
 
   RunOutcome outcome;
-  cas::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   std::array<Capture, 2> captures{Capture{&outcome.stdout_data, &outcome.stdout_truncated,
                                           spec.output_cap, std::move(out_read)},
                                   Capture{&outcome.stderr_data, &outcome.stderr_truncated,
@@ -209,4 +168,4 @@ Result<RunOutcome> run_command(const RunSpec& spec) {
   return outcome;
 }
 
-}  // namespace kiln::worker
+}  // namespace kiln::exec

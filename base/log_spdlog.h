@@ -5,7 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "proto/log.h"
+#include "base/log.h"
 
 namespace kiln {
 

@@ -1,5 +1,5 @@
 // toolchain.h: identities of compilers, cached by the driver's stat.
-#include "worker/toolchain.h"
+#include "exec/toolchain.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,13 +9,15 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 
-#include "worker/runner.h"
+#include "base/files.h"
+#include "base/program_path.h"
+#include "cas/file_digest.h"
+#include "exec/runner.h"
 
-namespace kiln::worker {
+namespace kiln::exec {
 namespace {
 
 namespace fs = std::filesystem;
@@ -26,31 +28,19 @@ std::string stat_key(const struct stat& st) {
          std::to_string(st.st_mtim.tv_nsec);
 }
 
-std::string read_small_file(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+// A cache file's text; "" when it is missing or unreadable (then the
+// answer is computed again).
+std::string read_cache_file(const fs::path& path) {
+  auto text = base::read_file(path.string(), {.max_bytes = 1 << 20});
+  return text.ok() ? std::move(text).value() : std::string();
 }
 
-// Writes `text` to `path` through a temporary name, so readers never see a
-// half-written file. Failures are ignored: this is a cache.
-void write_small_file(const fs::path& path, const std::string& text) {
+// Writes a cache file so that readers never see half of it. Failures are
+// ignored: this is a cache.
+void write_cache_file(const fs::path& path, const std::string& text) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
-  const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return;
-    out << text;
-    if (!out.flush()) {
-      fs::remove(tmp, ec);
-      return;
-    }
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) fs::remove(tmp, ec);
+  (void)base::write_file_atomically(path.string(), text);
 }
 
 std::vector<std::string> driver_env() {
@@ -73,17 +63,8 @@ std::string prog_name(const std::string& compiler, const std::string& program) {
   if (path.front() != '/') {
     // GCC names the assembler and linker without a directory: PATH finds them.
     const char* env_path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read only
-    std::string dirs = env_path != nullptr ? env_path : "/usr/bin:/bin";
-    std::size_t start = 0;
-    std::string found;
-    while (start <= dirs.size() && found.empty()) {
-      std::size_t end = dirs.find(':', start);
-      if (end == std::string::npos) end = dirs.size();
-      const std::string candidate = dirs.substr(start, end - start) + "/" + path;
-      if (end > start && ::access(candidate.c_str(), X_OK) == 0) found = candidate;
-      start = end + 1;
-    }
-    path = found;
+    path = base::find_program(path, {.path = env_path != nullptr ? env_path : "/usr/bin:/bin"})
+               .value_or("");
   }
   if (path.empty() || ::access(path.c_str(), X_OK) != 0) return {};
   return path;
@@ -152,7 +133,7 @@ Result<cas::Digest> toolchain_identity(const std::string& compiler, cas::DigestF
   fs::path file;
   if (!cache_dir.empty()) {
     file = cache_file(cache_dir, compiler, fn, ".id");
-    const std::string cached = read_small_file(file);
+    const std::string cached = read_cache_file(file);
     const auto newline = cached.find('\n');
     if (newline != std::string::npos && cached.substr(0, newline) == key) {
       std::string text = cached.substr(newline + 1);
@@ -164,7 +145,7 @@ Result<cas::Digest> toolchain_identity(const std::string& compiler, cas::DigestF
   }
   auto identity = compute_identity(compiler, fn);
   if (identity.ok() && !file.empty()) {
-    write_small_file(file, key + "\n" + identity->to_string() + "\n");
+    write_cache_file(file, key + "\n" + identity->to_string() + "\n");
   }
   return identity;
 }
@@ -201,7 +182,7 @@ Result<std::vector<std::string>> system_include_dirs(const std::string& compiler
   if (!cache_dir.empty()) {
     file = cache_dir /
            (identity.hex() + "." + cas::digest_of(identity.function, language).hex() + ".sysdirs");
-    const std::string cached = read_small_file(file);
+    const std::string cached = read_cache_file(file);
     if (!cached.empty() && cached.rfind("kiln-sysdirs\n", 0) == 0) {
       std::vector<std::string> dirs;
       std::istringstream lines(cached.substr(13));
@@ -244,9 +225,9 @@ Result<std::vector<std::string>> system_include_dirs(const std::string& compiler
   if (!file.empty()) {
     std::string text = "kiln-sysdirs\n";
     for (const auto& d : dirs) text += d + "\n";
-    write_small_file(file, text);
+    write_cache_file(file, text);
   }
   return dirs;
 }
 
-}  // namespace kiln::worker
+}  // namespace kiln::exec

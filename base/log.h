@@ -1,6 +1,6 @@
 // The logging seam of kiln's daemons: libraries report through a Logger
 // callback, and each main() decides where lines go (spdlog, see
-// proto/log_spdlog.h). Libraries never log to a global.
+// base/log_spdlog.h). Libraries never log to a global.
 #pragma once
 
 #include <functional>

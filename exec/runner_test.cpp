@@ -1,5 +1,5 @@
 // run_command against real processes (/bin/sh).
-#include "worker/runner.h"
+#include "exec/runner.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <thread>
 
-namespace kiln::worker {
+namespace kiln::exec {
 namespace {
 
 using namespace std::chrono_literals;
@@ -148,4 +148,4 @@ TEST(Runner, AlreadyCancelledCommandIsKilledAtOnce) {
 }
 
 }  // namespace
-}  // namespace kiln::worker
+}  // namespace kiln::exec

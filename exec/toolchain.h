@@ -21,11 +21,11 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.h"
 #include "cas/digest.h"
 #include "cas/model.h"
-#include "proto/result.h"
 
-namespace kiln::worker {
+namespace kiln::exec {
 
 // The identity of the compiler at `compiler` (an absolute path). With a
 // non-empty `cache_dir`, reuses and refreshes the cached answer there (a
@@ -53,4 +53,4 @@ Result<std::vector<std::string>> system_include_dirs(const std::string& compiler
                                                      const std::string& language,
                                                      const std::filesystem::path& cache_dir);
 
-}  // namespace kiln::worker
+}  // namespace kiln::exec

@@ -1,5 +1,5 @@
 // Toolchain identities and detection, against the compilers on this machine.
-#include "worker/toolchain.h"
+#include "exec/toolchain.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-namespace kiln::worker {
+namespace kiln::exec {
 namespace {
 
 namespace fs = std::filesystem;
@@ -56,4 +56,4 @@ TEST(Toolchain, DetectsCompilersOnPath) {
 }
 
 }  // namespace
-}  // namespace kiln::worker
+}  // namespace kiln::exec

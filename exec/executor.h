@@ -26,12 +26,12 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "cas/digest.h"
 #include "cas/model.h"
 #include "cas/store.h"
-#include "proto/result.h"
 
-namespace kiln::worker {
+namespace kiln::exec {
 
 struct ExecutorOptions {
   std::filesystem::path work_root;  // sandboxes are created under it
@@ -71,4 +71,4 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
 // declared output, and the action did not opt out.
 bool cacheable(const cas::Action& action, const Execution& execution);
 
-}  // namespace kiln::worker
+}  // namespace kiln::exec

@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "proto/result.h"
+#include "base/result.h"
 
-namespace kiln::worker {
+namespace kiln::exec {
 
 struct RunSpec {
   std::vector<std::string> argv;         // argv[0] is looked up in env PATH if it has no '/'
@@ -49,4 +49,4 @@ struct RunOutcome {
 // fails is an outcome, not an error.
 Result<RunOutcome> run_command(const RunSpec& spec);
 
-}  // namespace kiln::worker
+}  // namespace kiln::exec

@@ -2,7 +2,7 @@
 // RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS relative to the sandbox, so neither
 // ".." nor a symlink planted by the action can make the worker read (and
 // upload) a file outside it.
-#include "worker/executor.h"
+#include "exec/executor.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -15,9 +15,9 @@
 #include <system_error>
 
 #include "cas/tree.h"
-#include "worker/runner.h"
+#include "exec/runner.h"
 
-namespace kiln::worker {
+namespace kiln::exec {
 namespace {
 
 namespace fs = std::filesystem;
@@ -278,4 +278,4 @@ bool cacheable(const cas::Action& action, const Execution& execution) {
                                                     execution.missing_outputs.empty());
 }
 
-}  // namespace kiln::worker
+}  // namespace kiln::exec

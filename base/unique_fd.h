@@ -6,7 +6,7 @@
 
 #include <utility>
 
-namespace kiln::cas {
+namespace kiln::base {
 
 class UniqueFd {
  public:
@@ -37,4 +37,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace kiln::cas
+}  // namespace kiln::base

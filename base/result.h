@@ -1,10 +1,11 @@
 // Result<T>: a value or an Error, for outcomes a caller is expected to handle
 // (a malformed frame, a full store). Exceptions stay for bugs and logistics.
 //
-// It lives in proto/ because proto is the root of kiln's dependency graph
-// (proto <- cas <- everything else), so every component can use it. It is a
-// deliberately small subset of C++23 std::expected; swap it for that when the
-// project moves to C++23.
+// It lives in base/, the root of kiln's layers (base <- proto <- cas <- exec
+// <- everything else), so every component can use it; like the logging seam
+// (log.h) it is kiln's vocabulary and sits in namespace kiln, not
+// kiln::base. It is a deliberately small subset of C++23 std::expected; swap
+// it for that when the project moves to C++23.
 #pragma once
 
 #include <cassert>
