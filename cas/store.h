@@ -160,9 +160,4 @@ class Store final : public BlobSource {
   std::unique_ptr<Impl> impl_;
 };
 
-// "10G", "512M", "64K", "1000" -> bytes (binary units). kInvalidArgument on
-// anything else.
-Result<std::uint64_t> parse_size(std::string_view text);
-std::string format_size(std::uint64_t bytes);
-
 }  // namespace kiln::cas

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "base/size.h"
 #include "cas/store.h"
 #include "cas/tree.h"
 #include "client/local_store.h"
@@ -112,7 +113,7 @@ int run_tree(Context& ctx, const CasOptions& opts) {
   }
   ctx.out << tree.root.to_string() << '\n';
   ctx.err << "kiln: stored " << missing.size() << " new of " << all.size() << " blobs ("
-          << cas::format_size(new_bytes) << " new)\n";
+          << base::format_size(new_bytes) << " new)\n";
   return kExitOk;
 }
 
@@ -129,7 +130,7 @@ int run_checkout(Context& ctx, const CasOptions& opts) {
 int run_stats(Context& ctx, const CasOptions& opts) {
   auto store = open_local_store(ctx);
   const cas::StoreStats stats = check(store->stats());
-  const std::string dir = (fs::path(ctx.config.get("dir")) / "store").string();
+  const std::string dir = (ctx.config.dir() / "store").string();
   if (opts.json) {
     nlohmann::json j = {
         {"store", dir},
@@ -149,26 +150,26 @@ int run_stats(Context& ctx, const CasOptions& opts) {
           << "digest function  " << cas::to_string(stats.function) << '\n'
           << "blobs            " << stats.blob_count << " (" << stats.file_blob_count
           << " as files)\n"
-          << "size             " << cas::format_size(stats.total_bytes);
+          << "size             " << base::format_size(stats.total_bytes);
   if (stats.max_size != 0) {
-    ctx.out << " of " << cas::format_size(stats.max_size) << " ("
+    ctx.out << " of " << base::format_size(stats.max_size) << " ("
             << (100 * stats.total_bytes / stats.max_size) << "%)";
   }
   ctx.out << '\n'
           << "actions cached   " << stats.action_count << '\n'
-          << "lmdb map         " << cas::format_size(stats.map_used_bytes) << " used of "
-          << cas::format_size(stats.map_size) << " reserved\n";
+          << "lmdb map         " << base::format_size(stats.map_used_bytes) << " used of "
+          << base::format_size(stats.map_size) << " reserved\n";
   return kExitOk;
 }
 
 int run_gc(Context& ctx, const CasOptions& opts) {
-  const auto max_size = cas::parse_size(opts.max_size);
+  const auto max_size = base::parse_size(opts.max_size);
   if (!max_size.ok()) throw CommandError(kExitUsage, "--max-size: " + max_size.error().message);
   auto store = open_local_store(ctx);
   const cas::GcReport report = check(store->gc(*max_size));
   ctx.out << "evicted " << report.evicted_blobs << " blobs ("
-          << cas::format_size(report.evicted_bytes) << ") and " << report.evicted_actions
-          << " action results; " << cas::format_size(report.total_bytes_after) << " remain\n";
+          << base::format_size(report.evicted_bytes) << ") and " << report.evicted_actions
+          << " action results; " << base::format_size(report.total_bytes_after) << " remain\n";
   return kExitOk;
 }
 

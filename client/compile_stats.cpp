@@ -25,6 +25,7 @@
 
 #include "base/files.h"
 #include "base/os_error.h"
+#include "base/size.h"
 #include "base/unique_fd.h"
 #include "cas/store.h"
 
@@ -255,12 +256,12 @@ std::string render_stats_text(const StatsCounters& counters, const StatsView& vi
     out += line.suffix;
     out += '\n';
   }
-  out += label("Cache size") + cas::format_size(view.cache_size);
+  out += label("Cache size") + base::format_size(view.cache_size);
   if (view.max_size != 0) {
     // The house rule (as `kiln cas stats`): whole percent, rounded down.
     const auto pct = static_cast<std::uint64_t>(100.0 * static_cast<double>(view.cache_size) /
                                                 static_cast<double>(view.max_size));
-    out += " / " + cas::format_size(view.max_size) + " (" + std::to_string(pct) + " %)";
+    out += " / " + base::format_size(view.max_size) + " (" + std::to_string(pct) + " %)";
   }
   out += '\n';
   return out;

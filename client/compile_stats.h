@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "base/size.h"
 
 namespace kiln::client {
 
@@ -84,7 +85,7 @@ struct StatsView {
 //   Errors                     0
 //   Cache size          1.2 GiB / 5 GiB (24 %)
 //
-// The hit rate is hits / (hits + misses); sizes use cas::format_size.
+// The hit rate is hits / (hits + misses); sizes use base::format_size.
 std::string render_stats_text(const StatsCounters& counters, const StatsView& view);
 
 // {"cache_dir", "hits": {"direct", "preprocessed", "remote", "total"},

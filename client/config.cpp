@@ -3,8 +3,11 @@
 #include "client/config.h"
 
 #include <array>
+#include <charconv>
 #include <cstdlib>
 #include <vector>
+
+#include "base/size.h"
 
 namespace kiln::client {
 namespace {
@@ -55,13 +58,32 @@ std::string lookup(const std::map<std::string, std::string>& env, const std::str
 
 std::span<const ConfigKey> config_keys() { return kKeys; }
 
+namespace {
+
+// "remote_timeout: 'abc' is not a whole number of seconds (set by
+// KILN_REMOTE_TIMEOUT)".
+Error bad_value(std::string_view name, const ConfigValue& value, std::string_view why) {
+  return make_error(Errc::kInvalidArgument, std::string(name) + ": '" + value.value + "' " +
+                                                std::string(why) + " (set by " + value.origin +
+                                                ")");
+}
+
+Result<bool> boolean(std::string_view name, const ConfigValue& value) {
+  const std::string& v = value.value;
+  if (v.empty() || v == "0" || v == "false" || v == "no" || v == "off") return false;
+  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+  return bad_value(name, value, "is not a boolean (true/false, 1/0, yes/no)");
+}
+
+}  // namespace
+
 Result<Config> Config::load(const std::map<std::string, std::string>& environment,
                             std::string_view file_text, std::string_view file_name,
                             const std::map<std::string, std::string>& overrides) {
   Config config;
   for (const auto& key : kKeys) {
     config.values_[std::string(key.name)] =
-        ConfigValue{std::string(key.fallback), ConfigSource::kDefault};
+        ConfigValue{std::string(key.fallback), ConfigSource::kDefault, "default"};
   }
 
   int line_number = 0;
@@ -84,13 +106,14 @@ Result<Config> Config::load(const std::map<std::string, std::string>& environmen
                         where + ": unknown key '" + std::string(name) + "'");
     }
     config.values_[std::string(name)] =
-        ConfigValue{std::string(trim(line.substr(equals + 1))), ConfigSource::kFile};
+        ConfigValue{std::string(trim(line.substr(equals + 1))), ConfigSource::kFile, where};
   }
 
   for (const auto& key : kKeys) {
     const auto it = environment.find(std::string(key.env));
     if (it != environment.end()) {
-      config.values_[std::string(key.name)] = ConfigValue{it->second, ConfigSource::kEnvironment};
+      config.values_[std::string(key.name)] =
+          ConfigValue{it->second, ConfigSource::kEnvironment, std::string(key.env)};
     }
   }
 
@@ -98,31 +121,60 @@ Result<Config> Config::load(const std::map<std::string, std::string>& environmen
     if (find_key(name) == nullptr) {
       return make_error(Errc::kInvalidArgument, "unknown setting '" + name + "'");
     }
-    config.values_[name] = ConfigValue{value, ConfigSource::kCommandLine};
+    config.values_[name] = ConfigValue{value, ConfigSource::kCommandLine, "the command line"};
   }
 
   if (config.values_["dir"].value.empty()) {
     config.values_["dir"].value = default_cache_dir(environment);
   }
+  if (auto checked = config.check_values(); !checked.ok()) return checked.error();
   return config;
+}
+
+// Every key's text to its typed value; the first bad one is the error.
+Status Config::check_values() {
+  dir_ = entry("dir").value;
+  if (auto size = base::parse_size(entry("max_size").value); size.ok()) {
+    max_size_ = *size;
+  } else {
+    return bad_value("max_size", entry("max_size"),
+                     "is not a size (e.g. 500M, 10G; 0 = unlimited)");
+  }
+  scheduler_ = entry("scheduler").value;
+  if (!scheduler_.empty() && scheduler_.rfind("tcp://", 0) != 0 &&
+      scheduler_.rfind("ipc://", 0) != 0) {
+    return bad_value("scheduler", entry("scheduler"),
+                     "is not a scheduler endpoint (tcp://HOST:PORT, as kiln up prints it)");
+  }
+  if (auto function = cas::parse_digest_function(entry("digest_function").value)) {
+    digest_function_ = *function;
+  } else {
+    return bad_value("digest_function", entry("digest_function"), "is not xxh3-128 or sha256");
+  }
+  basedir_ = entry("basedir").value;
+  for (auto [name, flag] : {std::pair{"disable", &disable_}, std::pair{"recache", &recache_},
+                            std::pair{"readonly", &readonly_}}) {
+    auto value = boolean(name, entry(name));
+    if (!value.ok()) return value.error();
+    *flag = *value;
+  }
+  logfile_ = entry("logfile").value;
+  const ConfigValue& timeout = entry("remote_timeout");
+  std::uint64_t seconds = 0;
+  const auto [end, ec] =
+      std::from_chars(timeout.value.data(), timeout.value.data() + timeout.value.size(), seconds);
+  if (timeout.value.empty() || ec != std::errc() ||
+      end != timeout.value.data() + timeout.value.size() || seconds > 86400) {
+    return bad_value("remote_timeout", timeout, "is not a whole number of seconds (0 to 86400)");
+  }
+  remote_timeout_ = std::chrono::seconds(seconds);
+  return {};
 }
 
 const ConfigValue& Config::entry(std::string_view name) const {
   const auto it = values_.find(name);
   if (it == values_.end()) std::abort();  // a key missing from kKeys is a bug
   return it->second;
-}
-
-const std::string& Config::get(std::string_view name) const { return entry(name).value; }
-
-Result<bool> Config::flag(std::string_view name) const {
-  const std::string& value = get(name);
-  if (value.empty() || value == "0" || value == "false" || value == "no" || value == "off") {
-    return false;
-  }
-  if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
-  return make_error(Errc::kInvalidArgument, std::string(name) + ": '" + value +
-                                                "' is not a boolean (true/false, 1/0, yes/no)");
 }
 
 std::string with_config_value(std::string_view file_text, std::string_view name,

@@ -1,20 +1,27 @@
-// kiln's configuration: one key table, four sources.
+// kiln's configuration: one key table, four sources, read once.
 //
-// Every setting has one row in kKeys: its name in the config file, its
-// KILN_* environment variable, its default and a one-line description.
-// Precedence, highest first: command line > environment > config file >
-// default. Pure: the caller reads the environment and the file and passes
-// their contents in, so this is tested without touching the process.
+// Every setting has one row in the key table (config.cpp): its name in the
+// config file, its KILN_* environment variable, its default and a one-line
+// description. Precedence, highest first: command line > environment >
+// config file > default. Config::load layers the sources and checks every
+// value against its key's type, so a bad value is an error that names the
+// key and where it was set, never a silent default; the rest of kiln reads
+// the typed getters.
+//
+// Pure: the caller reads the environment and the file and passes their
+// contents in, so this is tested without touching the process.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "base/result.h"
+#include "cas/digest.h"
 
 namespace kiln::client {
 
@@ -34,6 +41,9 @@ enum class ConfigSource { kDefault, kFile, kEnvironment, kCommandLine };
 struct ConfigValue {
   std::string value;
   ConfigSource source = ConfigSource::kDefault;
+  // Where exactly, in words: "default", "kiln.conf:3", "KILN_DIR",
+  // "the command line".
+  std::string origin = "default";
 };
 
 class Config {
@@ -42,21 +52,44 @@ class Config {
   // what the process has); `file_text` is the config file's contents (may be
   // empty); `file_name` is used in error messages; `overrides` holds
   // command-line settings by key name. Fails with kInvalidArgument on an
-  // unknown key or a malformed line in the file, naming file and line.
+  // unknown key, a malformed line in the file (naming file and line), or a
+  // value its key cannot take ("remote_timeout: 'abc' is not a whole number
+  // of seconds (set by KILN_REMOTE_TIMEOUT)").
   static Result<Config> load(const std::map<std::string, std::string>& environment,
                              std::string_view file_text, std::string_view file_name,
                              const std::map<std::string, std::string>& overrides);
 
-  // The value of a key from kKeys (aborts on a key not in the table: that is
-  // a bug, not input).
-  const std::string& get(std::string_view name) const;
+  // The text of a key and where it came from, for `kiln config` (aborts on
+  // a key not in the table: that is a bug, not input).
   const ConfigValue& entry(std::string_view name) const;
-  // A boolean key: "1", "true", "yes", "on" / "0", "false", "no", "off", "".
-  // kInvalidArgument on anything else, naming the key.
-  Result<bool> flag(std::string_view name) const;
+
+  // The typed settings, each checked by load().
+  const std::filesystem::path& dir() const { return dir_; }    // the cache directory
+  std::uint64_t max_size() const { return max_size_; }         // bytes; 0 = unlimited
+  const std::string& scheduler() const { return scheduler_; }  // "" = run everything here
+  bool has_scheduler() const { return !scheduler_.empty(); }
+  cas::DigestFunction digest_function() const { return digest_function_; }
+  const std::string& basedir() const { return basedir_; }  // "" = no rewriting
+  bool disable() const { return disable_; }
+  bool recache() const { return recache_; }
+  bool readonly() const { return readonly_; }
+  const std::string& logfile() const { return logfile_; }  // "" = no log
+  std::chrono::seconds remote_timeout() const { return remote_timeout_; }
 
  private:
+  Status check_values();
+
   std::map<std::string, ConfigValue, std::less<>> values_;
+  std::filesystem::path dir_;
+  std::uint64_t max_size_ = 0;
+  std::string scheduler_;
+  cas::DigestFunction digest_function_ = cas::DigestFunction::kXxh3_128;
+  std::string basedir_;
+  bool disable_ = false;
+  bool recache_ = false;
+  bool readonly_ = false;
+  std::string logfile_;
+  std::chrono::seconds remote_timeout_{10};
 };
 
 // `file_text` with `name = value` set: the last line setting `name` is

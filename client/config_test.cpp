@@ -10,9 +10,9 @@ using Env = std::map<std::string, std::string>;
 TEST(Config, DefaultsComeFromTheKeyTable) {
   auto config = Config::load(Env{{"HOME", "/home/u"}}, "", "kiln.conf", {});
   ASSERT_TRUE(config.ok()) << config.error().message;
-  EXPECT_EQ(config->get("max_size"), "5G");
+  EXPECT_EQ(config->entry("max_size").value, "5G");
   EXPECT_EQ(config->entry("max_size").source, ConfigSource::kDefault);
-  EXPECT_EQ(config->get("dir"), "/home/u/.cache/kiln");
+  EXPECT_EQ(config->entry("dir").value, "/home/u/.cache/kiln");
 }
 
 TEST(Config, CommandLineBeatsEnvironmentBeatsFileBeatsDefault) {
@@ -21,11 +21,11 @@ TEST(Config, CommandLineBeatsEnvironmentBeatsFileBeatsDefault) {
   const Env env{{"KILN_MAXSIZE", "2G"}, {"KILN_DIR", "/from/env"}};
   auto config = Config::load(env, file, "kiln.conf", {{"dir", "/from/cli"}});
   ASSERT_TRUE(config.ok()) << config.error().message;
-  EXPECT_EQ(config->get("dir"), "/from/cli");
+  EXPECT_EQ(config->entry("dir").value, "/from/cli");
   EXPECT_EQ(config->entry("dir").source, ConfigSource::kCommandLine);
-  EXPECT_EQ(config->get("max_size"), "2G");
+  EXPECT_EQ(config->entry("max_size").value, "2G");
   EXPECT_EQ(config->entry("max_size").source, ConfigSource::kEnvironment);
-  EXPECT_EQ(config->get("digest_function"), "sha256");
+  EXPECT_EQ(config->entry("digest_function").value, "sha256");
   EXPECT_EQ(config->entry("digest_function").source, ConfigSource::kFile);
 }
 
@@ -46,6 +46,81 @@ TEST(Config, UnknownOverrideIsAnError) {
   auto config = Config::load({}, "", "k.conf", {{"nope", "1"}});
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.error().message, "unknown setting 'nope'");
+}
+
+TEST(Config, ValuesAreTyped) {
+  auto config = Config::load({{"HOME", "/home/u"}}, "", "kiln.conf", {});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->dir(), std::filesystem::path("/home/u/.cache/kiln"));
+  EXPECT_EQ(config->max_size(), 5ULL << 30);
+  EXPECT_FALSE(config->has_scheduler());
+  EXPECT_EQ(config->digest_function(), cas::DigestFunction::kXxh3_128);
+  EXPECT_FALSE(config->disable());
+  EXPECT_FALSE(config->readonly());
+  EXPECT_EQ(config->remote_timeout(), std::chrono::seconds(10));
+
+  const Env env{{"KILN_SCHEDULER", "tcp://10.0.0.1:7010"},
+                {"KILN_READONLY", "yes"},
+                {"KILN_REMOTE_TIMEOUT", "3"},
+                {"KILN_MAXSIZE", "0"}};
+  config = Config::load(env, "digest_function = sha256\nrecache = on\n", "k.conf", {});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->scheduler(), "tcp://10.0.0.1:7010");
+  EXPECT_TRUE(config->has_scheduler());
+  EXPECT_TRUE(config->readonly());
+  EXPECT_TRUE(config->recache());
+  EXPECT_EQ(config->remote_timeout(), std::chrono::seconds(3));
+  EXPECT_EQ(config->max_size(), 0u);
+  EXPECT_EQ(config->digest_function(), cas::DigestFunction::kSha256);
+}
+
+// A value its key cannot take is an error naming the key, the value and
+// where it was set: never a silent default.
+TEST(Config, ABadValueNamesTheKeyAndWhereItWasSet) {
+  struct Case {
+    Env env;
+    std::string file;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{{"KILN_REMOTE_TIMEOUT", "abc"}},
+       "",
+       "remote_timeout: 'abc' is not a whole number of seconds (0 to 86400) (set by "
+       "KILN_REMOTE_TIMEOUT)"},
+      {{{"KILN_REMOTE_TIMEOUT", "-1"}}, "", "remote_timeout: '-1'"},
+      {{{"KILN_REMOTE_TIMEOUT", "10s"}}, "", "remote_timeout: '10s'"},
+      {{{"KILN_REMOTE_TIMEOUT", ""}}, "", "remote_timeout: ''"},
+      {{}, "\nremote_timeout = 99999999\n", "(set by k.conf:2)"},
+      {{{"KILN_MAXSIZE", "huge"}}, "", "max_size: 'huge' is not a size"},
+      {{{"KILN_READONLY", "maybe"}}, "", "readonly: 'maybe' is not a boolean"},
+      {{{"KILN_DISABLE", "2"}},
+       "",
+       "disable: '2' is not a boolean (true/false, 1/0, yes/no) (set by KILN_DISABLE)"},
+      {{}, "recache = sometimes\n", "recache: 'sometimes' is not a boolean"},
+      {{{"KILN_DIGEST_FUNCTION", "md5"}}, "", "digest_function: 'md5' is not xxh3-128 or sha256"},
+      {{{"KILN_SCHEDULER", "localhost:7010"}},
+       "",
+       "scheduler: 'localhost:7010' is not a scheduler endpoint"},
+  };
+  for (const Case& c : cases) {
+    auto config = Config::load(c.env, c.file, "k.conf", {});
+    ASSERT_FALSE(config.ok()) << c.message;
+    EXPECT_EQ(config.error().code, Errc::kInvalidArgument);
+    EXPECT_NE(config.error().message.find(c.message), std::string::npos) << config.error().message;
+  }
+  // The command line's own origin.
+  auto config = Config::load({}, "", "k.conf", {{"scheduler", "nope"}});
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().message.find("(set by the command line)"), std::string::npos)
+      << config.error().message;
+}
+
+TEST(Config, EntriesSayWhereTheyCameFrom) {
+  auto config = Config::load({{"KILN_DIR", "/d"}}, "\nmax_size = 1G\n", "k.conf", {});
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->entry("dir").origin, "KILN_DIR");
+  EXPECT_EQ(config->entry("max_size").origin, "k.conf:2");
+  EXPECT_EQ(config->entry("logfile").origin, "default");
 }
 
 TEST(Config, PathsFollowXdg) {

@@ -14,6 +14,7 @@
 #include <zmq.hpp>
 
 #include "base/process.h"
+#include "base/size.h"
 #include "cas/store.h"
 #include "proto/transport.h"
 
@@ -63,7 +64,7 @@ int run_up(Context& ctx, const UpOptions& opts) {
     if (::access(p.c_str(), X_OK) != 0)
       throw CommandError(kExitFailure, p.string() + " not found next to kiln");
   }
-  const fs::path state = fs::path(ctx.config.get("dir")) / "up";
+  const fs::path state = ctx.config.dir() / "up";
   std::error_code ec;
   fs::create_directories(state, ec);
   const fs::path ready = state / "scheduler.ready";
@@ -184,7 +185,7 @@ Result<std::size_t> grid_slots(const std::string& endpoint) {
 }
 
 int run_status(Context& ctx, const StatusOptions& opts) {
-  const std::string endpoint = ctx.config.get("scheduler");
+  const std::string& endpoint = ctx.config.scheduler();
   if (endpoint.empty()) {
     throw CommandError(kExitUsage,
                        "no scheduler configured: set KILN_SCHEDULER (kiln up prints it)");
@@ -232,8 +233,8 @@ int run_status(Context& ctx, const StatusOptions& opts) {
   ctx.out << "queue      " << s.getQueued() << " queued, " << s.getRunning() << " running, "
           << s.getWaitingRequests() << " requests waiting\n";
   ctx.out << "cache      " << s.getCacheBlobs() << " blobs, "
-          << cas::format_size(s.getCacheBytes());
-  if (s.getCacheMaxBytes() != 0) ctx.out << " of " << cas::format_size(s.getCacheMaxBytes());
+          << base::format_size(s.getCacheBytes());
+  if (s.getCacheMaxBytes() != 0) ctx.out << " of " << base::format_size(s.getCacheMaxBytes());
   ctx.out << "; " << s.getActionCacheHits() << " hits / " << lookups << " lookups ("
           << static_cast<int>(hit_rate) << "%); " << s.getExecuted() << " executed\n";
   return kExitOk;

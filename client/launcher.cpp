@@ -23,6 +23,7 @@
 #include "base/files.h"
 #include "base/process.h"
 #include "base/program_path.h"
+#include "base/size.h"
 #include "cas/model.h"
 #include "cas/record.h"
 #include "cas/store.h"
@@ -229,7 +230,7 @@ class Launcher {
         compiler_(std::move(compiler)),
         args_(std::move(args)),
         subject_(args_.source),
-        dir_(ctx.config.get("dir")) {}
+        dir_(ctx.config.dir()) {}
   Launcher(Context& ctx, std::vector<std::string> argv, std::string compiler, LinkArgs link,
            const GridAccess& grid)
       : ctx_(ctx),
@@ -238,7 +239,7 @@ class Launcher {
         compiler_(std::move(compiler)),
         link_(std::move(link)),
         subject_(link_.output),
-        dir_(ctx.config.get("dir")) {}
+        dir_(ctx.config.dir()) {}
 
   int run();
   int run_link();
@@ -246,7 +247,7 @@ class Launcher {
  private:
   // Logging to KILN_LOGFILE (nothing when unset).
   void log(const std::string& line) {
-    const std::string& file = ctx_.config.get("logfile");
+    const std::string& file = ctx_.config.logfile();
     if (file.empty()) return;
     std::ofstream out(file, std::ios::app);
     out << "[" << ::getpid() << "] " << subject_ << ": " << line << '\n';
@@ -279,7 +280,7 @@ class Launcher {
     const auto age = std::chrono::system_clock::now() -
                      std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
     if (age >= kGridBackoff) return false;
-    return read_file((dir_ / "grid-backoff").string()).value_or("") == ctx_.config.get("scheduler");
+    return read_file((dir_ / "grid-backoff").string()).value_or("") == ctx_.config.scheduler();
   }
 
   Context& ctx_;
@@ -303,20 +304,8 @@ class Launcher {
 };
 
 Result<bool> Launcher::setup() {
-  auto readonly = ctx_.config.flag("readonly");
-  auto recache = ctx_.config.flag("recache");
-  if (!readonly.ok()) return readonly.error();
-  if (!recache.ok()) return recache.error();
-  readonly_ = *readonly;
-  recache_ = *recache;
-  if (auto size = cas::parse_size(ctx_.config.get("max_size")); !size.ok()) {
-    return make_error(Errc::kInvalidArgument, "max_size: " + size.error().message);
-  }
-  if (!cas::parse_digest_function(ctx_.config.get("digest_function"))) {
-    return make_error(
-        Errc::kInvalidArgument,
-        "digest_function: '" + ctx_.config.get("digest_function") + "' is not xxh3-128 or sha256");
-  }
+  readonly_ = ctx_.config.readonly();
+  recache_ = ctx_.config.recache();
 
   std::error_code ec;
   fs::create_directories(dir_ / "tmp", ec);
@@ -346,7 +335,7 @@ Result<bool> Launcher::setup() {
   std::string cwd = fs::current_path(ec).string();
   if (ec) return make_error(Errc::kIo, "working directory: " + ec.message());
   rewrite_.cwd = cwd;
-  if (const std::string& base = ctx_.config.get("basedir"); !base.empty()) {
+  if (const std::string& base = ctx_.config.basedir(); !base.empty()) {
     rewrite_.basedir = fs::absolute(base).lexically_normal().string();
     while (rewrite_.basedir.size() > 1 && rewrite_.basedir.back() == '/')
       rewrite_.basedir.pop_back();
@@ -615,7 +604,7 @@ int Launcher::compile_local(const std::optional<cas::Digest>& store_as, Outcome 
 // that compiles the preprocessed file, which the grid can run. Used with a
 // scheduler (every miss) and for sources that use __TIME__.
 int Launcher::compile_preprocessed() {
-  const bool remote = !ctx_.config.get("scheduler").empty() && !args_.debug;
+  const bool remote = ctx_.config.has_scheduler() && !args_.debug;
   std::string preprocessed;
   std::vector<ManifestFile> files;
   bool untrusted = !direct_;
@@ -705,17 +694,12 @@ int Launcher::compile_preprocessed() {
   }
   if (remote) {
     GridOptions options;
-    options.endpoint = ctx_.config.get("scheduler");
-    std::uint64_t seconds = 10;
-    try {
-      seconds = std::stoull(ctx_.config.get("remote_timeout"));
-    } catch (const std::exception&) {
-      log("remote_timeout is not a number; using 10 s");
-    }
-    options.request_timeout = std::chrono::seconds(std::max<std::uint64_t>(1, seconds));
-    options.resubmit_interval = std::chrono::seconds(std::max<std::uint64_t>(1, seconds));
+    options.endpoint = ctx_.config.scheduler();
+    const auto wait = std::max(std::chrono::seconds(1), ctx_.config.remote_timeout());
+    options.request_timeout = wait;
+    options.resubmit_interval = wait;
     options.default_action_timeout = std::chrono::minutes(10);
-    options.grace = std::chrono::seconds(std::max<std::uint64_t>(1, seconds));
+    options.grace = wait;
     auto grid = grid_.make_executor(*store_, options);
     auto executed = grid->execute(action_digest, action);
     if (executed.ok() && executed->result.exit_code == 0 && !executed->timed_out &&
@@ -741,7 +725,7 @@ int Launcher::compile_preprocessed() {
     } else {
       log("grid unavailable (" + executed.error().message + "); compiling here for " +
           std::to_string(kGridBackoff.count()) + " s");
-      (void)write_file_atomically((dir_ / "grid-backoff").string(), ctx_.config.get("scheduler"));
+      (void)write_file_atomically((dir_ / "grid-backoff").string(), ctx_.config.scheduler());
     }
     return compile_local(action_digest, Outcome::kMissRemoteFallback);
   }
@@ -790,7 +774,7 @@ int Launcher::run() {
       }
     }
   }
-  const bool remote = !ctx_.config.get("scheduler").empty();
+  const bool remote = ctx_.config.has_scheduler();
   if (remote && grid_backing_off()) {
     return compile_local(std::nullopt, Outcome::kMissRemoteFallback);
   }
@@ -903,11 +887,7 @@ int run_launcher(Context& ctx, const std::vector<std::string>& argv, const GridA
   if (!compiler) throw CommandError(127, "compiler '" + argv[0] + "' not found on PATH");
   std::vector<std::string> run = argv;
   run[0] = *compiler;
-  if (auto disabled = ctx.config.flag("disable"); !disabled.ok()) {
-    throw_error(disabled.error());
-  } else if (*disabled) {
-    exec_compiler(*compiler, run);
-  }
+  if (ctx.config.disable()) exec_compiler(*compiler, run);
   const auto read = [](const std::string& path) { return read_file(path); };
   auto analysis = analyze_compile(argv, read);
   if (auto* why = std::get_if<Uncacheable>(&analysis)) {
@@ -922,9 +902,9 @@ int run_launcher(Context& ctx, const std::vector<std::string>& argv, const GridA
     }
   }
   if (auto* why = std::get_if<Uncacheable>(&analysis)) {
-    const fs::path dir = ctx.config.get("dir");
+    const fs::path dir = ctx.config.dir();
     (void)add_stats(dir / "stats", {{"uncacheable:" + stats_category(why->reason), 1}});
-    if (const std::string& file = ctx.config.get("logfile"); !file.empty()) {
+    if (const std::string& file = ctx.config.logfile(); !file.empty()) {
       std::ofstream(file, std::ios::app)
           << "[" << ::getpid() << "] uncacheable: " << why->reason << '\n';
     }
@@ -942,7 +922,7 @@ bool is_cache_option(const std::string& arg) {
 
 int run_cache_options(Context& ctx, const std::vector<std::string>& args,
                       const std::string& config_path) {
-  const fs::path dir = ctx.config.get("dir");
+  const fs::path dir = ctx.config.dir();
   bool json = std::find(args.begin(), args.end(), "--json") != args.end();
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -952,8 +932,7 @@ int run_cache_options(Context& ctx, const std::vector<std::string>& args,
       if (!counters.ok()) throw_error(counters.error(), "statistics");
       StatsView view;
       view.cache_dir = dir.string();
-      auto max_size = cas::parse_size(ctx.config.get("max_size"));
-      view.max_size = max_size.ok() ? *max_size : 0;
+      view.max_size = ctx.config.max_size();
       std::error_code ec;
       if (fs::exists(dir / "store" / "data.mdb", ec)) {
         auto store = check(try_open_local_store(ctx, LocalStoreOptions{}), "local cache");
@@ -971,7 +950,7 @@ int run_cache_options(Context& ctx, const std::vector<std::string>& args,
         auto store = check(try_open_local_store(ctx, LocalStoreOptions{}), "local cache");
         auto report = check(store->gc(0), "clearing the cache");
         ctx.out << "Cleared " << report.evicted_blobs << " blobs ("
-                << cas::format_size(report.evicted_bytes) << ")\n";
+                << base::format_size(report.evicted_bytes) << ")\n";
       } else {
         ctx.out << "Cache is empty\n";
       }
@@ -984,7 +963,7 @@ int run_cache_options(Context& ctx, const std::vector<std::string>& args,
       } else {
         throw CommandError(kExitUsage, a + " wants a size, e.g. 10G");
       }
-      check(cas::parse_size(value), a);
+      check(base::parse_size(value), a);
       std::error_code ec;
       fs::create_directories(fs::path(config_path).parent_path(), ec);
       const std::string old_text = read_file(config_path).value_or("");

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <ostream>
 
+#include "base/size.h"
+
 namespace kiln::client {
 
 void throw_error(const Error& error, const std::string& context) {
@@ -19,19 +21,9 @@ std::unique_ptr<cas::Store> open_local_store(Context& ctx) {
 Result<std::unique_ptr<cas::Store>> try_open_local_store(Context& ctx,
                                                          const LocalStoreOptions& local) {
   cas::StoreOptions options;
-  options.dir = std::filesystem::path(ctx.config.get("dir")) / "store";
-  auto max_size = cas::parse_size(ctx.config.get("max_size"));
-  if (!max_size.ok()) {
-    return make_error(Errc::kInvalidArgument, "max_size: " + max_size.error().message);
-  }
-  options.max_size = *max_size;
-  const auto function = cas::parse_digest_function(ctx.config.get("digest_function"));
-  if (!function) {
-    return make_error(
-        Errc::kInvalidArgument,
-        "digest_function: '" + ctx.config.get("digest_function") + "' is not xxh3-128 or sha256");
-  }
-  options.function = *function;
+  options.dir = ctx.config.dir() / "store";
+  options.max_size = ctx.config.max_size();
+  options.function = ctx.config.digest_function();
   options.durable = local.durable;
   if (local.warn) {
     options.warn = local.warn;

@@ -115,14 +115,13 @@ int run(int argc, char** argv) {
       app, [&grid](Context& ctx, cas::Store& store) -> std::unique_ptr<exec::ActionExecutor> {
         // The embedded default unless a scheduler is configured (then this
         // is kiln-grid: kiln has handed over before opening the store).
-        if (const std::string& endpoint = ctx.config.get("scheduler"); !endpoint.empty()) {
+        if (const std::string& endpoint = ctx.config.scheduler(); !endpoint.empty()) {
           GridOptions options;
           options.endpoint = endpoint;
           return grid.access.make_executor(store, options);
         }
         return std::make_unique<exec::LocalExecutor>(
-            store, exec::LocalExecutorOptions{
-                       .work_root = std::filesystem::path(ctx.config.get("dir")) / "sandbox"});
+            store, exec::LocalExecutorOptions{.work_root = ctx.config.dir() / "sandbox"});
       });
   auto run_up = add_up_command(app, grid.up);
   auto run_status = add_status_command(app, grid.status);
@@ -159,7 +158,7 @@ int run(int argc, char** argv) {
     return kExitOk;
   }
   if (app.got_subcommand("run")) {
-    if (!ctx.config.get("scheduler").empty() && !grid.access.make_executor) {
+    if (ctx.config.has_scheduler() && !grid.access.make_executor) {
       grid.access.handoff();  // before the store is opened
     }
     return run_run(ctx);

@@ -1257,7 +1257,7 @@ int run_test(Context& ctx, const TestOptions& opts) {
   std::unique_ptr<cas::Store> store = check(try_open_local_store(ctx, store_options));
   SharedStore shared{*store, {}};
   const Interrupt interrupt;
-  const std::string endpoint = ctx.config.get("scheduler");
+  const std::string& endpoint = ctx.config.scheduler();
   const bool grid = !endpoint.empty() && opts.ctest_dir.empty();
   const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
   // Slots: -j, else this machine's cores, else on a grid every worker's
@@ -1272,7 +1272,7 @@ int run_test(Context& ctx, const TestOptions& opts) {
   const bool progress =
       opts.progress == "always" || (opts.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
 
-  const fs::path sandbox = fs::path(ctx.config.get("dir")) / "sandbox";
+  const fs::path sandbox = ctx.config.dir() / "sandbox";
   auto make_executor = [&shared, &endpoint, grid, sandbox,
                         cancel = interrupt.fd()]() -> std::unique_ptr<exec::ActionExecutor> {
     if (grid) {

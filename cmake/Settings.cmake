@@ -39,7 +39,7 @@ endif()
 # transitively through kiln targets, any I/O dependency: ZeroMQ, LMDB,
 # libarchive, spdlog, or kiln's own libraries that touch files, sockets or
 # processes. Pure libraries are the ones the design promises can be tested
-# without sockets or disks; they may use kiln_base_headers (Result, Error).
+# without sockets or disks; they may use kiln_base_core (Result, Error).
 # Every target passed here is also in the build.purity test (tests/), which
 # checks that its objects call no file, process or socket function.
 set_property(GLOBAL PROPERTY KILN_PURE_TARGETS "")

@@ -32,6 +32,7 @@
 #include <string>
 
 #include "base/log_spdlog.h"
+#include "base/size.h"
 #include "cas/store.h"
 #include "scheduler/server.h"
 
@@ -135,7 +136,7 @@ int run(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     throw Failure(kExitUsage, std::string(e.what()) + " (see kiln-scheduler --help)");
   }
-  auto size = cas::parse_size(max_size);
+  auto size = base::parse_size(max_size);
   if (!size.ok()) throw Failure(kExitUsage, "--max-size: " + size.error().message);
   options.max_store_bytes = *size;
   options.store_dir = store_dir;

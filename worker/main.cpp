@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "base/log_spdlog.h"
+#include "base/size.h"
 #include "cas/store.h"
 #include "exec/toolchain.h"
 #include "worker/agent.h"
@@ -142,7 +143,7 @@ int run(int argc, char** argv) {
       options.platform.push_back(std::move(property));
     }
   }
-  auto size = cas::parse_size(max_size);
+  auto size = base::parse_size(max_size);
   if (!size.ok()) throw UsageError("--max-size: " + size.error().message);
   options.max_store_bytes = *size;
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);

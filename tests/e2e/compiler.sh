@@ -599,6 +599,19 @@ sc_env() {
   grep -q 'max_size' "$KILN_CONFIG" || fail "kiln -M did not write $KILN_CONFIG"
   grep 'max_size' "$T/config" | grep -q 'config file' || fail "max_size not from the config file: $(grep max_size "$T/config")"
 
+  # A setting that cannot be read is one clear error naming the key and
+  # where it was set, the compiler does not run and nothing is written.
+  rm -f a.o
+  size=$(stat cache_size)
+  KILN_REMOTE_TIMEOUT=abc expect_exit 2 "$KILN" "${cmd[@]}"
+  expect_err "kiln: error: remote_timeout: 'abc' is not a whole number of seconds"
+  expect_err "(set by KILN_REMOTE_TIMEOUT)"
+  [ ! -e a.o ] || fail "KILN_REMOTE_TIMEOUT=abc: the compile ran"
+  KILN_READONLY=maybe expect_exit 2 "$KILN" "${cmd[@]}"
+  expect_err "kiln: error: readonly: 'maybe' is not a boolean"
+  [ "$(stat cache_size)" = "$size" ] || fail "a bad setting changed cache_size"
+  kc direct a.o -- "${cmd[@]}"
+
   # -s prints a table; -z zeroes the counters, not the cache.
   expect_exit 0 "$KILN" -s
   grep -qi hit "$WORK/out" || fail "kiln -s: $(cat "$WORK/out")"
