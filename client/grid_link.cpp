@@ -3,19 +3,20 @@
 
 #include <memory>
 
-#include "client/grid_executor.h"
+#include "client/grid/executor.h"
 
 namespace kiln::client {
 
 GridLink grid_link(char** /*argv*/) {
   GridLink link;
   link.access.make_executor =
-      [](cas::Store& store, const GridOptions& options) -> std::unique_ptr<exec::ActionExecutor> {
-    return std::make_unique<GridExecutor>(store, options);
+      [](cas::Store& store,
+         const grid::GridOptions& options) -> std::unique_ptr<exec::ActionExecutor> {
+    return std::make_unique<grid::GridExecutor>(store, options);
   };
-  link.up = run_up;
-  link.status = run_status;
-  link.test = run_test;
+  link.up = grid::run_up;
+  link.status = grid::run_status;
+  link.test = testing::run_test;
   return link;
 }
 

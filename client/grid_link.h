@@ -15,19 +15,19 @@
 // (whose shards may run on the grid, and which reads XML with pugixml).
 #pragma once
 
-#include "client/grid_commands.h"
-#include "client/launcher.h"
-#include "client/test_command.h"
+#include "client/grid/commands.h"
+#include "client/launcher/launcher.h"
+#include "client/testing/command.h"
 
 namespace kiln::client {
 
 struct GridLink {
   // For the launcher and for `kiln run`: make_executor in kiln-grid,
   // handoff in kiln.
-  GridAccess access;
-  UpRunner up;
-  StatusRunner status;
-  TestRunner test;
+  launcher::GridAccess access;
+  grid::UpRunner up;
+  grid::StatusRunner status;
+  testing::TestRunner test;
 };
 
 // `argv` is main()'s, unchanged: what kiln hands over to kiln-grid.

@@ -39,9 +39,9 @@ namespace fs = std::filesystem;
 GridLink grid_link(char** argv) {
   GridLink link;
   link.access.handoff = [argv] { hand_over(argv); };
-  link.up = [argv](Context&, const UpOptions&) -> int { hand_over(argv); };
-  link.status = [argv](Context&, const StatusOptions&) -> int { hand_over(argv); };
-  link.test = [argv](Context&, const TestOptions&) -> int { hand_over(argv); };
+  link.up = [argv](Context&, const grid::UpOptions&) -> int { hand_over(argv); };
+  link.status = [argv](Context&, const grid::StatusOptions&) -> int { hand_over(argv); };
+  link.test = [argv](Context&, const testing::TestOptions&) -> int { hand_over(argv); };
   return link;
 }
 

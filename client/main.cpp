@@ -11,10 +11,11 @@
 #include "client/cas_command.h"
 #include "client/cli.h"
 #include "client/config.h"
+#include "client/grid/options.h"
 #include "client/grid_link.h"
-#include "client/launcher.h"
+#include "client/launcher/launcher.h"
 #include "client/run_command.h"
-#include "client/test_command.h"
+#include "client/testing/command.h"
 #include "exec/local_executor.h"
 
 extern char** environ;  // NOLINT: POSIX's name for the process environment
@@ -86,17 +87,19 @@ int run(int argc, char** argv) {
     std::vector<std::string> compile(argv, argv + argc);
     compile[0] = self;
     Context ctx = load_context({}, {}, {}, nullptr);
-    return run_launcher(ctx, compile, grid.access);
+    return launcher::run_launcher(ctx, compile, grid.access);
   }
   if (argc > 1 && argv[1][0] != '-' && !is_subcommand(argv[1])) {
     Context ctx = load_context({}, {}, {}, nullptr);
-    return run_launcher(ctx, std::vector<std::string>(argv + 1, argv + argc), grid.access);
+    return launcher::run_launcher(ctx, std::vector<std::string>(argv + 1, argv + argc),
+                                  grid.access);
   }
   // ccache's options: -s, -z, -C, -M SIZE (with --json).
-  if (argc > 1 && is_cache_option(argv[1])) {
+  if (argc > 1 && launcher::is_cache_option(argv[1])) {
     std::string config_path;
     Context ctx = load_context({}, {}, {}, &config_path);
-    return run_cache_options(ctx, std::vector<std::string>(argv + 1, argv + argc), config_path);
+    return launcher::run_cache_options(ctx, std::vector<std::string>(argv + 1, argv + argc),
+                                       config_path);
   }
 
   CLI::App app{"kiln: content-addressed build and test execution"};
@@ -115,17 +118,16 @@ int run(int argc, char** argv) {
       app, [&grid](Context& ctx, cas::Store& store) -> std::unique_ptr<exec::ActionExecutor> {
         // The embedded default unless a scheduler is configured (then this
         // is kiln-grid: kiln has handed over before opening the store).
-        if (const std::string& endpoint = ctx.config.scheduler(); !endpoint.empty()) {
-          GridOptions options;
-          options.endpoint = endpoint;
-          return grid.access.make_executor(store, options);
+        if (ctx.config.has_scheduler()) {
+          return grid.access.make_executor(store,
+                                           grid::grid_options(ctx.config, grid::GridUse::kAction));
         }
         return std::make_unique<exec::LocalExecutor>(
             store, exec::LocalExecutorOptions{.work_root = ctx.config.dir() / "sandbox"});
       });
-  auto run_up = add_up_command(app, grid.up);
-  auto run_status = add_status_command(app, grid.status);
-  auto run_test_cmd = add_test_command(app, grid.test);
+  auto run_up = grid::add_up_command(app, grid.up);
+  auto run_status = grid::add_status_command(app, grid.status);
+  auto run_test_cmd = testing::add_test_command(app, grid.test);
   CLI::App* config_cmd =
       app.add_subcommand("config", "Show every setting, its value and where it came from");
 

@@ -1,0 +1,27 @@
+// The declarations of `kiln up` and `kiln status`; see grid_commands.h.
+#include <memory>
+#include <utility>
+
+#include "client/grid/commands.h"
+
+namespace kiln::client::grid {
+
+std::function<int(Context&)> add_up_command(CLI::App& app, UpRunner run) {
+  auto opts = std::make_shared<UpOptions>();
+  CLI::App* up =
+      app.add_subcommand("up", "Start a scheduler and workers on this machine (Ctrl-C stops them)");
+  up->add_option("-w,--workers", opts->workers, "Number of workers")->capture_default_str();
+  up->add_option("-p,--port", opts->port, "Scheduler client port on 127.0.0.1 (0: any free port)")
+      ->capture_default_str();
+  up->add_option("--slots", opts->slots, "Slots per worker (default: cores / workers)");
+  return [opts, run = std::move(run)](Context& ctx) { return run(ctx, *opts); };
+}
+
+std::function<int(Context&)> add_status_command(CLI::App& app, StatusRunner run) {
+  auto opts = std::make_shared<StatusOptions>();
+  CLI::App* status = app.add_subcommand("status", "Show the grid: workers, queue, cache");
+  status->add_flag("--json", opts->json, "Machine-readable output");
+  return [opts, run = std::move(run)](Context& ctx) { return run(ctx, *opts); };
+}
+
+}  // namespace kiln::client::grid

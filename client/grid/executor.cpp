@@ -1,0 +1,156 @@
+// GridExecutor: see grid_executor.h.
+#include "client/grid/executor.h"
+
+#include <set>
+
+#include "cas/remote_cas.h"
+#include "cas/wire_model.h"
+#include "proto/transport.h"
+
+namespace kiln::client::grid {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+Error prefixed(const Error& e, const std::string& what) {
+  return Error{e.code, what + ": " + e.message};
+}
+
+// Every blob an ActionResult names directly (output trees are fetched whole
+// separately).
+std::unique_lock<std::mutex> lock_store(const GridOptions& options) {
+  if (options.store_mutex == nullptr) return {};
+  return std::unique_lock<std::mutex>(*options.store_mutex);
+}
+
+std::vector<cas::Digest> direct_blobs(const cas::ActionResult& result) {
+  std::vector<cas::Digest> blobs{result.stdout_digest, result.stderr_digest};
+  for (const auto& f : result.output_files) blobs.push_back(f.digest);
+  return blobs;
+}
+
+}  // namespace
+
+GridExecutor::GridExecutor(cas::Store& local, GridOptions options)
+    : local_(local), options_(std::move(options)), context_(1) {}
+
+GridExecutor::~GridExecutor() = default;
+
+Result<exec::ExecutedAction> GridExecutor::execute(const cas::Digest& action_digest,
+                                                   const cas::Action& action) {
+  const cas::DigestFunction fn = local_.digest_function();
+  auto connection = proto::Connection::open(context_, options_.endpoint);
+  if (!connection.ok()) return prefixed(connection.error(), "scheduler " + options_.endpoint);
+  proto::Connection& conn = **connection;
+  cas::RemoteCasOptions cas_options;
+  cas_options.timeout = options_.request_timeout;
+  cas::RemoteCas remote(conn, fn, cas_options);
+
+  // 1. Upload what the central store lacks.
+  std::unique_lock<std::mutex> store_lock = lock_store(options_);
+  auto inputs = cas::RemoteCas::tree_blobs(local_, action.input_root_digest);
+  if (!inputs.ok()) return prefixed(inputs.error(), "input root");
+  std::vector<cas::Digest> needed = std::move(inputs).value();
+  needed.push_back(action.command_digest);
+  needed.push_back(action_digest);
+  auto missing = remote.find_missing(needed);
+  if (!missing.ok()) return prefixed(missing.error(), "scheduler " + options_.endpoint);
+  if (auto s = remote.upload(local_, *missing); !s.ok())
+    return prefixed(s.error(), "upload to " + options_.endpoint);
+  store_lock = {};
+
+  // 2. Submit, re-submitting while we wait.
+  const milliseconds action_timeout =
+      action.timeout_ms != 0 ? milliseconds(action.timeout_ms) : options_.default_action_timeout;
+  const auto deadline = Clock::now() + action_timeout + options_.grace;
+  const auto submit = [&]() {
+    return conn.send([&](schema::Envelope::Builder envelope) {
+      auto request = envelope.getBody().initExecuteRequest();
+      request.setDigestFunction(cas::to_wire(fn));
+      cas::to_wire(action_digest, request.initActionDigest());
+      cas::to_wire(action, fn, request.initAction());
+    });
+  };
+  auto request_id = submit();
+  if (!request_id.ok()) return prefixed(request_id.error(), "scheduler " + options_.endpoint);
+  std::unique_ptr<proto::Decoded> reply;
+  for (;;) {
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      return make_error(Errc::kUnavailable,
+                        "scheduler " + options_.endpoint + " did not answer within " +
+                            std::to_string((action_timeout + options_.grace).count() / 1000) +
+                            " s");
+    }
+    const auto wait = std::min<milliseconds>(
+        options_.resubmit_interval, std::chrono::duration_cast<milliseconds>(deadline - now));
+    auto answer = conn.wait(*request_id, wait);
+    if (answer.ok()) {
+      reply = std::move(answer).value();
+      break;
+    }
+    if (answer.error().code != Errc::kUnavailable) return answer.error();
+    // No answer yet: submit again (joins the same action if it is still
+    // known), then drop the older request so waiters do not pile up.
+    auto again = submit();
+    if (!again.ok()) continue;
+    const std::uint64_t previous = *request_id;
+    request_id = again;
+    (void)conn.send([&](schema::Envelope::Builder envelope) {
+      auto cancel = envelope.getBody().initCancelRequest();
+      cas::to_wire(action_digest, cancel.initActionDigest());
+      cancel.setExecuteRequestId(previous);
+    });
+  }
+
+  if (auto error = proto::error_of(*reply)) return prefixed(*error, "scheduler");
+  const auto body = reply->envelope().getBody();
+  if (body.which() != schema::Envelope::Body::EXECUTE_RESPONSE) {
+    return make_error(Errc::kInternal,
+                      "scheduler answered an executeRequest with another kind of message");
+  }
+  const auto response = body.getExecuteResponse();
+  if (response.getHasStatus()) {
+    const std::string message = response.getStatus().getMessage();
+    return make_error(Errc::kUnavailable, "the grid could not run the action: " + message);
+  }
+  auto result = cas::from_wire(response.getResult(), fn);
+  if (!result.ok()) return prefixed(result.error(), "result from the scheduler");
+  exec::ExecutedAction executed;
+  executed.result = std::move(result).value();
+  executed.timed_out = response.getTimedOut();
+  executed.cached = response.getCached();
+  for (auto path : response.getMissingOutputs())
+    executed.missing_outputs.emplace_back(path.cStr(), path.size());
+
+  // 3. Fetch the outputs into the local store.
+  store_lock = lock_store(options_);
+  std::vector<cas::Digest> blobs = direct_blobs(executed.result);
+  std::vector<cas::Digest> absent;
+  for (const auto& d : blobs) {
+    auto present = local_.contains(d);
+    if (!present.ok()) return present.error();
+    if (!*present) absent.push_back(d);
+  }
+  if (auto s = remote.download(local_, absent); !s.ok())
+    return prefixed(s.error(), "fetching outputs");
+  std::vector<cas::Digest> referenced = blobs;
+  for (const auto& dir : executed.result.output_directories) {
+    if (auto s = remote.fetch_tree(local_, dir.tree_digest); !s.ok())
+      return prefixed(s.error(), "fetching " + dir.path);
+    auto tree = cas::RemoteCas::tree_blobs(local_, dir.tree_digest);
+    if (!tree.ok()) return tree.error();
+    referenced.insert(referenced.end(), tree->begin(), tree->end());
+  }
+
+  // The local tier remembers what passed through it.
+  if (cas::worth_caching(action, executed.result, executed.timed_out,
+                         executed.missing_outputs.empty())) {
+    auto encoded = cas::encode_action_result(executed.result, fn);
+    if (encoded.ok()) (void)local_.put_action_result(action_digest, *encoded, referenced);
+  }
+  return executed;
+}
+
+}  // namespace kiln::client::grid

@@ -1,0 +1,41 @@
+// How the client reaches the grid (GridExecutor), in a header without
+// ZeroMQ so code that only passes options around does not pull it in.
+// grid_options() is the one place they are made from the configuration.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+
+#include "client/config.h"
+
+namespace kiln::client::grid {
+
+struct GridOptions {
+  std::string endpoint;
+  std::chrono::milliseconds request_timeout{30000};  // CAS requests
+  std::chrono::milliseconds resubmit_interval{5000};
+  std::chrono::milliseconds default_action_timeout{600000};
+  std::chrono::milliseconds grace{60000};
+  // When set, held around every access to the local store (one Store is
+  // used by one thread at a time), never while waiting on the scheduler:
+  // `kiln test` runs several GridExecutors on one store.
+  std::mutex* store_mutex = nullptr;
+};
+
+// What the grid is asked to do, which decides how long to wait for it.
+enum class GridUse {
+  // A compile from the launcher: each wait (a CAS request, the result) is
+  // bounded by remote_timeout (at least 1 s), after which the compile runs
+  // here; the action itself may take 10 minutes.
+  kCompile,
+  // `kiln run` and `kiln test` shards: CAS requests wait 30 s, the result
+  // the action's own timeout (10 minutes when it has none) plus a minute.
+  kAction,
+};
+
+// The options for the scheduler the configuration names (`endpoint` is ""
+// when it names none).
+GridOptions grid_options(const Config& config, GridUse use);
+
+}  // namespace kiln::client::grid
