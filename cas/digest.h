@@ -23,7 +23,11 @@
 
 namespace kiln::cas {
 
-enum class DigestFunction : std::uint8_t { kXxh3_128 = 0, kSha256 = 1 };
+// kXxh3_128 keeps the algorithm's own name (XXH3-128) against the naming rule.
+enum class DigestFunction : std::uint8_t {
+  kXxh3_128 = 0,  // NOLINT(readability-identifier-naming)
+  kSha256 = 1,
+};
 
 // Hash length in bytes for `fn`: 16 or 32.
 std::size_t hash_size(DigestFunction fn);

@@ -12,7 +12,7 @@ packages=(
   libarchive-dev libspdlog-dev libssl-dev
   libcli11-dev nlohmann-json3-dev   # command line, --json
   libpugixml-dev                    # kiln test: GoogleTest XML in, JUnit XML out
-  libgtest-dev libgmock-dev clang-format
+  libgtest-dev libgmock-dev clang-format clang-tidy   # tests, formatting, naming
   python3 procps                    # end-to-end scenarios (JSON checks, pgrep)
   dpkg-dev libbenchmark-dev         # the real project (leveldb from apt-get source) and its tests
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs kiln's whole test suite on a bare Debian 12 machine (as root, or with
 # sudo): installs the packages, checks formatting, builds with -Werror, runs
-# every test through CTest, then builds and runs them again under
+# clang-tidy's enforced checks on every translation unit (scripts/tidy.sh),
+# runs every test through CTest, then builds and runs them again under
 # AddressSanitizer + UndefinedBehaviorSanitizer (without the real-project
 # builds, label real_project: there the compiler does the work, not kiln).
 #
@@ -20,6 +21,8 @@ jobs=$(nproc)
 echo "== build (-Werror)"
 cmake -S . -B out/test -G Ninja -DKILN_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build out/test -j "$jobs"
+echo "== clang-tidy (enforced checks)"
+scripts/tidy.sh --all out/test
 echo "== tests"
 ctest --test-dir out/test --output-on-failure -j "$jobs" --timeout 300
 
