@@ -15,8 +15,9 @@ Config config_of(const std::map<std::string, std::string>& env) {
 }
 
 TEST(GridOptions, ACompileWaitsRemoteTimeoutAtEachStep) {
-  const GridOptions o = grid_options(
-      config_of({{"KILN_SCHEDULER", "tcp://h:1"}, {"KILN_REMOTE_TIMEOUT", "3"}}), GridUse::kCompile);
+  const GridOptions o =
+      grid_options(config_of({{"KILN_SCHEDULER", "tcp://h:1"}, {"KILN_REMOTE_TIMEOUT", "3"}}),
+                   GridUse::kCompile);
   EXPECT_EQ(o.endpoint, "tcp://h:1");
   EXPECT_EQ(o.request_timeout, 3s);
   EXPECT_EQ(o.resubmit_interval, 3s);
@@ -26,8 +27,9 @@ TEST(GridOptions, ACompileWaitsRemoteTimeoutAtEachStep) {
 }
 
 TEST(GridOptions, ARemoteTimeoutOfZeroStillWaitsASecond) {
-  const GridOptions o = grid_options(
-      config_of({{"KILN_SCHEDULER", "tcp://h:1"}, {"KILN_REMOTE_TIMEOUT", "0"}}), GridUse::kCompile);
+  const GridOptions o =
+      grid_options(config_of({{"KILN_SCHEDULER", "tcp://h:1"}, {"KILN_REMOTE_TIMEOUT", "0"}}),
+                   GridUse::kCompile);
   EXPECT_EQ(o.request_timeout, 1s);
   EXPECT_EQ(o.grace, 1s);
 }
