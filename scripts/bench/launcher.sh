@@ -18,8 +18,12 @@
 #   kiln remote  kiln from an empty local cache against `kiln up --workers 2`
 #                started from empty stores: every compile is a grid miss
 # and the single-TU direct-hit time of db/db_impl.cc: the exact command from
-# compile_commands.json, run 20 times through kiln and through ccache after
-# warming (median).
+# compile_commands.json, run TU_RUNS (default 20) times through kiln and
+# through ccache after warming, interleaved round by round (medians).
+#
+#   ONLY=tu                  only the plain build and the single-TU times
+#   BASELINE_KILN=path/kiln  also time another kiln build's direct hit in the
+#                            same rounds (its own cache), for before/after
 #
 # Only the `ninja` step is timed (CMake's configure is not). Without a
 # working launcher in BUILD_DIR/bin/kiln (`kiln -s` fails) the kiln rows
@@ -127,6 +131,7 @@ sccache_port=$(free_port)
 for r in $(seq 1 "$repeat"); do
   echo "run $r/$repeat" >&2
   build plain ""
+  [ "${ONLY:-}" = tu ] && continue
 
   if [ "$kiln_ok" -eq 1 ]; then
     rm -rf "$work/kiln"
@@ -186,30 +191,38 @@ for e in json.load(open(sys.argv[1])):
         print(e["command"]); break
 EOF
 )
-# time_tu LAUNCHER [ENV=VALUE...]: median ms of 20 runs after 3 warming runs.
-time_tu() {
-  local launcher=$1
-  shift
-  (cd "$work/build" && env "$@" python3 - "$launcher" "$tu_cmd" <<'EOF'
-import shlex, statistics, subprocess, sys, time
-cmd = shlex.split(sys.argv[2])
-if sys.argv[1]:
-    cmd = [sys.argv[1]] + cmd
-for _ in range(3):
-    subprocess.run(cmd, check=True)
-runs = []
-for _ in range(20):
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    runs.append((time.perf_counter() - t) * 1000)
-print("%.2f" % statistics.median(runs))
+# Each launcher warms its own cache with 3 runs, then TU_RUNS (default 20)
+# rounds run every launcher once each, interleaved, so a change in the
+# machine's load falls on all of them alike; medians in ms.
+tu_times=$(cd "$work/build" && python3 - "$tu_cmd" "$work" "$kiln" "$kiln_ok" "${BASELINE_KILN:-}" \
+  "${TU_RUNS:-20}" <<'EOF'
+import os, shlex, statistics, subprocess, sys, time
+cmd, work, kiln, kiln_ok, baseline, rounds = sys.argv[1:7]
+cmd = shlex.split(cmd)
+launchers = [("plain", [], {}), ("ccache", ["ccache"], {"CCACHE_DIR": work + "/ccache"})]
+if kiln_ok == "1":
+    launchers.append(("kiln", [kiln], {"KILN_DIR": work + "/kiln"}))
+if baseline:
+    launchers.append(("baseline", [baseline], {"KILN_DIR": work + "/kiln-baseline"}))
+runs = {label: [] for label, _, _ in launchers}
+def run(prefix, env):
+    subprocess.run(prefix + cmd, check=True, env=dict(os.environ, **env))
+for _, prefix, env in launchers:
+    for _ in range(3):
+        run(prefix, env)
+for _ in range(int(rounds)):
+    for label, prefix, env in launchers:
+        t = time.perf_counter()
+        run(prefix, env)
+        runs[label].append((time.perf_counter() - t) * 1000)
+print(" ".join("%s=%.2f" % (label, statistics.median(v)) for label, v in runs.items()))
 EOF
-  )
-}
-tu_plain=$(time_tu "")
-tu_ccache=$(time_tu ccache CCACHE_DIR="$work/ccache")
-tu_kiln=n/a
-[ "$kiln_ok" -eq 1 ] && tu_kiln=$(time_tu "$kiln" KILN_DIR="$work/kiln")
+)
+tu_of() { local v; v=$(tr ' ' '\n' <<<"$tu_times" | sed -n "s/^$1=//p"); echo "${v:-n/a}"; }
+tu_plain=$(tu_of plain)
+tu_ccache=$(tu_of ccache)
+tu_kiln=$(tu_of kiln)
+tu_baseline=$(tu_of baseline)
 
 echo
 echo "leveldb 1.23 (Debian), Release + tests, $(grep -c '"command"' "$work/build/compile_commands.json") compiles, ninja -j$jobs; medians of $repeat run(s); load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -217,7 +230,7 @@ echo "distcc: $distcc_remote compiles done by the two loopback distccd"
 echo
 {
   for k in "${!times[@]}"; do printf '%s\t%s\n' "$k" "${times[$k]}"; done
-  printf 'tu\t%s %s %s\n' "$tu_plain" "$tu_ccache" "$tu_kiln"
+  printf 'tu\t%s %s %s %s\n' "$tu_plain" "$tu_ccache" "$tu_kiln" "$tu_baseline"
 } | awk -F '\t' '
   function median(s,   n, a, i, j, t) {
     n = split(s, a, " ")
@@ -256,4 +269,6 @@ echo
     printf "| ccache direct hit | %.1f ms | 1.00x | |\n", tu[2]
     if (tu[3] == "n/a") print "| kiln direct hit | n/a | | <= 0.50x ccache |"
     else printf "| kiln direct hit | %.1f ms | %.2fx | <= 0.50x ccache%s |\n", tu[3], tu[3] / tu[2], verdict(tu[3] / tu[2], 0.5)
+    if (tu[4] != "n/a" && tu[3] != "n/a")
+      printf "| baseline kiln direct hit (BASELINE_KILN) | %.1f ms | %.2fx | this kiln: %.2fx the baseline |\n", tu[4], tu[4] / tu[2], tu[3] / tu[4]
   }'
