@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/size.h"
+#include "cas/put_tree.h"
 #include "cas/store.h"
 #include "cas/tree.h"
 #include "client/local_store.h"
@@ -92,28 +93,10 @@ int run_tree(Context& ctx, const CasOptions& opts) {
   auto store = open_local_store(ctx);
   const cas::BuiltTree tree = check(cas::build_tree(opts.dir, store->digest_function()));
 
-  std::vector<cas::Digest> all;
-  all.reserve(tree.directories.size() + tree.files.size());
-  for (const auto& [digest, bytes] : tree.directories) all.push_back(digest);
-  for (const auto& [digest, path] : tree.files) all.push_back(digest);
-  const std::vector<cas::Digest> missing = check(store->find_missing(all));
-
-  std::uint64_t new_bytes = 0;
-  for (const cas::Digest& digest : missing) {
-    if (const auto dir = tree.directories.find(digest); dir != tree.directories.end()) {
-      check(store->put(digest, std::as_bytes(std::span(dir->second.data(), dir->second.size()))));
-    } else {
-      const fs::path& path = tree.files.at(digest);
-      const cas::Digest stored = check(store->put_file(path));
-      if (stored != digest) {
-        throw CommandError(kExitFailure, path.string() + " changed while it was being stored");
-      }
-    }
-    new_bytes += digest.size;
-  }
+  const cas::PutTreeReport report = check(cas::put_tree(*store, tree));
   ctx.out << tree.root.to_string() << '\n';
-  ctx.err << "kiln: stored " << missing.size() << " new of " << all.size() << " blobs ("
-          << base::format_size(new_bytes) << " new)\n";
+  ctx.err << "kiln: stored " << report.added << " new of " << report.blobs.size() << " blobs ("
+          << base::format_size(report.added_bytes) << " new)\n";
   return kExitOk;
 }
 

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <map>
 
+#include "cas/put_tree.h"
+
 namespace kiln::client {
 
 namespace fs = std::filesystem;
@@ -25,17 +27,7 @@ std::string path_inside(const fs::path& cwd, const std::string& given, const cha
 }
 
 void store_tree(cas::Store& store, const cas::BuiltTree& tree) {
-  std::vector<cas::Digest> all;
-  for (const auto& [digest, bytes] : tree.directories) all.push_back(digest);
-  for (const auto& [digest, path] : tree.files) all.push_back(digest);
-  for (const cas::Digest& digest : check(store.find_missing(all))) {
-    if (auto dir = tree.directories.find(digest); dir != tree.directories.end()) {
-      check(store.put(digest, std::as_bytes(std::span(dir->second.data(), dir->second.size()))));
-    } else if (check(store.put_file(tree.files.at(digest))) != digest) {
-      throw CommandError(kExitFailure,
-                         tree.files.at(digest).string() + " changed while it was being stored");
-    }
-  }
+  (void)check(cas::put_tree(store, tree));
 }
 
 void add_input(cas::InputRootBuilder& root, cas::Store& store, const fs::path& cwd,

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "base/unique_fd.h"
+#include "cas/put_tree.h"
 #include "cas/tree.h"
 #include "exec/runner.h"
 
@@ -104,26 +106,35 @@ struct Collector {
   const fs::path& root;
   Execution& execution;
 
-  Status file(const std::string& path) {
-    const int fd = open_beneath(root_fd, path, O_RDONLY);
-    if (fd < 0) {
-      if (errno == ENOENT) {
-        execution.missing_outputs.push_back(path);
-        return {};
-      }
-      return make_error(
-          Errc::kInvalidArgument,
-          "output " + path +
-              " is outside the action's directory or behind a symlink: " + std::strerror(errno));
+  // The declared output `path` opened beneath the root: nullopt when it
+  // was not produced (then it is listed as missing), an error when it is
+  // outside the root or behind a symlink.
+  Result<std::optional<base::UniqueFd>> open_output(const std::string& path, int flags,
+                                                    const char* what) {
+    base::UniqueFd fd(open_beneath(root_fd, path, flags));
+    const int err = errno;
+    if (fd.valid()) return std::optional<base::UniqueFd>(std::move(fd));
+    if (err == ENOENT) {
+      execution.missing_outputs.push_back(path);
+      return std::optional<base::UniqueFd>();
     }
+    return make_error(
+        Errc::kInvalidArgument,
+        std::string(what) + " " + path +
+            " is outside the action's directory or behind a symlink: " + std::strerror(err));
+  }
+
+  Status file(const std::string& path) {
+    auto opened = open_output(path, O_RDONLY, "output");
+    if (!opened.ok()) return opened.error();
+    if (!*opened) return {};
+    const int fd = (*opened)->get();
     struct stat st {};
     ::fstat(fd, &st);
     if (!S_ISREG(st.st_mode)) {
-      ::close(fd);
       return make_error(Errc::kInvalidArgument, "output " + path + " is not a regular file");
     }
     auto digest = store.put_file("/proc/self/fd/" + std::to_string(fd));
-    ::close(fd);
     if (!digest.ok())
       return make_error(digest.error().code, "output " + path + ": " + digest.error().message);
     execution.result.output_files.push_back(
@@ -133,22 +144,12 @@ struct Collector {
   }
 
   Status directory(const std::string& path) {
-    const int fd = open_beneath(root_fd, path, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) {
-      if (errno == ENOENT) {
-        execution.missing_outputs.push_back(path);
-        return {};
-      }
-      return make_error(
-          Errc::kInvalidArgument,
-          "output directory " + path +
-              " is outside the action's directory or behind a symlink: " + std::strerror(errno));
-    }
-    // The tree's file paths go through the descriptor: keep it open until
-    // every file is stored.
-    const Status stored = store_tree(fd, path);
-    ::close(fd);
-    return stored;
+    auto opened = open_output(path, O_RDONLY | O_DIRECTORY, "output directory");
+    if (!opened.ok()) return opened.error();
+    if (!*opened) return {};
+    // The tree's file paths go through the descriptor, which stays open
+    // until every file is stored.
+    return store_tree((*opened)->get(), path);
   }
 
   Status store_tree(int fd, const std::string& path) {
@@ -156,18 +157,13 @@ struct Collector {
     if (!tree.ok())
       return make_error(tree.error().code,
                         "output directory " + path + ": " + tree.error().message);
-    for (const auto& [digest, bytes] : tree->directories) {
-      if (auto s = store.put(digest, std::as_bytes(std::span(bytes.data(), bytes.size()))); !s.ok())
-        return s;
-      execution.referenced.push_back(digest);
+    auto stored = cas::put_tree(store, *tree);
+    if (!stored.ok()) {
+      return make_error(stored.error().code,
+                        "output directory " + path + ": " + stored.error().message);
     }
-    for (const auto& [digest, file] : tree->files) {
-      auto stored = store.put_file(file);
-      if (!stored.ok()) return stored.error();
-      if (*stored != digest)
-        return make_error(Errc::kIo, "output " + file.string() + " changed while stored");
-      execution.referenced.push_back(digest);
-    }
+    execution.referenced.insert(execution.referenced.end(), stored->blobs.begin(),
+                                stored->blobs.end());
     execution.result.output_directories.push_back(cas::OutputDirectory{path, tree->root});
     return {};
   }
