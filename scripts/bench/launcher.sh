@@ -231,7 +231,7 @@ echo
 {
   for k in "${!times[@]}"; do printf '%s\t%s\n' "$k" "${times[$k]}"; done
   printf 'tu\t%s %s %s %s\n' "$tu_plain" "$tu_ccache" "$tu_kiln" "$tu_baseline"
-} | awk -F '\t' '
+} | awk -v tu_runs="${TU_RUNS:-20}" -F '\t' '
   function median(s,   n, a, i, j, t) {
     n = split(s, a, " ")
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -263,7 +263,7 @@ echo
     row("distcc", "", "")
     row("kiln remote", "<= 1.10x plain", ("kiln remote" in m) ? verdict(m["kiln remote"] / m["plain"], 1.10) : "")
     print ""
-    print "| db/db_impl.cc, one compile | median of 20 | vs ccache direct hit | goal |"
+    printf "| db/db_impl.cc, one compile | median of %d | vs ccache direct hit | goal |\n", tu_runs
     print "|---|---:|---:|---|"
     printf "| plain compile | %.1f ms | | |\n", tu[1]
     printf "| ccache direct hit | %.1f ms | 1.00x | |\n", tu[2]
