@@ -14,8 +14,8 @@
 namespace kiln::cas {
 
 struct PutTreeReport {
-  std::vector<Digest> blobs;     // every blob of the tree: Directories and files
-  std::size_t added = 0;         // how many the store lacked
+  std::vector<Digest> blobs;      // every blob of the tree: Directories and files
+  std::size_t added = 0;          // how many the store lacked
   std::uint64_t added_bytes = 0;  // and their size
 };
 

@@ -62,50 +62,33 @@ bool drain_once(Capture& c) {
   return true;
 }
 
-}  // namespace
+// A pipe whose read end is non-blocking (the poll loop never blocks in
+// read()) and whose write end is for the child.
+struct Pipe {
+  base::UniqueFd read;
+  base::UniqueFd write;
+};
 
-Result<RunOutcome> run_command(const RunSpec& spec) {
-  if (spec.argv.empty()) return make_error(Errc::kInvalidArgument, "empty command");
-  std::array<int, 2> out_pipe{};
-  std::array<int, 2> err_pipe{};
-  // Read ends are non-blocking: the poll loop never blocks in read().
-  if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0) return make_error(Errc::kIo, errno_text("pipe"));
-  base::UniqueFd out_read(out_pipe[0]);
-  base::UniqueFd out_write(out_pipe[1]);
-  if (::pipe2(err_pipe.data(), O_CLOEXEC) != 0) return make_error(Errc::kIo, errno_text("pipe"));
-  base::UniqueFd err_read(err_pipe[0]);
-  base::UniqueFd err_write(err_pipe[1]);
-  ::fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
-  ::fcntl(err_read.get(), F_SETFL, O_NONBLOCK);
+Result<Pipe> output_pipe() {
+  std::array<int, 2> fds{};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) return make_error(Errc::kIo, errno_text("pipe"));
+  Pipe pipe{base::UniqueFd(fds[0]), base::UniqueFd(fds[1])};
+  ::fcntl(pipe.read.get(), F_SETFL, O_NONBLOCK);
+  return pipe;
+}
 
-  base::SpawnSpec child;
-  child.argv = spec.argv;
-  child.program = resolve_program(spec);
-  child.env = spec.env;
-  child.cwd = spec.cwd;
-  child.stdin_null = true;
-  child.stdout_fd = out_write.get();
-  child.stderr_fd = err_write.get();
-  child.own_process_group = true;
-  const auto started = Clock::now();
-  auto spawned = base::spawn(child);
-  if (!spawned.ok()) return spawned.error();
-  const pid_t pid = *spawned;
-  out_write.reset();
-  err_write.reset();
+// How the wait for the child ended.
+enum class Ending { kExited, kCancelled, kTimedOut };
 
-  RunOutcome outcome;
-  base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  std::array<Capture, 2> captures{Capture{&outcome.stdout_data, &outcome.stdout_truncated,
-                                          spec.output_cap, std::move(out_read)},
-                                  Capture{&outcome.stderr_data, &outcome.stderr_truncated,
-                                          spec.output_cap, std::move(err_read)}};
+// Polls the child's pipes, its pidfd and the cancel fd until it exits, the
+// cancel fd becomes readable or the deadline passes (then the group is
+// killed); reads what the pipes hold as it arrives. `status` is waitpid's.
+Ending supervise(pid_t pid, const RunSpec& spec, Clock::time_point started,
+                 std::array<Capture, 2>& captures, int& status) {
+  const base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   const bool has_deadline = spec.timeout.count() > 0;
   const auto deadline = started + spec.timeout;
-
-  bool exited = false;
-  int status = 0;
-  while (!exited) {
+  for (;;) {
     std::array<pollfd, 4> fds{};
     nfds_t n = 0;
     for (auto& c : captures) {
@@ -121,7 +104,11 @@ Result<RunOutcome> run_command(const RunSpec& spec) {
       wait_ms = wait_ms < 0 ? left_ms : std::min(wait_ms, left_ms);
     }
     const int ready = ::poll(fds.data(), n, wait_ms);
-    if (ready < 0 && errno != EINTR) break;
+    if (ready < 0 && errno != EINTR) {
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return Ending::kExited;
+    }
     for (auto& c : captures) {
       if (c.fd.get() < 0) continue;
       for (nfds_t i = 0; i < n; ++i) {
@@ -132,32 +119,65 @@ Result<RunOutcome> run_command(const RunSpec& spec) {
     }
     const bool cancel = spec.cancel_fd >= 0 && fds[n - 1].fd == spec.cancel_fd &&
                         (fds[n - 1].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
-    const pid_t waited = ::waitpid(pid, &status, WNOHANG);
-    if (waited == pid) {
-      exited = true;
-    } else if (cancel) {
-      outcome.cancelled = true;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return Ending::kExited;
+    const bool late = has_deadline && Clock::now() >= deadline;
+    if (cancel || late) {
       ::kill(-pid, SIGKILL);
       ::waitpid(pid, &status, 0);
-      exited = true;
-    } else if (has_deadline && Clock::now() >= deadline) {
-      outcome.timed_out = true;
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      exited = true;
+      return cancel ? Ending::kCancelled : Ending::kTimedOut;
     }
   }
-  // No process of the action may outlive it; this also closes pipes that
-  // background children still hold, so the drain below ends.
+}
+
+// After the child: no process of the action may outlive it, which also
+// closes pipes that background children still hold, so the drain ends. A
+// process that escaped the group (setsid) may still hold a pipe: give the
+// drain a bounded time, then stop listening.
+void end_group(pid_t pid, std::array<Capture, 2>& captures) {
   ::kill(-pid, SIGKILL);
-  // A process that escaped the group (setsid) may still hold a pipe: give
-  // the drain a bounded time, then stop listening.
   for (auto& c : captures) {
     while (c.fd.get() >= 0) {
       pollfd pfd{c.fd.get(), POLLIN, 0};
       if (::poll(&pfd, 1, 200) <= 0 || !drain_once(c)) c.fd.reset();
     }
   }
+}
+
+}  // namespace
+
+Result<RunOutcome> run_command(const RunSpec& spec) {
+  if (spec.argv.empty()) return make_error(Errc::kInvalidArgument, "empty command");
+  auto out = output_pipe();
+  if (!out.ok()) return out.error();
+  auto err = output_pipe();
+  if (!err.ok()) return err.error();
+
+  base::SpawnSpec child;
+  child.argv = spec.argv;
+  child.program = resolve_program(spec);
+  child.env = spec.env;
+  child.cwd = spec.cwd;
+  child.stdin_null = true;
+  child.stdout_fd = out->write.get();
+  child.stderr_fd = err->write.get();
+  child.own_process_group = true;
+  const auto started = Clock::now();
+  auto spawned = base::spawn(child);
+  if (!spawned.ok()) return spawned.error();
+  const pid_t pid = *spawned;
+  out->write.reset();
+  err->write.reset();
+
+  RunOutcome outcome;
+  std::array<Capture, 2> captures{Capture{&outcome.stdout_data, &outcome.stdout_truncated,
+                                          spec.output_cap, std::move(out->read)},
+                                  Capture{&outcome.stderr_data, &outcome.stderr_truncated,
+                                          spec.output_cap, std::move(err->read)}};
+  int status = 0;
+  const Ending ending = supervise(pid, spec, started, captures, status);
+  outcome.cancelled = ending == Ending::kCancelled;
+  outcome.timed_out = ending == Ending::kTimedOut;
+  end_group(pid, captures);
   outcome.wall = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
   if (WIFEXITED(status)) {
     outcome.exit_code = WEXITSTATUS(status);

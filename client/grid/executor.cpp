@@ -1,11 +1,9 @@
-// GridExecutor: see grid_executor.h.
+// GridExecutor: see executor.h.
 #include "client/grid/executor.h"
 
 #include <set>
 
-#include "cas/remote_cas.h"
 #include "cas/wire_model.h"
-#include "proto/transport.h"
 
 namespace kiln::client::grid {
 namespace {
@@ -17,13 +15,14 @@ Error prefixed(const Error& e, const std::string& what) {
   return Error{e.code, what + ": " + e.message};
 }
 
-// Every blob an ActionResult names directly (output trees are fetched whole
-// separately).
+// Holds the caller's store mutex, if it gave one.
 std::unique_lock<std::mutex> lock_store(const GridOptions& options) {
   if (options.store_mutex == nullptr) return {};
   return std::unique_lock<std::mutex>(*options.store_mutex);
 }
 
+// Every blob an ActionResult names directly (output trees are fetched whole
+// separately).
 std::vector<cas::Digest> direct_blobs(const cas::ActionResult& result) {
   std::vector<cas::Digest> blobs{result.stdout_digest, result.stderr_digest};
   for (const auto& f : result.output_files) blobs.push_back(f.digest);
@@ -47,65 +46,14 @@ Result<exec::ExecutedAction> GridExecutor::execute(const cas::Digest& action_dig
   cas_options.timeout = options_.request_timeout;
   cas::RemoteCas remote(conn, fn, cas_options);
 
-  // 1. Upload what the central store lacks.
-  std::unique_lock<std::mutex> store_lock = lock_store(options_);
-  auto inputs = cas::RemoteCas::tree_blobs(local_, action.input_root_digest);
-  if (!inputs.ok()) return prefixed(inputs.error(), "input root");
-  std::vector<cas::Digest> needed = std::move(inputs).value();
-  needed.push_back(action.command_digest);
-  needed.push_back(action_digest);
-  auto missing = remote.find_missing(needed);
-  if (!missing.ok()) return prefixed(missing.error(), "scheduler " + options_.endpoint);
-  if (auto s = remote.upload(local_, *missing); !s.ok())
-    return prefixed(s.error(), "upload to " + options_.endpoint);
-  store_lock = {};
-
-  // 2. Submit, re-submitting while we wait.
-  const milliseconds action_timeout =
-      action.timeout_ms != 0 ? milliseconds(action.timeout_ms) : options_.default_action_timeout;
-  const auto deadline = Clock::now() + action_timeout + options_.grace;
-  const auto submit = [&]() {
-    return conn.send([&](schema::Envelope::Builder envelope) {
-      auto request = envelope.getBody().initExecuteRequest();
-      request.setDigestFunction(cas::to_wire(fn));
-      cas::to_wire(action_digest, request.initActionDigest());
-      cas::to_wire(action, fn, request.initAction());
-    });
-  };
-  auto request_id = submit();
-  if (!request_id.ok()) return prefixed(request_id.error(), "scheduler " + options_.endpoint);
-  std::unique_ptr<proto::Decoded> reply;
-  for (;;) {
-    const auto now = Clock::now();
-    if (now >= deadline) {
-      return make_error(Errc::kUnavailable,
-                        "scheduler " + options_.endpoint + " did not answer within " +
-                            std::to_string((action_timeout + options_.grace).count() / 1000) +
-                            " s");
-    }
-    const auto wait = std::min<milliseconds>(
-        options_.resubmit_interval, std::chrono::duration_cast<milliseconds>(deadline - now));
-    auto answer = conn.wait(*request_id, wait);
-    if (answer.ok()) {
-      reply = std::move(answer).value();
-      break;
-    }
-    if (answer.error().code != Errc::kUnavailable) return answer.error();
-    // No answer yet: submit again (joins the same action if it is still
-    // known), then drop the older request so waiters do not pile up.
-    auto again = submit();
-    if (!again.ok()) continue;
-    const std::uint64_t previous = *request_id;
-    request_id = again;
-    (void)conn.send([&](schema::Envelope::Builder envelope) {
-      auto cancel = envelope.getBody().initCancelRequest();
-      cas::to_wire(action_digest, cancel.initActionDigest());
-      cancel.setExecuteRequestId(previous);
-    });
+  if (auto uploaded = upload(remote, action_digest, action); !uploaded.ok()) {
+    return uploaded.error();
   }
+  auto reply = submit_and_wait(conn, action_digest, action);
+  if (!reply.ok()) return reply.error();
 
-  if (auto error = proto::error_of(*reply)) return prefixed(*error, "scheduler");
-  const auto body = reply->envelope().getBody();
+  if (auto error = proto::error_of(**reply)) return prefixed(*error, "scheduler");
+  const auto body = (*reply)->envelope().getBody();
   if (body.which() != schema::Envelope::Body::EXECUTE_RESPONSE) {
     return make_error(Errc::kInternal,
                       "scheduler answered an executeRequest with another kind of message");
@@ -124,8 +72,81 @@ Result<exec::ExecutedAction> GridExecutor::execute(const cas::Digest& action_dig
   for (auto path : response.getMissingOutputs())
     executed.missing_outputs.emplace_back(path.cStr(), path.size());
 
-  // 3. Fetch the outputs into the local store.
-  store_lock = lock_store(options_);
+  if (auto fetched = fetch(remote, action_digest, action, executed); !fetched.ok()) {
+    return fetched.error();
+  }
+  return executed;
+}
+
+// 1. The Command, the Action and the input tree blobs the central store
+// lacks (find_missing first: nothing is sent twice).
+Status GridExecutor::upload(cas::RemoteCas& remote, const cas::Digest& action_digest,
+                            const cas::Action& action) {
+  std::unique_lock<std::mutex> store_lock = lock_store(options_);
+  auto inputs = cas::RemoteCas::tree_blobs(local_, action.input_root_digest);
+  if (!inputs.ok()) return prefixed(inputs.error(), "input root");
+  std::vector<cas::Digest> needed = std::move(inputs).value();
+  needed.push_back(action.command_digest);
+  needed.push_back(action_digest);
+  auto missing = remote.find_missing(needed);
+  if (!missing.ok()) return prefixed(missing.error(), "scheduler " + options_.endpoint);
+  if (auto s = remote.upload(local_, *missing); !s.ok())
+    return prefixed(s.error(), "upload to " + options_.endpoint);
+  return {};
+}
+
+// 2. executeRequest, submitted again every resubmit interval while no
+// answer comes (idempotent on the scheduler, which runs identical actions
+// once), so a restarted scheduler picks the request up; the older request
+// is cancelled each time so waiters do not pile up. kUnavailable when
+// nothing answers within the action's timeout plus the grace period.
+Result<std::unique_ptr<proto::Decoded>> GridExecutor::submit_and_wait(
+    proto::Connection& conn, const cas::Digest& action_digest, const cas::Action& action) {
+  const cas::DigestFunction fn = local_.digest_function();
+  const milliseconds action_timeout =
+      action.timeout_ms != 0 ? milliseconds(action.timeout_ms) : options_.default_action_timeout;
+  const auto deadline = Clock::now() + action_timeout + options_.grace;
+  const auto submit = [&]() {
+    return conn.send([&](schema::Envelope::Builder envelope) {
+      auto request = envelope.getBody().initExecuteRequest();
+      request.setDigestFunction(cas::to_wire(fn));
+      cas::to_wire(action_digest, request.initActionDigest());
+      cas::to_wire(action, fn, request.initAction());
+    });
+  };
+  auto request_id = submit();
+  if (!request_id.ok()) return prefixed(request_id.error(), "scheduler " + options_.endpoint);
+  for (;;) {
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      return make_error(Errc::kUnavailable,
+                        "scheduler " + options_.endpoint + " did not answer within " +
+                            std::to_string((action_timeout + options_.grace).count() / 1000) +
+                            " s");
+    }
+    const auto wait = std::min<milliseconds>(
+        options_.resubmit_interval, std::chrono::duration_cast<milliseconds>(deadline - now));
+    auto answer = conn.wait(*request_id, wait);
+    if (answer.ok()) return std::move(answer).value();
+    if (answer.error().code != Errc::kUnavailable) return answer.error();
+    auto again = submit();
+    if (!again.ok()) continue;
+    const std::uint64_t previous = *request_id;
+    request_id = again;
+    (void)conn.send([&](schema::Envelope::Builder envelope) {
+      auto cancel = envelope.getBody().initCancelRequest();
+      cas::to_wire(action_digest, cancel.initActionDigest());
+      cancel.setExecuteRequestId(previous);
+    });
+  }
+}
+
+// 3. Every blob the result names into the local store, which then records
+// the result in its action cache (the local tier) when it deserves it.
+Status GridExecutor::fetch(cas::RemoteCas& remote, const cas::Digest& action_digest,
+                           const cas::Action& action, const exec::ExecutedAction& executed) {
+  std::unique_lock<std::mutex> store_lock = lock_store(options_);
+  const cas::DigestFunction fn = local_.digest_function();
   std::vector<cas::Digest> blobs = direct_blobs(executed.result);
   std::vector<cas::Digest> absent;
   for (const auto& d : blobs) {
@@ -143,14 +164,12 @@ Result<exec::ExecutedAction> GridExecutor::execute(const cas::Digest& action_dig
     if (!tree.ok()) return tree.error();
     referenced.insert(referenced.end(), tree->begin(), tree->end());
   }
-
-  // The local tier remembers what passed through it.
   if (cas::worth_caching(action, executed.result, executed.timed_out,
                          executed.missing_outputs.empty())) {
     auto encoded = cas::encode_action_result(executed.result, fn);
     if (encoded.ok()) (void)local_.put_action_result(action_digest, *encoded, referenced);
   }
-  return executed;
+  return {};
 }
 
 }  // namespace kiln::client::grid

@@ -18,9 +18,11 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "cas/remote_cas.h"
 #include "cas/store.h"
 #include "client/grid/options.h"
 #include "exec/action_executor.h"
+#include "proto/transport.h"
 
 namespace kiln::client::grid {
 
@@ -37,6 +39,15 @@ class GridExecutor final : public exec::ActionExecutor {
   std::string where() const override { return options_.endpoint; }
 
  private:
+  // The three steps of execute(), each failing with what went wrong.
+  Status upload(cas::RemoteCas& remote, const cas::Digest& action_digest,
+                const cas::Action& action);
+  Result<std::unique_ptr<proto::Decoded>> submit_and_wait(proto::Connection& conn,
+                                                          const cas::Digest& action_digest,
+                                                          const cas::Action& action);
+  Status fetch(cas::RemoteCas& remote, const cas::Digest& action_digest, const cas::Action& action,
+               const exec::ExecutedAction& executed);
+
   cas::Store& local_;
   GridOptions options_;
   zmq::context_t context_;
