@@ -57,7 +57,13 @@
 #include "client/grid/executor.h"
 #include "client/input_files.h"
 #include "client/local_store.h"
+#include "client/testing/ctest.h"
+#include "client/testing/gtest_shard.h"
+#include "client/testing/json_report.h"
+#include "client/testing/junit.h"
 #include "client/testing/plan.h"
+#include "client/testing/result_codec.h"
+#include "client/testing/text.h"
 #include "exec/local_executor.h"
 #include "exec/runner.h"
 
@@ -90,13 +96,6 @@ constexpr const char* kShardStatusPath = ".kiln-test/shard-status";
 
 milliseconds since(Clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - start);
-}
-
-std::string seconds(milliseconds ms) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(ms < milliseconds(10000) ? 2 : 1)
-      << static_cast<double>(ms.count()) / 1000.0 << " s";
-  return out.str();
 }
 
 std::string platform_name() {
@@ -134,34 +133,6 @@ exec::RunOutcome run_here(std::vector<std::string> argv, const fs::path& cwd,
   if (!outcome.ok())
     throw CommandError(kTestExitSetup, "cannot run " + what + ": " + outcome.error().message);
   return std::move(outcome).value();
-}
-
-std::string first_line(std::string_view text) {
-  const auto nl = text.find('\n');
-  std::string line(text.substr(0, nl));
-  if (line.size() > 200) line = line.substr(0, 200) + "…";
-  return line;
-}
-
-// A message on one line, for summaries: "file:12 Expected equality…".
-std::string one_line(std::string_view text, std::size_t max = 160) {
-  std::string line;
-  for (char c : text) {
-    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
-      if (!line.empty() && line.back() != ' ') line += ' ';
-    } else {
-      line += c;
-    }
-    if (line.size() >= max) return line + "…";
-  }
-  while (!line.empty() && line.back() == ' ') line.pop_back();
-  return line;
-}
-
-std::string tail_text(const std::string& text, std::size_t max) {
-  if (text.size() <= max) return text;
-  return "[… " + std::to_string(text.size() - max) + " bytes cut]\n" +
-         text.substr(text.size() - max);
 }
 
 // ---- the store: results cache and duration book ----
@@ -560,7 +531,7 @@ class EnvShardSuite final : public BinarySuite {
     if (run.timed_out) {
       r.outcome = Outcome::kTimedOut;
       r.timeout = per_test_timeout();
-      r.message = "timed out after " + seconds(per_test_timeout());
+      r.message = "timed out after " + seconds_text(per_test_timeout());
     } else if (run.signal != 0) {
       r.outcome = Outcome::kCrashed;
       r.signal = run.signal;
@@ -709,7 +680,8 @@ class CTestSuite final : public Suite {
     r.suite = dir_.filename().string();
     r.name = test.name;
     r.time = run.wall;
-    r.message = outcome == Outcome::kTimedOut ? "timed out after " + seconds(run.timeout) : message;
+    r.message =
+        outcome == Outcome::kTimedOut ? "timed out after " + seconds_text(run.timeout) : message;
     r.signal = run.signal;
     r.exit_code = run.signal != 0 ? 0 : run.exit_code;
     r.timeout = outcome == Outcome::kTimedOut ? run.timeout : milliseconds(0);
@@ -865,7 +837,7 @@ class Engine {
       else
         line << shards << (suite_.batches() ? " shard" : " job") << (shards == 1 ? "" : "s");
       line << " on " << where_ << ", " << slots_ << " at a time, estimated "
-           << seconds(std::max(lower_bound_, milliseconds(0)));
+           << seconds_text(std::max(lower_bound_, milliseconds(0)));
     }
     ctx_.err << line.str() << '\n';
   }
@@ -1080,7 +1052,7 @@ class Engine {
     const milliseconds eta(
         static_cast<std::int64_t>(remaining_estimate_.count() / static_cast<std::int64_t>(slots_)));
     line << "\r[" << final_.size() << "/" << total_ << "] " << failures() << " failed, "
-         << seconds(since(start_)) << " elapsed, ETA " << seconds(eta) << "  ";
+         << seconds_text(since(start_)) << " elapsed, ETA " << seconds_text(eta) << "  ";
     ctx_.err << line.str();
     ctx_.err.flush();
     drawn_ = true;
@@ -1177,7 +1149,7 @@ class Engine {
     if (!ran.empty()) {
       out << "slowest tests:\n";
       for (std::size_t i = 0; i < std::min<std::size_t>(5, ran.size()); ++i)
-        out << "  " << std::setw(9) << seconds(ran[i]->time) << "  " << ran[i]->id << '\n';
+        out << "  " << std::setw(9) << seconds_text(ran[i]->time) << "  " << ran[i]->id << '\n';
     }
     // Shards, longest first, when there were several.
     std::vector<ShardRecord> shards;
@@ -1186,15 +1158,15 @@ class Engine {
     if (suite_.batches() && !shards.empty()) {
       milliseconds makespan{0};
       for (const ShardRecord& s : shards) makespan = std::max(makespan, s.wall);
-      out << "shards: longest " << seconds(makespan) << " (lower bound " << seconds(lower_bound_)
-          << "), wall " << seconds(info.wall) << '\n';
+      out << "shards: longest " << seconds_text(makespan) << " (lower bound "
+          << seconds_text(lower_bound_) << "), wall " << seconds_text(info.wall) << '\n';
       std::sort(shards.begin(), shards.end(),
                 [](const ShardRecord& a, const ShardRecord& b) { return a.wall > b.wall; });
       for (std::size_t i = 0; i < std::min<std::size_t>(8, shards.size()); ++i) {
         const ShardRecord& s = shards[i];
         out << "  " << std::left << std::setw(28) << s.label << std::right << std::setw(5)
-            << s.tests << " tests  ran " << std::setw(8) << seconds(s.wall) << "  estimated "
-            << std::setw(8) << seconds(s.estimate) << "  " << s.where << '\n';
+            << s.tests << " tests  ran " << std::setw(8) << seconds_text(s.wall) << "  estimated "
+            << std::setw(8) << seconds_text(s.estimate) << "  " << s.where << '\n';
       }
       if (shards.size() > 8) out << "  … " << shards.size() - 8 << " more\n";
     }
@@ -1209,7 +1181,7 @@ class Engine {
     out << "kiln test: " << s.total << " tests: " << s.passed << " passed, " << s.failed
         << " failed, " << s.flaky << " flaky, " << s.crashed << " crashed, " << s.timed_out
         << " timed out, " << s.skipped << " skipped (" << s.cached << " cached) in "
-        << seconds(info.wall) << '\n';
+        << seconds_text(info.wall) << '\n';
     out.flush();
   }
 

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "client/cli.h"
-#include "client/testing/report.h"
+#include "client/testing/ctest.h"
 
 namespace kiln::client::testing {
 
