@@ -1,4 +1,4 @@
-// `kiln test`'s options; see test_command.h.
+// `kiln test`'s options; see command.h.
 #include <memory>
 
 #include "client/testing/command.h"

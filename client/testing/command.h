@@ -7,55 +7,42 @@
 //   kiln test [OPTIONS] --sharding-env -- BINARY [ARGS...]  any binary that
 //                             honours GTEST_TOTAL_SHARDS / GTEST_SHARD_INDEX
 //
-// docs/testing.md is the user's guide; this header is the map for the code.
+// docs/testing.md is the user's guide; this is the map of the code in
+// client/testing/:
 //
-// Declaring the subcommand (test_command_cli.cpp) is apart from running it
-// (test_command.cpp, which may drive the grid): both executables declare
-// it, only kiln-grid runs it (client/grid_link.h).
+//   cli.cpp            declaring the subcommand and checking its options
+//                      (both executables declare it; only kiln-grid runs
+//                      it, client/grid_link.h)
+//   command.cpp        run_test: wires a suite, the engine and its real
+//                      surroundings together, then writes the reports
+//   engine             the pure loop and its decisions: plan, retries,
+//                      flaky tests, reruns after crashes, the results cache
+//                      and durations, progress (suite.h is its Suite)
+//   gtest_suite, sharding_env_suite, ctest_suite
+//                      the three kinds of suite; binary_root is the binary
+//                      as an input root the first two share
+//   thread_runner, interrupt, store_records, host
+//                      the engine's real runner and clock, signals, records
+//                      in the local store, and what the suites ask of this
+//                      machine
+//   plan, result, gtest_xml, gtest_console, gtest_shard, junit,
+//   json_report, result_codec, ctest, summary, text
+//                      pure: planning and every format read or written
 //
-// Exit codes: 0 every test passed (flaky ones too, unless --flaky-fails),
-// 1 a test failed, crashed or timed out, 2 usage or setup error (the binary
-// is not a test, its report is unreadable, the grid is unreachable), 4 no
-// tests were found.
+// Exit codes (engine.h's TestExit): 0 every test passed (flaky ones too,
+// unless --flaky-fails), 1 a test failed, crashed or timed out, 2 usage or
+// setup error (the binary is not a test, its report is unreadable, the
+// grid is unreachable), 4 no tests were found, 128+N interrupted by
+// signal N.
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <cstddef>
 #include <functional>
-#include <string>
-#include <vector>
 
 #include "client/cli.h"
-#include "client/testing/ctest.h"
+#include "client/testing/options.h"
 
 namespace kiln::client::testing {
-
-enum TestExit : int {
-  kTestExitPassed = 0,
-  kTestExitFailed = 1,
-  kTestExitSetup = 2,
-  kTestExitNoTests = 4,
-};
-
-struct TestOptions {
-  std::string shards = "auto";  // a count, or "auto"
-  std::size_t jobs = 0;         // shards at once; 0: cores here, the workers' slots on a grid
-  bool queue = false;           // hand out batches as slots free up
-  int retries = 0;              // extra runs of a failed test, alone
-  bool flaky_fails = false;
-  double timeout_s = 300;  // per test
-  bool no_cache = false;
-  std::vector<std::string> data;
-  std::vector<std::string> env;
-  std::string junit;
-  std::string json;
-  std::string progress = "auto";  // auto (a terminal), always, never
-  // --ctest BUILD_DIR and CTest's selection.
-  std::string ctest_dir;
-  CTestFilter filter;
-  bool sharding_env = false;
-  std::vector<std::string> command;  // the test binary and its arguments
-};
 
 using TestRunner = std::function<int(Context&, const TestOptions&)>;
 

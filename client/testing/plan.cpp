@@ -1,6 +1,6 @@
 // Test planning: the duration book and its JSON form, static shard plans
 // (LPT greedy), the batch queue, and GoogleTest list/filter handling.
-// See client/test_plan.h for the rules.
+// See client/testing/plan.h for the rules.
 #include "client/testing/plan.h"
 
 #include <algorithm>

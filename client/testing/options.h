@@ -1,0 +1,34 @@
+// `kiln test`'s options, as cli.cpp parses and checks them and run_test
+// (command.h) and the suites read them. docs/testing.md says what each
+// does for users.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "client/testing/ctest.h"
+
+namespace kiln::client::testing {
+
+struct TestOptions {
+  std::string shards = "auto";  // a count from 1 to 10000, or "auto"
+  std::size_t jobs = 0;         // shards at once; 0: cores here, the workers' slots on a grid
+  bool queue = false;           // hand out batches as slots free up
+  int retries = 0;              // extra runs of a failed test, alone
+  bool flaky_fails = false;
+  double timeout_s = 300;  // per test
+  bool no_cache = false;
+  std::vector<std::string> data;
+  std::vector<std::string> env;
+  std::string junit;
+  std::string json;
+  std::string progress = "auto";  // auto (a terminal), always, never
+  // --ctest BUILD_DIR and CTest's selection.
+  std::string ctest_dir;
+  CTestFilter filter;
+  bool sharding_env = false;
+  std::vector<std::string> command;  // the test binary and its arguments
+};
+
+}  // namespace kiln::client::testing

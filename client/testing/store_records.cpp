@@ -1,0 +1,38 @@
+// Records in the local store: see store_records.h.
+#include "client/testing/store_records.h"
+
+#include "cas/digest.h"
+#include "cas/record.h"
+
+namespace kiln::client::testing {
+namespace {
+
+cas::Digest record_key(cas::DigestFunction fn, std::string_view kind, std::string_view material) {
+  std::string text(kind);
+  text += '\0';
+  text += material;
+  return cas::digest_of(fn, text);
+}
+
+}  // namespace
+
+std::optional<std::string> StoreRecords::get(const RecordKind& kind, std::string_view material) {
+  std::lock_guard lock(shared_.mutex);
+  const cas::Digest key = record_key(shared_.store.digest_function(), kind.kind, material);
+  auto record = cas::get_record(shared_.store, key, std::string(kind.name));
+  return record.ok() ? std::move(record).value() : std::nullopt;
+}
+
+Status StoreRecords::put(const RecordKind& kind, std::string_view material,
+                         std::string_view document) {
+  std::lock_guard lock(shared_.mutex);
+  const cas::Digest key = record_key(shared_.store.digest_function(), kind.kind, material);
+  return cas::put_record(shared_.store, key, std::string(kind.name), document);
+}
+
+void StoreRecords::flush() {
+  std::lock_guard lock(shared_.mutex);
+  (void)shared_.store.flush_access();
+}
+
+}  // namespace kiln::client::testing
