@@ -47,7 +47,7 @@ void CTestSuite::load() {
         kTestExitSetup,
         "--ctest " + opts_.ctest_dir + " is not a CTest build directory (no CTestTestfile.cmake)");
   std::vector<std::string> env;
-  for (const auto& [k, v] : ctx_.environment) env.push_back(k + "=" + v);
+  for (const auto& [k, v] : ctx_.environment) env.push_back(std::string(k).append("=").append(v));
   const exec::RunOutcome listed =
       run_here({"ctest", "--show-only=json-v1"}, dir_, env, "ctest --show-only=json-v1");
   if (listed.exit_code != 0 || listed.timed_out)
@@ -121,7 +121,7 @@ Work CTestSuite::prepare(const Job& job) {
     if (eq != std::string::npos) env[e.substr(0, eq)] = e.substr(eq + 1);
   }
   for (const auto& p : command_environment(ctx_, opts_.env)) env[p.name] = p.value;
-  for (const auto& [k, v] : env) spec.env.push_back(k + "=" + v);
+  for (const auto& [k, v] : env) spec.env.push_back(std::string(k).append("=").append(v));
   spec.cwd = working_dir(test);
   spec.timeout = timeout_of(test);
   spec.cancel_fd = cancel_fd_;

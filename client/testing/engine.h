@@ -6,15 +6,16 @@
 // store_records.h are the real ones; engine_test.cpp drives it with fakes.
 //
 // A run, top to bottom:
-//   1. Cache. Each test whose results-cache record (kResultRecord, keyed by
-//      the suite's cache_material) holds a pass or a skip is decided
-//      "cached" without running, unless no_cache.
+//   1. Cache. Unless no_cache, each test with a results-cache record
+//      (kResultRecord, keyed by the suite's cache_material; only passes and
+//      skips are ever written) is decided "cached" without running.
 //   2. Plan. The rest are planned from the duration book (kDurationsRecord,
 //      keyed by the suite's durations_key): fixed shards balanced by
 //      estimate (plan_shards; `--shards auto` picks the count), a BatchQueue
 //      in queue mode, or one job per test for suites that do not batch.
-//   3. Loop. Free slots take the next job (reruns and retries first); the
-//      runner's finished jobs are interpreted by the suite:
+//   3. Loop. Free slots take the next job: reruns first, then the planned
+//      shards and the retries in turn (queue mode: the next batch once
+//      nothing else waits). The suite interprets each finished job:
 //      - a real failure is retried alone up to `retries` times; its last
 //        attempt's verdict stands, with attempts = runs it took;
 //      - a pass after a failure is flaky, keeping the first failure's

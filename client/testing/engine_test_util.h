@@ -205,15 +205,15 @@ class FakeSuite final : public Suite {
       out.wall += step.time;
       switch (step.act) {
         case Act::kPass:
-          out.out += "[       OK ] " + id + ms;
+          out.out.append("[       OK ] ").append(id).append(ms);
           break;
         case Act::kFail:
           out.out += "failure " + std::to_string(++failures_[id]) + " of " + id + "\n";
-          out.out += "[  FAILED  ] " + id + ms;
+          out.out.append("[  FAILED  ] ").append(id).append(ms);
           out.exit_code = 1;
           break;
         case Act::kSkip:
-          out.out += "[  SKIPPED ] " + id + ms;
+          out.out.append("[  SKIPPED ] ").append(id).append(ms);
           break;
         case Act::kCrash:
           out.out += "about to crash\n";

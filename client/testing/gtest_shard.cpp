@@ -15,7 +15,7 @@ namespace {
 // "3.00 s"
 std::string two_decimal_seconds(std::chrono::milliseconds ms) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.2f s", static_cast<double>(ms.count()) / 1000.0);
+  (void)std::snprintf(text, sizeof text, "%.2f s", static_cast<double>(ms.count()) / 1000.0);
   return text;
 }
 

@@ -22,6 +22,7 @@ std::optional<std::filesystem::path> find_program(const std::string& name, const
 
 std::vector<std::string> environment_list(const std::vector<cas::Property>& env) {
   std::vector<std::string> out;
+  out.reserve(env.size());
   for (const auto& p : env) out.push_back(p.name + "=" + p.value);
   return out;
 }
