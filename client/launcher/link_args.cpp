@@ -5,6 +5,8 @@
 #include <array>
 #include <string_view>
 
+#include "client/launcher/outcome.h"
+
 namespace kiln::client::launcher {
 namespace {
 
@@ -127,6 +129,19 @@ std::variant<LinkArgs, Uncacheable> analyze_link(std::span<const std::string> ar
   if (out.output.empty()) return Uncacheable{"link without -o"};
   if (!inputs) return Uncacheable{"link without inputs"};
   return out;
+}
+
+std::variant<CompileArgs, LinkArgs, Uncacheable> analyze_command(std::span<const std::string> argv,
+                                                                 const ReadFile& read_file) {
+  auto compile = analyze_compile(argv, read_file);
+  if (auto* args = std::get_if<CompileArgs>(&compile)) return std::move(*args);
+  Uncacheable why = std::get<Uncacheable>(std::move(compile));
+  auto link = analyze_link(argv, read_file);
+  if (auto* args = std::get_if<LinkArgs>(&link)) return std::move(*args);
+  if (stats_category(why.reason) == "linking") {
+    why.reason = "linking (" + std::get<Uncacheable>(link).reason + ")";
+  }
+  return why;
 }
 
 }  // namespace kiln::client::launcher

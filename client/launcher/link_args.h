@@ -3,6 +3,8 @@
 // command is one link kiln can cache, like compiler_args.h does for
 // compiles. Pure.
 //
+// analyze_command() puts the two together: what the launcher runs on.
+//
 // Cacheable means: an output file (-o, not stdout), inputs that are
 // already compiled (objects, archives, shared libraries; no source to
 // compile on the way), and only options kiln knows, none of which make
@@ -28,5 +30,12 @@ struct LinkArgs {
 
 std::variant<LinkArgs, Uncacheable> analyze_link(std::span<const std::string> argv,
                                                  const ReadFile& read_file);
+
+// What a command line given to the launcher is: a compile kiln can cache
+// (analyze_compile), else a link it can cache (analyze_link), else
+// uncacheable with analyze_compile's reason — made "linking (<why the link
+// is not cacheable>)" when that reason is a link.
+std::variant<CompileArgs, LinkArgs, Uncacheable> analyze_command(std::span<const std::string> argv,
+                                                                 const ReadFile& read_file);
 
 }  // namespace kiln::client::launcher

@@ -50,5 +50,28 @@ TEST(LinkArgs, WhatItCannotCache) {
   EXPECT_EQ(reason({"g++", "@missing.rsp", "-o", "a"}), "unreadable response file missing.rsp");
 }
 
+// A compile, a link, or why neither: what the launcher runs on.
+TEST(AnalyzeCommand, ACompileALinkOrWhyNeither) {
+  const auto analyze_all = [](std::vector<std::string> argv) {
+    return analyze_command(argv, [](const std::string&) { return std::nullopt; });
+  };
+  const auto why = [&](std::vector<std::string> argv) {
+    auto result = analyze_all(std::move(argv));
+    auto* u = std::get_if<Uncacheable>(&result);
+    return u != nullptr ? u->reason : std::string("cacheable");
+  };
+  EXPECT_TRUE(std::holds_alternative<CompileArgs>(analyze_all({"gcc", "-c", "a.c", "-o", "a.o"})));
+  auto link = analyze_all({"gcc", "a.o", "b.o", "-o", "prog"});
+  ASSERT_TRUE(std::holds_alternative<LinkArgs>(link));
+  EXPECT_EQ(std::get<LinkArgs>(link).output, "prog");
+  // A compile's reason when the command is not a link at all...
+  EXPECT_EQ(why({"gcc", "-E", "a.c"}), "preprocessing only (-E)");
+  // ...and the link's reason inside "linking (…)" when it is one.
+  EXPECT_EQ(why({"gcc", "-c", "a.c", "-o", "-"}), "output to stdout");
+  EXPECT_EQ(why({"gcc", "a.o"}), "linking (link without -o)");
+  EXPECT_EQ(why({"gcc", "a.o", "-o", "-"}), "linking (output to stdout)");
+  EXPECT_EQ(why({"gcc", "a.c", "-o", "a"}), "linking (compile and link in one command)");
+}
+
 }  // namespace
 }  // namespace kiln::client::launcher
