@@ -14,6 +14,7 @@
 #include "client/grid/options.h"
 #include "client/grid_link.h"
 #include "client/launcher/launcher.h"
+#include "client/launcher/stats_command.h"
 #include "client/run_command.h"
 #include "client/testing/command.h"
 #include "exec/local_executor.h"

@@ -1,0 +1,432 @@
+// compile.h: a compile through the cache. The keys are pure (compile_key.h,
+// action_key.h); this file does the lookups, the preprocessing, the grid
+// request and the storing around them.
+#include "client/launcher/compile.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <functional>
+#include <iostream>
+
+#include "base/files.h"
+#include "client/launcher/action_key.h"
+#include "client/launcher/depfile.h"
+#include "exec/toolchain.h"
+
+namespace kiln::client::launcher {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::chrono::seconds kGridBackoff{60};
+
+std::string today() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  ::localtime_r(&now, &local);
+  char text[16];
+  std::strftime(text, sizeof text, "%Y-%m-%d", &local);
+  return text;
+}
+
+// The preprocessed text of the source and what reading it involved.
+struct Preprocessed {
+  std::string text;
+  std::vector<ManifestFile> files;  // every file the preprocessor read
+  bool untrusted = false;           // not to be recorded in a manifest
+};
+
+class CompileJob final : public Job {
+ public:
+  CompileJob(Context& ctx, std::vector<std::string> argv, std::string compiler, CompileArgs args,
+             const GridAccess& grid)
+      : session_(ctx, std::move(compiler), args.source),
+        grid_(grid),
+        argv_(std::move(argv)),
+        args_(std::move(args)) {}
+
+  const std::string& subject() const override { return args_.source; }
+  Attempt attempt() override;
+  RealRun prepare(const Fallback& fallback) override;
+  CompileOutcome store(const Fallback& fallback, const RealRun& run,
+                       const base::Captured& ran) override;
+
+ private:
+  std::optional<CompileOutcome> lookup_direct();
+  void hand_over();
+  Attempt attempt_preprocessed();
+  std::optional<Preprocessed> preprocess();
+  std::optional<PreprocessedAction> put_action(const std::string& preprocessed);
+  Attempt attempt_grid(const PreprocessedAction& action, const std::vector<ManifestFile>& files,
+                       const std::function<void()>& remember);
+  bool deliver(const cas::ActionResult& result, const std::vector<ManifestFile>& files);
+  Status write_depfile(const std::vector<ManifestFile>& files);
+  Status store_result(const cas::Digest& key, std::string_view object, const base::Captured& ran);
+  bool grid_backing_off() const;
+
+  CacheSession session_;
+  const GridAccess& grid_;
+  std::vector<std::string> argv_;  // as given; argv_[0] is the user's compiler name
+  CompileArgs args_;
+  cas::Digest manifest_key_;
+  bool direct_ = true;  // false when the source uses __TIME__ (preprocessor mode)
+};
+
+Attempt CompileJob::attempt() {
+  if (auto ready = session_.setup(); !ready.ok()) {
+    if (ready.error().code == Errc::kInvalidArgument) throw_error(ready.error());
+    std::cerr << "kiln: warning: cache unavailable (" << ready.error().message
+              << "); compiling without it\n";
+    return Fallback{.outcome = Outcome::kCacheUnused};
+  }
+
+  std::string source;
+  const auto source_digest = session_.file_digest(args_.source, &source);
+  if (!source_digest) return Fallback{};  // let the compiler say what is wrong with the source
+  const TimeMacros macros = scan_time_macros(source);
+  direct_ = !macros.time;
+  DirectKeyInput key;
+  key.identity = session_.identity();
+  key.args = &args_;
+  key.rewrite = session_.rewrite();
+  key.environment = session_.ctx().environment;
+  key.source_digest = *source_digest;
+  if (macros.date) key.date = today();
+  manifest_key_ = cas::digest_of(session_.fn(), direct_key_material(key));
+
+  if (direct_ && !session_.recache()) {
+    if (auto hit = lookup_direct()) return *hit;
+  }
+  const bool remote = session_.config().has_scheduler();
+  if (remote && grid_backing_off()) return Fallback{.outcome = Outcome::kMissRemoteFallback};
+  // With -g a preprocessed compile differs from a local one in DWARF column
+  // numbers after macro expansions (docs/launcher.md), so debug builds
+  // compile here even with a grid.
+  if (remote && !args_.debug && !grid_.make_executor) hand_over();
+  if (!direct_ || (remote && !args_.debug)) return attempt_preprocessed();
+  return Fallback{};
+}
+
+std::optional<CompileOutcome> CompileJob::lookup_direct() {
+  auto manifest = session_.load_manifest(manifest_key_);
+  if (!manifest) return std::nullopt;
+  for (const ManifestEntry& entry : manifest->entries) {
+    if (!session_.entry_matches(entry)) continue;
+    if (auto result = session_.lookup(entry.result)) {
+      if (deliver(*result, entry.files)) return CompileOutcome{.outcome = Outcome::kDirectHit};
+      session_.log("cache entry " + entry.result.to_string() + " is incomplete; compiling");
+    }
+    break;
+  }
+  return std::nullopt;
+}
+
+// This binary has no grid client: hand over to one that has (nothing has
+// been written yet).
+void CompileJob::hand_over() {
+  session_.close_store();
+  grid_.handoff();
+  throw CommandError(kExitFailure, "the hand-over to the grid client returned");
+}
+
+// Preprocessor mode: preprocess here; the key is the digest of the action
+// that compiles the preprocessed file, which the grid can run. Used with a
+// scheduler (every miss) and for sources that use __TIME__.
+Attempt CompileJob::attempt_preprocessed() {
+  // A preprocessing failure: the real compile reports it exactly.
+  auto preprocessed = preprocess();
+  if (!preprocessed) return Fallback{};
+  auto action = put_action(preprocessed->text);
+  if (!action) return Fallback{};
+  const auto remember = [&] {
+    if (!preprocessed->untrusted && !session_.readonly()) {
+      session_.store_manifest_entry(manifest_key_,
+                                    ManifestEntry{preprocessed->files, action->digest});
+    }
+  };
+  if (!session_.recache()) {
+    if (auto hit = session_.lookup(action->digest); hit && deliver(*hit, preprocessed->files)) {
+      remember();
+      return CompileOutcome{.outcome = Outcome::kPreprocessedHit};
+    }
+  }
+  if (session_.config().has_scheduler() && !args_.debug) {
+    return attempt_grid(*action, preprocessed->files, remember);
+  }
+  return Fallback{.store_as = action->digest};
+}
+
+// The source's preprocessed text (the source itself when it is already
+// preprocessed); nullopt when preprocessing fails.
+std::optional<Preprocessed> CompileJob::preprocess() {
+  Preprocessed out;
+  out.untrusted = !direct_;
+  if (is_preprocessed(args_.language)) {
+    auto data = read_file_or_none(args_.source);
+    if (!data) return std::nullopt;
+    out.text = std::move(*data);
+    out.untrusted = true;
+    return out;
+  }
+  const std::string language = preprocessed_language(args_.language);
+  const TempPath ii = session_.temp_path(language == "cpp-output" ? ".i" : ".ii");
+  const TempPath d = session_.temp_path(".d");
+  std::vector<std::string> cpp = {session_.compiler()};
+  cpp.insert(cpp.end(), args_.preprocessor_args.begin(), args_.preprocessor_args.end());
+  cpp.insert(cpp.end(), args_.compiler_args.begin(), args_.compiler_args.end());
+  if (args_.explicit_language) cpp.insert(cpp.end(), {"-x", args_.language});
+  cpp.insert(cpp.end(), {args_.source, "-E", "-o", ii.str(), "-MD", "-MF", d.str()});
+  auto ran = base::run_captured(cpp);
+  if (!ran.ok() || ran->exit_code != 0) return std::nullopt;
+  auto data = read_file_or_none(ii.str());
+  auto deps = read_file_or_none(d.str());
+  if (!data || !deps) return std::nullopt;
+  out.text = std::move(*data);
+  auto hashed = session_.hash_deps(*deps, &out.untrusted);
+  if (!hashed.ok()) {
+    session_.log(hashed.error().message);
+    out.untrusted = true;
+  } else {
+    out.files = std::move(hashed).value();
+  }
+  return out;
+}
+
+// The preprocessed action, with the blobs it names in the store; nullopt
+// when they cannot be stored.
+std::optional<PreprocessedAction> CompileJob::put_action(const std::string& preprocessed) {
+  cas::Store& store = session_.store();
+  auto blob = store.put(preprocessed);
+  if (!blob.ok()) return std::nullopt;
+  PreprocessedActionInput input;
+  input.compiler = session_.compiler();
+  input.toolchain_property = exec::toolchain_property(session_.compiler());
+  input.identity = session_.identity();
+  input.args = &args_;
+  input.environment = &session_.ctx().environment;
+  input.preprocessed = *blob;
+  input.fn = session_.fn();
+  auto action = preprocessed_action(input);
+  if (!action.ok()) return std::nullopt;
+  if (!store.put(action->encoded_command).ok() || !store.put(action->encoded_input_root).ok()) {
+    return std::nullopt;
+  }
+  (void)store.put(action->encoded_action);
+  return std::move(action).value();
+}
+
+// The grid runs the action; its failures fall back to compiling here.
+Attempt CompileJob::attempt_grid(const PreprocessedAction& action,
+                                 const std::vector<ManifestFile>& files,
+                                 const std::function<void()>& remember) {
+  const grid::GridOptions options =
+      grid::grid_options(session_.ctx().config, grid::GridUse::kCompile);
+  auto grid = grid_.make_executor(session_.store(), options);
+  auto executed = grid->execute(action.digest, action.action);
+  const bool succeeded = executed.ok() && executed->result.exit_code == 0 && !executed->timed_out &&
+                         executed->missing_outputs.empty();
+  if (succeeded && executed->result.stderr_digest.size != 0) {
+    // Diagnostics from a worker's compile of preprocessed text lack the
+    // source excerpts (the worker has no sources) and can differ in
+    // macro-sensitive warnings: recompile here for the exact messages.
+    session_.log("the grid's compile printed diagnostics; compiling here for the exact messages");
+    return Fallback{.store_as = action.digest};
+  }
+  // The grid executor has recorded the result in the local tier.
+  if (succeeded && deliver(executed->result, files)) {
+    remember();
+    return CompileOutcome{.outcome = executed->cached ? Outcome::kRemoteHit : Outcome::kMissRemote};
+  }
+  if (executed.ok()) {
+    session_.log("the grid's compile failed or is incomplete; compiling here");
+  } else {
+    session_.log("grid unavailable (" + executed.error().message + "); compiling here for " +
+                 std::to_string(kGridBackoff.count()) + " s");
+    (void)base::write_file_atomically((session_.dir() / "grid-backoff").string(),
+                                      session_.config().scheduler());
+  }
+  return Fallback{.outcome = Outcome::kMissRemoteFallback, .store_as = action.digest};
+}
+
+// After the grid failed to answer, the compiles of the next kGridBackoff go
+// straight to this machine (one wait per build, not one per file).
+bool CompileJob::grid_backing_off() const {
+  const std::string file = (session_.dir() / "grid-backoff").string();
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return false;
+  const auto age =
+      std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
+  if (age >= kGridBackoff) return false;
+  return read_file_or_none(file).value_or("") == session_.config().scheduler();
+}
+
+// Writes a cached result out as the compiler would have: the object, the
+// .d, stdout and stderr. False when the entry is broken or cannot be
+// written (then the caller compiles).
+bool CompileJob::deliver(const cas::ActionResult& result, const std::vector<ManifestFile>& files) {
+  cas::Store& store = session_.store();
+  std::optional<std::string> object;
+  for (const cas::OutputFile& file : result.output_files) {
+    if (file.path != kObjectName) continue;
+    auto blob = store.get(file.digest);
+    if (blob.ok() && *blob) object = std::move(**blob);
+  }
+  auto out = store.get(result.stdout_digest);
+  auto err = store.get(result.stderr_digest);
+  if (!object || !out.ok() || !*out || !err.ok() || !*err) return false;
+  if (auto s = base::write_file_atomically(args_.output, *object); !s.ok()) {
+    session_.log(s.error().message);
+    return false;
+  }
+  if (auto s = write_depfile(files); !s.ok()) {
+    session_.log(s.error().message);
+    return false;
+  }
+  write_output(STDOUT_FILENO, **out);
+  write_output(STDERR_FILENO, **err);
+  return true;
+}
+
+// The user's .d from the manifest's file list, with this command's targets;
+// with -MMD without the system headers (the compiler's own directories and
+// -isystem/-idirafter ones), as GCC writes it.
+Status CompileJob::write_depfile(const std::vector<ManifestFile>& files) {
+  if (!args_.generate_deps) return {};
+  std::vector<std::string> system_dirs;
+  if (args_.deps_skip_system) {
+    auto dirs = exec::system_include_dirs(session_.compiler(), session_.identity(), args_.language,
+                                          session_.dir() / "toolchains");
+    if (!dirs.ok()) return dirs.error();
+    system_dirs = std::move(dirs).value();
+    for (std::size_t i = 0; i + 1 < args_.preprocessor_args.size(); ++i) {
+      const std::string& a = args_.preprocessor_args[i];
+      if (a == "-isystem" || a == "-idirafter") {
+        system_dirs.push_back(args_.preprocessor_args[i + 1]);
+      }
+    }
+    for (const std::string& a : args_.preprocessor_args) {
+      for (std::string_view prefix :
+           {std::string_view("-isystem"), std::string_view("-idirafter")}) {
+        if (a.size() > prefix.size() && a.compare(0, prefix.size(), prefix) == 0) {
+          system_dirs.push_back(a.substr(prefix.size()));
+        }
+      }
+    }
+  }
+  std::vector<std::string> deps;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    std::string path =
+        files[i].rewritten ? session_.rewrite().from_key(files[i].path) : files[i].path;
+    if (i > 0 && std::any_of(system_dirs.begin(), system_dirs.end(), [&](const std::string& d) {
+          return path.size() > d.size() && path.compare(0, d.size(), d) == 0 &&
+                 path[d.size()] == '/';
+        })) {
+      continue;
+    }
+    deps.push_back(std::move(path));
+  }
+  std::vector<DepfileTarget> targets;
+  for (const DepsTarget& t : args_.deps_targets) targets.push_back({t.name, t.quote});
+  if (targets.empty()) targets.push_back({args_.output, true});
+  std::error_code ec;
+  const bool clang =
+      fs::canonical(session_.compiler(), ec).filename().string().find("clang") != std::string::npos;
+  return base::write_file_atomically(
+      args_.deps_file, render_depfile(targets, deps, args_.deps_phony_targets,
+                                      clang ? DepfileStyle::kClang : DepfileStyle::kGcc));
+}
+
+// The user's command with -MD to a known file.
+RealRun CompileJob::prepare(const Fallback& /*fallback*/) {
+  RealRun run;
+  run.argv = argv_;
+  run.argv[0] = session_.compiler();
+  if (!args_.generate_deps) {
+    run.temp.emplace(session_.temp_path(".d"));
+    run.deps_path = run.temp->str();
+    run.argv.insert(run.argv.end(), {"-MD", "-MF", run.deps_path});
+    return run;
+  }
+  run.deps_path = args_.deps_file;
+  // -MMD leaves out system headers, which the manifest needs: ask for all
+  // of them instead and write the user's -MMD file ourselves afterwards.
+  // (Inside a response file it stays; the manifest entry is then
+  // incomplete and not recorded.)
+  if (args_.deps_skip_system) {
+    auto mmd = std::find(run.argv.begin() + 1, run.argv.end(), "-MMD");
+    if (mmd != run.argv.end()) {
+      *mmd = "-MD";
+    } else {
+      run.incomplete_deps = true;
+    }
+  }
+  return run;
+}
+
+// A miss compiled here: hash what it read, store the result under the
+// fallback's key (the preprocessed action's digest) or the depend-mode
+// result key, and record it in the manifest.
+CompileOutcome CompileJob::store(const Fallback& fallback, const RealRun& run,
+                                 const base::Captured& ran) {
+  const CompileOutcome done{.outcome = fallback.outcome};
+  const auto not_cached = [&](const std::string& why) {
+    session_.log("not cached: " + why);
+    return done;
+  };
+  const auto deps_text = read_file_or_none(run.deps_path);
+  if (!deps_text) return not_cached("no dependency file from the compiler");
+  bool untrusted = !direct_ || run.incomplete_deps;
+  auto files = session_.hash_deps(*deps_text, &untrusted);
+  if (!files.ok()) return not_cached(files.error().message);
+  if (args_.deps_skip_system && !run.incomplete_deps) {
+    if (auto s = write_depfile(*files); !s.ok()) session_.log(s.error().message);
+  }
+  if (session_.readonly()) return done;
+  auto object = read_file_or_none(args_.output);
+  if (!object) return not_cached("the compiler wrote no " + args_.output);
+  const cas::Digest key =
+      fallback.store_as
+          ? *fallback.store_as
+          : cas::digest_of(session_.fn(), depend_result_material(manifest_key_, *files));
+  if (auto stored = store_result(key, *object, ran); !stored.ok()) {
+    return not_cached(stored.error().message);
+  }
+  if (!untrusted) {
+    session_.store_manifest_entry(manifest_key_, ManifestEntry{std::move(files).value(), key});
+  }
+  return done;
+}
+
+Status CompileJob::store_result(const cas::Digest& key, std::string_view object,
+                                const base::Captured& ran) {
+  cas::Store& store = session_.store();
+  auto object_digest = store.put(object);
+  if (!object_digest.ok()) return object_digest.error();
+  auto out = store.put(ran.out);
+  if (!out.ok()) return out.error();
+  auto err = store.put(ran.err);
+  if (!err.ok()) return err.error();
+  cas::ActionResult result;
+  result.output_files.push_back({kObjectName, *object_digest, false});
+  result.stdout_digest = *out;
+  result.stderr_digest = *err;
+  auto encoded = cas::encode_action_result(result, session_.fn());
+  if (!encoded.ok()) return encoded.error();
+  const std::vector<cas::Digest> referenced = {*object_digest, *out, *err};
+  return store.put_action_result(key, *encoded, referenced);
+}
+
+}  // namespace
+
+std::unique_ptr<Job> make_compile_job(Context& ctx, std::vector<std::string> argv,
+                                      std::string compiler, CompileArgs args,
+                                      const GridAccess& grid) {
+  return std::make_unique<CompileJob>(ctx, std::move(argv), std::move(compiler), std::move(args),
+                                      grid);
+}
+
+}  // namespace kiln::client::launcher
