@@ -7,8 +7,11 @@
 
 namespace kiln::client {
 
-GridLink grid_link(char** /*argv*/) {
+GridLink grid_link(char** argv) {
   GridLink link;
+  // What kiln worked out before handing a compile over, taken out of the
+  // environment before anything reads it.
+  link.access.handed_over = launcher::take_handoff(argv);
   link.access.make_executor =
       [](cas::Store& store,
          const grid::GridOptions& options) -> std::unique_ptr<exec::ActionExecutor> {

@@ -80,6 +80,7 @@ bool is_subcommand(std::string_view word) {
 
 int run(int argc, char** argv) {
   // The grid client: in-process (kiln-grid), or a handover to it (kiln).
+  // First: it takes the hand-over record out of the environment.
   const GridLink grid = grid_link(argv);
   // The compiler launcher comes first: `kiln gcc …`, or kiln under another
   // name (a symlink called gcc), takes every argument as the compiler's.
@@ -162,7 +163,7 @@ int run(int argc, char** argv) {
   }
   if (app.got_subcommand("run")) {
     if (ctx.config.has_scheduler() && !grid.access.make_executor) {
-      grid.access.handoff();  // before the store is opened
+      grid.access.handoff(std::nullopt);  // before the store is opened
     }
     return run_run(ctx);
   }

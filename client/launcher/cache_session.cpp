@@ -65,7 +65,7 @@ CacheSession::CacheSession(Context& ctx, std::string compiler, std::string subje
       subject_(std::move(subject)),
       dir_(ctx.config.dir()) {}
 
-Status CacheSession::setup() {
+Status CacheSession::setup(const std::optional<cas::Digest>& known_identity) {
   readonly_ = ctx_.config.readonly();
   recache_ = ctx_.config.recache();
 
@@ -88,12 +88,16 @@ Status CacheSession::setup() {
   store_ = std::move(store).value();
   fn_ = store_->digest_function();
 
-  // XXH3 whatever the store's function, so it matches the workers'
-  // advertised toolchain properties.
-  auto identity =
-      exec::toolchain_identity(compiler_, cas::DigestFunction::kXxh3_128, dir_ / "toolchains");
-  if (!identity.ok()) return identity.error();
-  identity_ = *identity;
+  if (known_identity) {
+    identity_ = *known_identity;
+  } else {
+    // XXH3 whatever the store's function, so it matches the workers'
+    // advertised toolchain properties.
+    auto identity =
+        exec::toolchain_identity(compiler_, cas::DigestFunction::kXxh3_128, dir_ / "toolchains");
+    if (!identity.ok()) return identity.error();
+    identity_ = *identity;
+  }
 
   std::string cwd = fs::current_path(ec).string();
   if (ec) return make_error(Errc::kIo, "working directory: " + ec.message());

@@ -60,10 +60,11 @@ class CacheSession {
   CacheSession(Context& ctx, std::string compiler, std::string subject);
 
   // Opens the store, creates <dir>/tmp, and works out the compiler's
-  // identity, the working directory and the base-directory rewrite.
+  // identity (or takes `known_identity`, which kiln worked out before
+  // handing over), the working directory and the base-directory rewrite.
   // Fails with kInvalidArgument for a bad setting (a usage error), any
   // other code when the cache cannot be used (compile without it).
-  Status setup();
+  Status setup(const std::optional<cas::Digest>& known_identity = std::nullopt);
 
   Context& ctx() { return ctx_; }
   const Config& config() const { return ctx_.config; }

@@ -77,11 +77,20 @@ class CompileJob final : public Job {
 };
 
 Attempt CompileJob::attempt() {
-  if (auto ready = session_.setup(); !ready.ok()) {
+  const std::optional<Handoff>& handed = grid_.handed_over;
+  if (auto ready = session_.setup(handed ? std::optional(handed->identity) : std::nullopt);
+      !ready.ok()) {
     if (ready.error().code == Errc::kInvalidArgument) throw_error(ready.error());
     std::cerr << "kiln: warning: cache unavailable (" << ready.error().message
               << "); compiling without it\n";
     return Fallback{.outcome = Outcome::kCacheUnused};
+  }
+  if (handed && handed->manifest_key.function == session_.fn()) {
+    // kiln computed the key, missed in direct mode and handed the compile
+    // over for the grid: go on from there.
+    manifest_key_ = handed->manifest_key;
+    direct_ = handed->direct;
+    return attempt_preprocessed();
   }
 
   std::string source;
@@ -126,10 +135,13 @@ std::optional<CompileOutcome> CompileJob::lookup_direct() {
 }
 
 // This binary has no grid client: hand over to one that has (nothing has
-// been written yet).
+// been written yet), with what this process has worked out.
 void CompileJob::hand_over() {
   session_.close_store();
-  grid_.handoff();
+  grid_.handoff(Handoff{.compiler = session_.compiler(),
+                        .identity = session_.identity(),
+                        .manifest_key = manifest_key_,
+                        .direct = direct_});
   throw CommandError(kExitFailure, "the hand-over to the grid client returned");
 }
 

@@ -10,7 +10,9 @@
 //                 a scheduler the grid runs it on a worker with the same
 //                 toolchain (a result with diagnostics, a failure or no
 //                 answer: compile here)
-//   the lean kiln hands a miss meant for the grid over to kiln-grid
+//   the lean kiln hands a miss meant for the grid over to kiln-grid, with
+//   the compiler, its identity and the manifest key (handoff.h); kiln-grid
+//   goes on from there
 // prepare() / store(): a miss compiled here runs the user's command with
 // -MD into a file kiln reads (the user's own -MF file when there is one;
 // -MMD becomes -MD and kiln writes the user's -MMD file itself), hashes

@@ -102,9 +102,14 @@ void count(const Config& config, const std::string& subject, const CompileOutcom
 }  // namespace
 
 int run_launcher(Context& ctx, const std::vector<std::string>& argv, const GridAccess& grid) {
-  auto found = resolve_compiler(argv[0], ctx.environment);
-  if (!found) throw CommandError(127, "compiler '" + argv[0] + "' not found on PATH");
-  const std::string compiler = std::move(*found);
+  std::string compiler;
+  if (grid.handed_over) {
+    compiler = grid.handed_over->compiler;  // resolved by kiln, for this very argv
+  } else {
+    auto found = resolve_compiler(argv[0], ctx.environment);
+    if (!found) throw CommandError(127, "compiler '" + argv[0] + "' not found on PATH");
+    compiler = std::move(*found);
+  }
   std::vector<std::string> command = argv;  // the user's command, for the real compiler
   command[0] = compiler;
 
@@ -138,6 +143,18 @@ int run_launcher(Context& ctx, const std::vector<std::string>& argv, const GridA
   count(ctx.config, job ? job->subject() : std::string(), outcome);
   if (passes_through(outcome.outcome)) exec_compiler(command);
   return outcome.exit_code;
+}
+
+std::optional<Handoff> take_handoff(char** argv) {
+  const char* text = std::getenv(kHandoffVariable);
+  if (text == nullptr) return std::nullopt;
+  const std::string record = text;
+  ::unsetenv(kHandoffVariable);
+  std::vector<std::string> args;
+  for (char** arg = argv; *arg != nullptr; ++arg) args.emplace_back(*arg);
+  auto handoff = decode_handoff(record, ::getpid(), args);
+  if (!handoff.ok()) return std::nullopt;  // not for this process: do the work anew
+  return std::move(handoff).value();
 }
 
 }  // namespace kiln::client::launcher

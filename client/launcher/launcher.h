@@ -31,20 +31,24 @@
 #include "cas/store.h"
 #include "client/cli.h"
 #include "client/grid/options.h"
+#include "client/launcher/handoff.h"
 #include "exec/action_executor.h"
 
 namespace kiln::client::launcher {
 
 // How the launcher reaches the grid. The binary that links ZeroMQ
-// (kiln-grid) sets make_executor; the binary without it (kiln) sets handoff
-// instead.
+// (kiln-grid) sets make_executor, and handed_over when the lean kiln handed
+// it this compile; the binary without it (kiln) sets handoff instead.
 struct GridAccess {
   std::function<std::unique_ptr<exec::ActionExecutor>(cas::Store&, const grid::GridOptions&)>
       make_executor;
   // Replaces the process with one that has the grid client (same
-  // arguments, same environment); does not return (throws CommandError
-  // when it cannot). Called only before anything has been written.
-  std::function<void()> handoff;
+  // arguments, same environment, plus `handoff` as KILN_HANDOFF when
+  // given); does not return (throws CommandError when it cannot). Called
+  // only before anything has been written.
+  std::function<void(const std::optional<Handoff>& handoff)> handoff;
+  // What kiln worked out before handing this compile over (take_handoff).
+  std::optional<Handoff> handed_over;
 };
 
 // Runs the compile. `argv[0]` is the compiler as the user named it (a name
@@ -54,5 +58,12 @@ struct GridAccess {
 // Throws CommandError when the compiler is not found (127) or a setting is
 // bad (2).
 int run_launcher(Context& ctx, const std::vector<std::string>& argv, const GridAccess& grid);
+
+// Takes KILN_HANDOFF out of this process's environment (so it reaches
+// neither the configuration nor the compiler nor a child) and returns the
+// handoff in it when the record is valid for this process: made by this pid
+// for exactly `argv` (main()'s). Call first thing in main(), in both
+// binaries: kiln discards the result.
+std::optional<Handoff> take_handoff(char** argv);
 
 }  // namespace kiln::client::launcher
