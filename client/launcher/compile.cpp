@@ -102,7 +102,7 @@ Attempt CompileJob::attempt() {
   key.identity = session_.identity();
   key.args = &args_;
   key.rewrite = session_.rewrite();
-  key.environment = session_.ctx().environment;
+  key.environment = &session_.ctx().environment;
   key.source_digest = *source_digest;
   if (macros.date) key.date = today();
   manifest_key_ = cas::digest_of(session_.fn(), direct_key_material(key));

@@ -172,9 +172,11 @@ std::string direct_key_material(const DirectKeyInput& input) {
   // With -g the object records the working directory (DW_AT_comp_dir),
   // after the prefix maps; it is in the key as the object will have it.
   if (args.debug) field(out, "comp-dir", mapped_directory(input.rewrite.cwd, args.compiler_args));
-  for (string_view name : compile_environment_names()) {
-    if (auto it = input.environment.find(std::string(name)); it != input.environment.end()) {
-      field(out, "env:" + std::string(name), it->second);
+  if (input.environment != nullptr) {
+    for (string_view name : compile_environment_names()) {
+      if (auto it = input.environment->find(std::string(name)); it != input.environment->end()) {
+        field(out, "env:" + std::string(name), it->second);
+      }
     }
   }
   if (!input.date.empty()) field(out, "date", input.date);

@@ -67,7 +67,8 @@ struct DirectKeyInput {
   cas::Digest identity;
   const CompileArgs* args = nullptr;
   PathRewrite rewrite;
-  std::map<std::string, std::string> environment;  // the whole environment (filtered here)
+  // The whole environment (filtered here), not copied; may be null: none.
+  const std::map<std::string, std::string>* environment = nullptr;
   cas::Digest source_digest;
   std::string date;  // "YYYY-MM-DD" when the source uses __DATE__, else ""
 };

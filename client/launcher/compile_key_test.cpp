@@ -25,7 +25,7 @@ std::string key(const CompileArgs& args, const std::string& cwd, const std::stri
   input.identity = digest("gcc");
   input.args = &args;
   input.rewrite = PathRewrite{basedir, cwd};
-  input.environment = std::move(env);
+  input.environment = &env;
   input.source_digest = digest("int x;");
   return direct_key_material(input);
 }
