@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "base/files.h"
@@ -78,12 +79,11 @@ bool is_subcommand(std::string_view word) {
          word == "config";
 }
 
-int run(int argc, char** argv) {
-  // The grid client: in-process (kiln-grid), or a handover to it (kiln).
-  // First: it takes the hand-over record out of the environment.
-  const GridLink grid = grid_link(argv);
-  // The compiler launcher comes first: `kiln gcc …`, or kiln under another
-  // name (a symlink called gcc), takes every argument as the compiler's.
+// `kiln gcc …`, kiln under another name (a symlink called gcc), and
+// ccache's options -s, -z, -C, -M SIZE (with --json): nullopt when argv is
+// none of those, a subcommand instead.
+std::optional<int> run_launcher_forms(int argc, char** argv, const GridLink& grid) {
+  // The compiler launcher takes every argument as the compiler's.
   const std::string self = std::filesystem::path(argv[0]).filename().string();
   if (self.rfind("kiln", 0) != 0) {
     std::vector<std::string> compile(argv, argv + argc);
@@ -96,13 +96,57 @@ int run(int argc, char** argv) {
     return launcher::run_launcher(ctx, std::vector<std::string>(argv + 1, argv + argc),
                                   grid.access);
   }
-  // ccache's options: -s, -z, -C, -M SIZE (with --json).
   if (argc > 1 && launcher::is_cache_option(argv[1])) {
     std::string config_path;
     Context ctx = load_context({}, {}, {}, &config_path);
     return launcher::run_cache_options(ctx, std::vector<std::string>(argv + 1, argv + argc),
                                        config_path);
   }
+  return std::nullopt;
+}
+
+// `kiln config`: every key, its value and where it came from.
+int show_config(Context& ctx, const std::string& config_path) {
+  ctx.out << "# config file: " << config_path << '\n';
+  for (const ConfigKey& key : config_keys()) {
+    const ConfigValue& value = ctx.config.entry(key.name);
+    ctx.out << key.name << " = " << value.value << "    # " << source_name(value.source) << "; "
+            << key.env << "; " << key.help << '\n';
+  }
+  return kExitOk;
+}
+
+// The executor `kiln run` uses: the embedded default unless a scheduler is
+// configured (then this is kiln-grid: kiln has handed over before opening
+// the store).
+ExecutorFactory run_executor(const GridLink& grid) {
+  return [&grid](Context& ctx, cas::Store& store) -> std::unique_ptr<exec::ActionExecutor> {
+    if (ctx.config.has_scheduler()) {
+      return grid.access.make_executor(store,
+                                       grid::grid_options(ctx.config, grid::GridUse::kAction));
+    }
+    return std::make_unique<exec::LocalExecutor>(
+        store, exec::LocalExecutorOptions{.work_root = ctx.config.dir() / "sandbox"});
+  };
+}
+
+// Everything after the first "--" is a command to run, never options: it
+// goes to `after_dashes`, and the parser sees argv up to it.
+int split_at_dashes(int argc, char** argv, std::vector<std::string>& after_dashes) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--") {
+      after_dashes.assign(argv + i + 1, argv + argc);
+      return i;
+    }
+  }
+  return argc;
+}
+
+int run(int argc, char** argv) {
+  // The grid client: in-process (kiln-grid), or a handover to it (kiln).
+  // First: it takes the hand-over record out of the environment.
+  const GridLink grid = grid_link(argv);
+  if (auto code = run_launcher_forms(argc, argv, grid)) return *code;
 
   CLI::App app{"kiln: content-addressed build and test execution"};
   app.set_version_flag("--version", "kiln 0.1.0");
@@ -114,35 +158,16 @@ int run(int argc, char** argv) {
   std::string scheduler;
   app.add_option("-d,--dir", dir, "Cache directory (overrides KILN_DIR and the config file)");
   app.add_option("--scheduler", scheduler, "Scheduler endpoint (overrides KILN_SCHEDULER)");
-
   auto run_cas = add_cas_command(app);
-  auto run_run = add_run_command(
-      app, [&grid](Context& ctx, cas::Store& store) -> std::unique_ptr<exec::ActionExecutor> {
-        // The embedded default unless a scheduler is configured (then this
-        // is kiln-grid: kiln has handed over before opening the store).
-        if (ctx.config.has_scheduler()) {
-          return grid.access.make_executor(store,
-                                           grid::grid_options(ctx.config, grid::GridUse::kAction));
-        }
-        return std::make_unique<exec::LocalExecutor>(
-            store, exec::LocalExecutorOptions{.work_root = ctx.config.dir() / "sandbox"});
-      });
+  auto run_run = add_run_command(app, run_executor(grid));
   auto run_up = grid::add_up_command(app, grid.up);
   auto run_status = grid::add_status_command(app, grid.status);
   auto run_test_cmd = testing::add_test_command(app, grid.test);
   CLI::App* config_cmd =
       app.add_subcommand("config", "Show every setting, its value and where it came from");
 
-  // Everything after the first "--" is a command to run, never options.
   std::vector<std::string> after_dashes;
-  int parsed_argc = argc;
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--") {
-      after_dashes.assign(argv + i + 1, argv + argc);
-      parsed_argc = i;
-      break;
-    }
-  }
+  const int parsed_argc = split_at_dashes(argc, argv, after_dashes);
   try {
     app.parse(parsed_argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -152,15 +177,7 @@ int run(int argc, char** argv) {
 
   std::string config_path;
   Context ctx = load_context(std::move(after_dashes), dir, scheduler, &config_path);
-  if (config_cmd->parsed()) {
-    ctx.out << "# config file: " << config_path << '\n';
-    for (const ConfigKey& key : config_keys()) {
-      const ConfigValue& value = ctx.config.entry(key.name);
-      ctx.out << key.name << " = " << value.value << "    # " << source_name(value.source) << "; "
-              << key.env << "; " << key.help << '\n';
-    }
-    return kExitOk;
-  }
+  if (config_cmd->parsed()) return show_config(ctx, config_path);
   if (app.got_subcommand("run")) {
     if (ctx.config.has_scheduler() && !grid.access.make_executor) {
       grid.access.handoff(std::nullopt);  // before the store is opened

@@ -192,7 +192,36 @@ sc_remote_masquerade() {
   [ "$(stat uncacheable_total)" = 0 ] || fail "masquerade counted as uncacheable: $("$KILN" -s --json)"
 }
 
-all=(remote remote_warnings remote_debug remote_parallel remote_masquerade fallback)
+# kiln hands grid compiles to kiln-grid with a record of what it worked out
+# (KILN_HANDOFF, valid only for the same process and argv). A record left
+# in the environment by someone else, stale or forged, is ignored: the
+# compile is the plain compiler's, on the grid, and the compiler never sees
+# the variable.
+sc_stale_handoff() {
+  setup stale_handoff
+  export KILN_SCHEDULER=$GRID
+  printf 'int h(int x) { return x + 8; }\n' >h.c
+  printf 'int g(int x) { return x + 9; }\n' >g.c
+  backdate
+  # Another process's record for this very command (pid 1), and garbage.
+  local argv_digest
+  argv_digest=$(printf 'x' | sha256sum | cut -c1-32)
+  KILN_HANDOFF="v1;pid=1;argv=$argv_digest;compiler=/bin/false;identity=0/0;manifest=0/0;direct=1" \
+    kc remote_miss h.o -- gcc -O2 -c h.c -o h.o
+  KILN_HANDOFF='not a record at all' kc remote_miss g.o -- gcc -O2 -c g.c -o g.o
+  # The compiler's environment: a driver that records it, then compiles
+  # (here: no worker has this driver, so the grid would keep it 30 s).
+  unset KILN_SCHEDULER
+  mkdir -p "$S/bin"
+  printf '#!/bin/sh\nenv >>"%s/seen-env"\nexec gcc "$@"\n' "$S" >"$S/bin/cc-wrapper"
+  chmod +x "$S/bin/cc-wrapper"
+  KILN_HANDOFF='v1;pid=1' "$KILN" "$S/bin/cc-wrapper" -c h.c -o h2.o ||
+    fail "a compile with a stale KILN_HANDOFF failed"
+  [ -s "$S/seen-env" ] || fail "test bug: the wrapper never ran"
+  ! grep -q '^KILN_HANDOFF=' "$S/seen-env" || fail "the compiler saw KILN_HANDOFF"
+}
+
+all=(remote remote_warnings remote_debug remote_parallel remote_masquerade stale_handoff fallback)
 if [ $# -gt 0 ]; then all=("$@"); fi
 start_grid
 run_scenarios "${all[@]}"
