@@ -268,12 +268,7 @@ struct Agent::Impl {
   }
 
   static LeaseOutcome failed_lease_outcome(const LeaseOutcome& outcome, const std::string& why) {
-    LeaseOutcome failed;
-    failed.session = outcome.session;
-    failed.request_id = outcome.request_id;
-    failed.lease_id = outcome.lease_id;
-    failed.action_digest = outcome.action_digest;
-    failed.function = outcome.function;
+    LeaseOutcome failed = LeaseOutcome::of(outcome);
     failed.error = LeaseError{schema::Error::Code::RESOURCE_EXHAUSTED, why, false};
     return failed;
   }

@@ -90,12 +90,7 @@ bool retryable(Errc code) {
 }
 
 LeaseOutcome failed_lease(const Job& job, LeaseError error) {
-  LeaseOutcome outcome;
-  outcome.session = job.session;
-  outcome.request_id = job.request_id;
-  outcome.lease_id = job.lease_id;
-  outcome.action_digest = job.action_digest;
-  outcome.function = job.function;
+  LeaseOutcome outcome = LeaseOutcome::of(job);
   outcome.error = std::move(error);
   return outcome;
 }
@@ -133,12 +128,7 @@ LeaseOutcome run_lease(Job& job, LeaseContext& context) {
     return failed_lease(job, error_from(s.error(), "uploading outputs"));
   }
 
-  LeaseOutcome outcome;
-  outcome.session = job.session;
-  outcome.request_id = job.request_id;
-  outcome.lease_id = job.lease_id;
-  outcome.action_digest = job.action_digest;
-  outcome.function = job.function;
+  LeaseOutcome outcome = LeaseOutcome::of(job);
   outcome.cacheable = cacheable(job.action, *execution);
   outcome.timed_out = execution->timed_out;
   outcome.result = std::move(execution->result);

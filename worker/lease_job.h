@@ -35,7 +35,16 @@ enum class CancelReason : int {
   kShutdown,     // the worker stops: answer `unavailable`, retryable
 };
 
-class Job {
+// Which lease a job or its outcome is: what a leaseResult echoes.
+struct LeaseIdentity {
+  std::uint64_t session = 0;     // the agent's session number
+  std::uint64_t request_id = 0;  // of the lease; echoed by the leaseResult
+  std::uint64_t lease_id = 0;
+  cas::DigestFunction function = cas::DigestFunction::kXxh3_128;
+  cas::Digest action_digest;
+};
+
+class Job : public LeaseIdentity {
  public:
   // Throws std::system_error if no eventfd can be made.
   Job();
@@ -43,11 +52,6 @@ class Job {
   Job(const Job&) = delete;
   Job& operator=(const Job&) = delete;
 
-  std::uint64_t session = 0;     // the agent's session number
-  std::uint64_t request_id = 0;  // of the lease; echoed by the leaseResult
-  std::uint64_t lease_id = 0;
-  cas::DigestFunction function = cas::DigestFunction::kXxh3_128;
-  cas::Digest action_digest;
   cas::Action action;
   std::uint64_t queued_us = 0;
 
@@ -69,12 +73,14 @@ struct LeaseError {
 };
 
 // What a slot hands back to the session thread.
-struct LeaseOutcome {
-  std::uint64_t session = 0;
-  std::uint64_t request_id = 0;
-  std::uint64_t lease_id = 0;
-  cas::Digest action_digest;
-  cas::DigestFunction function = cas::DigestFunction::kXxh3_128;
+struct LeaseOutcome : LeaseIdentity {
+  // An outcome for `lease`, with nothing in it yet.
+  static LeaseOutcome of(const LeaseIdentity& lease) {
+    LeaseOutcome outcome;
+    static_cast<LeaseIdentity&>(outcome) = lease;
+    return outcome;
+  }
+
   cas::ActionResult result;
   bool cacheable = false;
   bool timed_out = false;
