@@ -192,8 +192,9 @@ for e in json.load(open(sys.argv[1])):
 EOF
 )
 # Each launcher warms its own cache with 3 runs, then TU_RUNS (default 20)
-# rounds run every launcher once each, interleaved, so a change in the
-# machine's load falls on all of them alike; medians in ms.
+# rounds run every launcher once each, interleaved (every other round in
+# reverse order), so a change in the machine's load falls on all of them
+# alike; medians in ms.
 tu_times=$(cd "$work/build" && python3 - "$tu_cmd" "$work" "$kiln" "$kiln_ok" "${BASELINE_KILN:-}" \
   "${TU_RUNS:-20}" <<'EOF'
 import os, shlex, statistics, subprocess, sys, time
@@ -210,8 +211,9 @@ def run(prefix, env):
 for _, prefix, env in launchers:
     for _ in range(3):
         run(prefix, env)
-for _ in range(int(rounds)):
-    for label, prefix, env in launchers:
+for r in range(int(rounds)):
+    # Every other round in reverse order: no launcher always runs first.
+    for label, prefix, env in (launchers if r % 2 == 0 else launchers[::-1]):
         t = time.perf_counter()
         run(prefix, env)
         runs[label].append((time.perf_counter() - t) * 1000)
