@@ -47,6 +47,7 @@ struct Digest {
   std::string hex() const;        // hash only
   std::string to_string() const;  // "<hex>/<size>"
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const Digest&) const = default;
   bool operator==(const Digest&) const = default;
 };

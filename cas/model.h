@@ -49,6 +49,7 @@ struct Directory {
 struct Property {
   std::string name;
   std::string value;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const Property&) const = default;
 };
 
