@@ -4,11 +4,16 @@
 #   -DKILN_WERROR=ON        turn warnings into errors (CI does)
 #   -DKILN_SANITIZE=address turn on ASan+UBSan ("address") or TSan ("thread")
 #   -DKILN_CLANG_TIDY=ON    run clang-tidy on every translation unit
+#   -DKILN_UNIT_TESTS=OFF   leave out the unit-test binaries (one per folder);
+#                           the end-to-end tests stay
+#   -DKILN_BENCHMARKS=OFF   leave out the benchmarks (scripts/bench)
 
 option(KILN_WERROR "Treat compiler warnings as errors" OFF)
 set(KILN_SANITIZE "" CACHE STRING "Sanitizers: '' | address | thread")
 set_property(CACHE KILN_SANITIZE PROPERTY STRINGS "" address thread)
 option(KILN_CLANG_TIDY "Run clang-tidy while compiling" OFF)
+option(KILN_UNIT_TESTS "Build and register the unit-test binaries" ON)
+option(KILN_BENCHMARKS "Build the benchmarks" ON)
 
 add_library(kiln_settings INTERFACE)
 target_compile_options(kiln_settings INTERFACE
