@@ -123,10 +123,15 @@ Errc errc_of(schema::Error::Code code) {
 }  // namespace
 
 Result<zmq::socket_t> make_router(zmq::context_t& context, const std::string& endpoint,
-                                  const TransportLimits& limits) {
+                                  const TransportLimits& limits, const CurveServerKeys* curve) {
   try {
     zmq::socket_t socket(context, zmq::socket_type::router);
     set_common_options(socket, limits);
+    if (curve != nullptr) {
+      socket.set(zmq::sockopt::curve_server, true);
+      socket.set(zmq::sockopt::curve_secretkey, curve->secret_key);
+      socket.set(zmq::sockopt::zap_domain, curve->zap_domain);
+    }
     socket.set(zmq::sockopt::router_mandatory, true);
     socket.set(zmq::sockopt::router_handover, true);
     socket.bind(endpoint);
@@ -137,10 +142,16 @@ Result<zmq::socket_t> make_router(zmq::context_t& context, const std::string& en
 }
 
 Result<zmq::socket_t> make_dealer(zmq::context_t& context, const std::string& endpoint,
-                                  const std::string& identity, const TransportLimits& limits) {
+                                  const std::string& identity, const TransportLimits& limits,
+                                  const CurveClientKeys* curve) {
   try {
     zmq::socket_t socket(context, zmq::socket_type::dealer);
     set_common_options(socket, limits);
+    if (curve != nullptr) {
+      socket.set(zmq::sockopt::curve_serverkey, curve->server_key);
+      socket.set(zmq::sockopt::curve_publickey, curve->own.public_key);
+      socket.set(zmq::sockopt::curve_secretkey, curve->own.secret_key);
+    }
     if (!identity.empty()) socket.set(zmq::sockopt::routing_id, zmq::buffer(identity));
     socket.connect(endpoint);
     return socket;
@@ -168,6 +179,10 @@ std::optional<Received> receive(zmq::socket_t& socket, bool routed, const Transp
   }
 
   Received out{std::string{}, make_error(Errc::kInternal, "unset"), false, std::nullopt};
+  // Every frame of a message carries its connection's properties.
+  if (const char* user = zmq_msg_gets(frames.back().handle(), "User-Id"); user != nullptr) {
+    out.user_id = user;
+  }
   std::size_t first = 0;
   if (routed) {
     out.peer = frames[0].to_string();
@@ -258,8 +273,9 @@ struct Connection::Impl {
 Result<std::unique_ptr<Connection>> Connection::open(zmq::context_t& context,
                                                      const std::string& endpoint,
                                                      const std::string& identity,
-                                                     const TransportLimits& limits) {
-  auto socket = make_dealer(context, endpoint, identity, limits);
+                                                     const TransportLimits& limits,
+                                                     const CurveClientKeys* curve) {
+  auto socket = make_dealer(context, endpoint, identity, limits, curve);
   if (!socket.ok()) return socket.error();
   auto impl = std::make_unique<Impl>();
   impl->socket = std::move(socket).value();

@@ -23,6 +23,7 @@
 
 #include "base/result.h"
 #include "proto/codec.h"
+#include "proto/curve.h"
 
 namespace kiln::proto {
 
@@ -32,13 +33,18 @@ struct TransportLimits {
 };
 
 // A ROUTER bound to `endpoint` (e.g. "tcp://127.0.0.1:0" picks a port; see
-// bound_endpoint). kUnavailable with the reason if the bind fails.
+// bound_endpoint). kUnavailable with the reason if the bind fails. With
+// `curve`, a CURVE server whose handshakes the context's ZAP handler decides
+// (curve.h, zap.h); without, plain TCP.
 Result<zmq::socket_t> make_router(zmq::context_t& context, const std::string& endpoint,
-                                  const TransportLimits& limits = {});
+                                  const TransportLimits& limits = {},
+                                  const CurveServerKeys* curve = nullptr);
 // A DEALER connected to `endpoint`; `identity` empty = let ZeroMQ choose.
+// With `curve`, a CURVE client of the server whose public key it names.
 Result<zmq::socket_t> make_dealer(zmq::context_t& context, const std::string& endpoint,
                                   const std::string& identity = {},
-                                  const TransportLimits& limits = {});
+                                  const TransportLimits& limits = {},
+                                  const CurveClientKeys* curve = nullptr);
 // The endpoint a socket is bound to, with the real port ("tcp://127.0.0.1:41234").
 std::string bound_endpoint(zmq::socket_t& socket);
 
@@ -52,6 +58,9 @@ struct Received {
   // Set when decoding failed because the signature is "KLN" with another
   // major version (PROTOCOL.md section 7: log it, maybe reply badVersion).
   std::optional<std::uint8_t> foreign_version;
+  // On a CURVE server: the user id the ZAP handler gave the peer's
+  // connection (kiln's: the peer's public key). Empty on plain sockets.
+  std::string user_id = {};
 };
 
 // Reads one multipart message if one is waiting (never blocks); nullopt if
@@ -94,7 +103,8 @@ class Connection {
   static Result<std::unique_ptr<Connection>> open(zmq::context_t& context,
                                                   const std::string& endpoint,
                                                   const std::string& identity = {},
-                                                  const TransportLimits& limits = {});
+                                                  const TransportLimits& limits = {},
+                                                  const CurveClientKeys* curve = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

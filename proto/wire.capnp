@@ -67,6 +67,7 @@ struct Error {
     timedOut @8;
     cancelled @9;
     unavailable @10;     # e.g. no worker matches, retries exhausted
+    permissionDenied @11; # the sender's key may not do this (a read-only key submitting)
   }
 }
 
@@ -172,6 +173,15 @@ struct StatusResponse {
   executed @9 :UInt64;            # results accepted from workers
   uptimeMs @10 :UInt64;
   draining @11 :Bool;
+  # Trust (docs/security.md): whether peers must present an allowed CURVE
+  # key, how many connections were refused (a key not allowed on that
+  # endpoint, a handshake without CURVE), how many messages of allowed
+  # peers were refused (a revoked key, a kind its role may not send), and
+  # whether client actions must use SHA-256.
+  authenticated @12 :Bool;
+  refusedConnections @13 :UInt64;
+  refusedMessages @14 :UInt64;
+  requireSha256 @15 :Bool;
 }
 
 struct Lease {
