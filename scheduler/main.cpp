@@ -10,11 +10,13 @@
 //   2  usage: a bad option or value
 //
 // Default endpoints are loopback (tcp://127.0.0.1:7010 for clients, :7011
-// for workers): nothing on the wire is authenticated yet, so serving a
-// network is a choice made on the command line (--client-endpoint
-// tcp://0.0.0.0:7010 --worker-endpoint tcp://0.0.0.0:7011). Port 0 picks a
-// free port; --ready-file then tells the caller which (kiln up and the tests
-// use it).
+// for workers); serving a network is a choice made on the command line
+// (--client-endpoint tcp://0.0.0.0:7010 --worker-endpoint
+// tcp://0.0.0.0:7011). Every peer must present a CURVE key the authorized
+// keys admit (--key, --authorized-keys; SIGHUP re-reads them); --no-auth is
+// plain TCP, refused on anything but loopback (docs/security.md). Port 0
+// picks a free port; --ready-file then tells the caller which (kiln up and
+// the tests use it).
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -34,6 +36,8 @@
 #include "base/log_spdlog.h"
 #include "base/size.h"
 #include "cas/store.h"
+#include "proto/curve.h"
+#include "proto/key_files.h"
 #include "scheduler/server.h"
 
 namespace kiln::scheduler {
@@ -78,13 +82,14 @@ void write_ready_file(const std::filesystem::path& path, const Server& server) {
   }
 }
 
-// Blocks SIGTERM and SIGINT in this thread and every thread started after
-// (ZeroMQ's among them) and returns a signalfd that receives them.
+// Blocks SIGTERM, SIGINT and SIGHUP in this thread and every thread started
+// after (ZeroMQ's among them) and returns a signalfd that receives them.
 int stop_signal_fd() {
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
   if (int rc = pthread_sigmask(SIG_BLOCK, &mask, nullptr); rc != 0) {
     throw Failure(kExitFailure, std::string("pthread_sigmask: ") + std::strerror(rc));
   }
@@ -98,7 +103,8 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", "kiln-scheduler 0.1.0");
   app.footer(
       "Exit codes: 0 stopped cleanly, 1 failure (store, bind, ready file), 2 usage.\n"
-      "SIGTERM/SIGINT: drain (finish running actions), a second one: stop now.\n");
+      "SIGTERM/SIGINT: drain (finish running actions), a second one: stop now.\n"
+      "SIGHUP: re-read --authorized-keys.\n");
   ServerOptions options;
   options.client_endpoint = "tcp://127.0.0.1:7010";
   options.worker_endpoint = "tcp://127.0.0.1:7011";
@@ -108,6 +114,10 @@ int run(int argc, char** argv) {
   int drain_timeout_ms = 30000;
   std::string log_level = "info";
   std::string ready_file;
+  std::string key_file;
+  std::string authorized_keys;
+  bool no_auth = false;
+  std::string digest_function = "xxh3-128";
   app.add_option("--client-endpoint", options.client_endpoint,
                  "ZeroMQ endpoint for clients (port 0: any free port)")
       ->capture_default_str();
@@ -130,6 +140,17 @@ int run(int argc, char** argv) {
   app.add_option(
       "--ready-file", ready_file,
       "Once bound, write \"<client endpoint>\\n<worker endpoint>\\n\" here (atomically)");
+  app.add_option("--key", key_file, "This scheduler's CURVE key file (kiln keygen)");
+  app.add_option("--authorized-keys", authorized_keys,
+                 "The keys admitted, one 'ROLE KEY NAME' per line (re-read on SIGHUP)");
+  app.add_flag("--no-auth", no_auth,
+               "Plain TCP, no keys: only on loopback endpoints (a one-machine grid, tests)");
+  app.add_option("--digest-function", digest_function,
+                 "Digest function of a new central store: xxh3-128 or sha256")
+      ->check(CLI::IsMember({"xxh3-128", "sha256"}))
+      ->capture_default_str();
+  app.add_flag("--require-sha256", options.require_sha256,
+               "Take work from clients this grid does not trust: SHA-256 only (a sha256 store)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -141,6 +162,24 @@ int run(int argc, char** argv) {
   options.max_store_bytes = *size;
   options.store_dir = store_dir;
   options.policy.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
+  options.digest_function = *cas::parse_digest_function(digest_function);
+  if (no_auth && (!key_file.empty() || !authorized_keys.empty())) {
+    throw Failure(kExitUsage, "--no-auth excludes --key and --authorized-keys");
+  }
+  if (!no_auth) {
+    if (key_file.empty() || authorized_keys.empty()) {
+      throw Failure(kExitUsage,
+                    "give --key FILE and --authorized-keys FILE (kiln keygen makes keys), or "
+                    "--no-auth for a loopback-only grid (docs/security.md)");
+    }
+    auto keys = proto::read_secret_key_file(key_file);
+    if (!keys.ok()) throw Failure(kExitUsage, "--key: " + keys.error().message);
+    if (auto pair = proto::check_key_pair(*keys, key_file); !pair.ok()) {
+      throw Failure(kExitUsage, "--key: " + pair.error().message);
+    }
+    options.secret_key = keys->secret_key;
+    options.authorized_keys_file = authorized_keys;
+  }
   options.drain_timeout = std::chrono::milliseconds(drain_timeout_ms);
 
   auto logger = std::make_shared<spdlog::logger>("kiln-scheduler",
@@ -155,7 +194,10 @@ int run(int argc, char** argv) {
   const int signal_fd = stop_signal_fd();
   options.signal_fd = signal_fd;
   auto created = Server::create(options, log);
-  if (!created.ok()) throw Failure(kExitFailure, created.error().message);
+  if (!created.ok()) {
+    throw Failure(created.error().code == Errc::kInvalidArgument ? kExitUsage : kExitFailure,
+                  created.error().message);
+  }
   std::unique_ptr<Server> server = std::move(created).value();
   if (!ready_file.empty()) write_ready_file(ready_file, *server);
   const Status status = server->run();

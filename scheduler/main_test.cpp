@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "proto/curve.h"
+#include "proto/key_files.h"
 #include "proto/transport.h"
 
 extern char** environ;  // NOLINT: POSIX's name for the process environment
@@ -91,8 +93,8 @@ class MainTest : public ::testing::Test {
 TEST_F(MainTest, ServesUntilSigterm) {
   const fs::path ready = dir_ / "ready";
   spawn({"--client-endpoint", "tcp://127.0.0.1:0", "--worker-endpoint", "tcp://127.0.0.1:0",
-         "--store", (dir_ / "store").string(), "--ready-file", ready.string(), "--max-size",
-         "64M"});
+         "--store", (dir_ / "store").string(), "--ready-file", ready.string(), "--max-size", "64M",
+         "--no-auth"});
   for (int i = 0; i < 500 && !fs::exists(ready); ++i) std::this_thread::sleep_for(milliseconds(10));
   std::istringstream lines(read(ready));
   std::string client_endpoint;
@@ -130,11 +132,51 @@ TEST_F(MainTest, UsageErrorsExitTwo) {
 }
 
 TEST_F(MainTest, FailuresExitOne) {
-  spawn({"--client-endpoint", "nonsense://x", "--store", (dir_ / "store").string()});
+  auto keys = proto::generate_curve_keypair();
+  ASSERT_TRUE(keys.ok());
+  ASSERT_TRUE(proto::write_key_files((dir_ / "scheduler").string(), *keys, "test").ok());
+  std::ofstream(dir_ / "authorized_keys") << "# nobody\n";
+  spawn({"--client-endpoint", "nonsense://x", "--store", (dir_ / "store").string(), "--key",
+         (dir_ / "scheduler.key").string(), "--authorized-keys",
+         (dir_ / "authorized_keys").string()});
   EXPECT_EQ(wait_exit(), 1);
   const std::string err = read(dir_ / "stderr");
   EXPECT_EQ(err.rfind("kiln-scheduler: error: cannot bind nonsense://x", 0), 0u) << err;
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+}
+
+// Trust on the command line: keys or --no-auth, and --no-auth only on
+// loopback; each a usage error in one line.
+TEST_F(MainTest, WithoutKeysOnlyLoopbackAndOnlyWhenAskedFor) {
+  spawn({"--store", (dir_ / "store").string()});
+  EXPECT_EQ(wait_exit(), 2);
+  EXPECT_NE(read(dir_ / "stderr").find("give --key FILE and --authorized-keys FILE"),
+            std::string::npos)
+      << read(dir_ / "stderr");
+  spawn(
+      {"--no-auth", "--client-endpoint", "tcp://0.0.0.0:0", "--store", (dir_ / "store").string()});
+  EXPECT_EQ(wait_exit(), 2);
+  const std::string err = read(dir_ / "stderr");
+  EXPECT_EQ(err.rfind("kiln-scheduler: error: refusing to serve tcp://0.0.0.0:0 without "
+                      "authentication",
+                      0),
+            0u)
+      << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+}
+
+TEST_F(MainTest, AReadableSecretKeyIsRefused) {
+  auto keys = proto::generate_curve_keypair();
+  ASSERT_TRUE(keys.ok());
+  ASSERT_TRUE(proto::write_key_files((dir_ / "scheduler").string(), *keys, "test").ok());
+  fs::permissions(dir_ / "scheduler.key", fs::perms::group_read | fs::perms::others_read,
+                  fs::perm_options::add);
+  std::ofstream(dir_ / "authorized_keys") << "";
+  spawn({"--store", (dir_ / "store").string(), "--key", (dir_ / "scheduler.key").string(),
+         "--authorized-keys", (dir_ / "authorized_keys").string()});
+  EXPECT_EQ(wait_exit(), 2);
+  EXPECT_NE(read(dir_ / "stderr").find("may be read by others: chmod 600"), std::string::npos)
+      << read(dir_ / "stderr");
 }
 
 }  // namespace

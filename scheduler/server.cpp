@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -104,8 +105,14 @@ Status Server::Impl::run() {
         {static_cast<void*>(clients), 0, ZMQ_POLLIN, 0},
         {static_cast<void*>(workers), 0, ZMQ_POLLIN, 0},
         {nullptr, wake_fd, ZMQ_POLLIN, 0},
+        {nullptr, options.signal_fd, static_cast<short>(options.signal_fd >= 0 ? ZMQ_POLLIN : 0),
+         0},
     };
-    if (options.signal_fd >= 0) items.push_back({nullptr, options.signal_fd, ZMQ_POLLIN, 0});
+    if (authenticated) {
+      items.push_back({static_cast<void*>(zap->socket()), 0, ZMQ_POLLIN, 0});
+      items.push_back({static_cast<void*>(client_monitor), 0, ZMQ_POLLIN, 0});
+      items.push_back({static_cast<void*>(worker_monitor), 0, ZMQ_POLLIN, 0});
+    }
     try {
       zmq::poll(items, wait);
     } catch (const zmq::error_t& e) {
@@ -116,7 +123,15 @@ Status Server::Impl::run() {
       std::uint64_t count = 0;
       (void)!::read(wake_fd, &count, sizeof count);
     }
-    if (items.size() > 3 && (items[3].revents & ZMQ_POLLIN) != 0) read_signals();
+    if ((items[3].revents & ZMQ_POLLIN) != 0) read_signals();
+    if (reload_requested.exchange(false)) reload_keys_now(now());
+    if (authenticated) {
+      // Handshakes first: a peer's messages can only follow its handshake.
+      zap->serve(
+          [this](const proto::ZapRequest& request) { return decide_connection(request, now()); });
+      read_monitor(client_monitor, Endpoint::kClients, now());
+      read_monitor(worker_monitor, Endpoint::kWorkers, now());
+    }
     if (Status s = serve(clients, false); !s.ok()) return s;
     if (Status s = serve(workers, true); !s.ok()) return s;
 
@@ -183,6 +198,11 @@ void Server::Impl::handle(proto::Received& received, bool worker_side) {
 void Server::Impl::read_signals() {
   signalfd_siginfo info{};
   while (::read(options.signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    if (info.ssi_signo == SIGHUP) {
+      log(LogLevel::kInfo, "received SIGHUP: reloading the authorized keys");
+      reload_requested.store(true);
+      continue;
+    }
     const std::string name = ::strsignal(static_cast<int>(info.ssi_signo));
     if (++signals_seen == 1) {
       log(LogLevel::kInfo, "received " + name + ": draining (send it again to stop now)");
@@ -428,6 +448,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, Logger log
   cas::StoreOptions store_options;
   store_options.dir = o.store_dir;
   store_options.max_size = o.max_store_bytes;
+  store_options.function = o.digest_function;
   if (o.store_map_size != 0) store_options.map_size = o.store_map_size;
   store_options.warn = [log = impl->log](std::string_view line) {
     log(LogLevel::kWarn, "store: " + std::string(line));
@@ -438,14 +459,21 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, Logger log
   impl->fn = impl->store->digest_function();
   impl->cas = std::make_unique<cas::CasService>(*impl->store);
 
-  auto clients = proto::make_router(impl->context, o.client_endpoint);
+  // The ZAP handler first: a CURVE server without one admits any key.
+  if (auto trust = impl->setup_trust(); !trust.ok()) return trust.error();
+  const proto::CurveServerKeys client_keys{o.secret_key, zap_domain(Endpoint::kClients)};
+  const proto::CurveServerKeys worker_keys{o.secret_key, zap_domain(Endpoint::kWorkers)};
+  auto clients = proto::make_router(impl->context, o.client_endpoint, {},
+                                    impl->authenticated ? &client_keys : nullptr);
   if (!clients.ok()) return clients.error();
   impl->clients = std::move(clients).value();
-  auto workers = proto::make_router(impl->context, o.worker_endpoint);
+  auto workers = proto::make_router(impl->context, o.worker_endpoint, {},
+                                    impl->authenticated ? &worker_keys : nullptr);
   if (!workers.ok()) return workers.error();
   impl->workers = std::move(workers).value();
   impl->client_endpoint = proto::bound_endpoint(impl->clients);
   impl->worker_endpoint = proto::bound_endpoint(impl->workers);
+  if (auto monitored = impl->monitor_handshakes(); !monitored.ok()) return monitored.error();
 
   impl->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (impl->wake_fd < 0) {
@@ -461,6 +489,12 @@ std::string Server::client_endpoint() const { return impl_->client_endpoint; }
 std::string Server::worker_endpoint() const { return impl_->worker_endpoint; }
 
 Status Server::run() { return impl_->run(); }
+
+void Server::reload_keys() {
+  impl_->reload_requested.store(true);
+  const std::uint64_t one = 1;
+  (void)!::write(impl_->wake_fd, &one, sizeof one);  // async-signal-safe
+}
 
 void Server::request_stop() {
   impl_->stop_requested.store(true);

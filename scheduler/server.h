@@ -28,6 +28,7 @@
 
 #include "base/log.h"
 #include "base/result.h"
+#include "cas/digest.h"
 #include "scheduler/dispatch.h"
 
 namespace kiln::scheduler {
@@ -45,14 +46,36 @@ struct ServerOptions {
   // server, polled by run() beside the sockets. main() blocks SIGTERM and
   // SIGINT in every thread and passes one here, so no signal handler and no
   // global is needed. The first signal drains (request_stop); a second one
-  // while draining stops at once. -1: none. The caller keeps it open.
+  // while draining stops at once. SIGHUP, if the signalfd has it, re-reads
+  // the authorized keys instead. -1: none. The caller keeps it open.
   int signal_fd = -1;
+  // The digest function of a new central store (an existing store keeps
+  // its own).
+  cas::DigestFunction digest_function = cas::DigestFunction::kXxh3_128;
+
+  // Trust (docs/security.md). With `secret_key` (this scheduler's CURVE
+  // secret key, Z85), both endpoints are CURVE servers: a peer connects only
+  // with a key that `authorized_keys_file` admits on that endpoint (workers
+  // on the worker endpoint, clients and read-only clients on the client
+  // endpoint), and each of its messages is checked against its role; the
+  // file is re-read on reload_keys() and SIGHUP, and a key no longer in it
+  // is refused from its next message on. Without `secret_key`, plain TCP:
+  // create() accepts that only for loopback endpoints.
+  std::string secret_key;
+  std::filesystem::path authorized_keys_file;
+  // Untrusted clients: the central store must use SHA-256, and a client
+  // naming XXH3-128 (whose collisions can be made to order) is refused with
+  // a message that says so.
+  bool require_sha256 = false;
 };
 
 class Server {
  public:
   // Opens the store and binds both endpoints. kUnavailable (bind failed),
-  // store errors as Store::open reports them.
+  // store errors as Store::open reports them, kInvalidArgument for trust
+  // settings that do not hold together (a bad key, an unreadable or
+  // malformed authorized-keys file, plain TCP on a non-loopback endpoint,
+  // require_sha256 with an XXH3 store).
   static Result<std::unique_ptr<Server>> create(ServerOptions options, Logger log);
   ~Server();
   Server(const Server&) = delete;
@@ -68,6 +91,10 @@ class Server {
   Status run();
   // Thread- and signal-safe: begin the drain.
   void request_stop();
+  // Thread- and signal-safe: re-read the authorized keys on the server's
+  // thread (as SIGHUP does). A file that cannot be read or parsed keeps the
+  // keys in force (logged).
+  void reload_keys();
 
  private:
   struct Impl;

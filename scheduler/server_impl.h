@@ -7,11 +7,13 @@
 #include <capnp/message.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,7 +23,10 @@
 
 #include "cas/cas_service.h"
 #include "cas/store.h"
+#include "proto/keys.h"
 #include "proto/transport.h"
+#include "proto/zap.h"
+#include "scheduler/access.h"
 #include "scheduler/dispatch.h"
 #include "scheduler/peer_guard.h"
 #include "scheduler/server.h"
@@ -96,6 +101,7 @@ struct Server::Impl {
     std::string name;
     Millis heartbeat_interval{1000};
     Millis next_heartbeat{0};
+    std::string key;  // its CURVE public key; "" without authentication
   };
   std::map<WorkerId, Session> sessions;
   // Error codes of non-retryable worker errors, by action, until the Fail
@@ -105,6 +111,24 @@ struct Server::Impl {
   std::uint64_t cache_hits = 0;
   std::uint64_t cache_misses = 0;
   std::uint64_t executed = 0;
+
+  // Trust (server_trust.cpp; docs/security.md). The ZAP handler is bound
+  // before the routers, so no handshake happens without it. The monitors
+  // report every handshake that failed (a key the handler refused, a peer
+  // without CURVE).
+  bool authenticated = false;
+  std::optional<proto::ZapHandler> zap;
+  proto::AuthorizedKeys keys;
+  zmq::socket_t client_monitor;
+  zmq::socket_t worker_monitor;
+  std::uint64_t refused_connections = 0;
+  std::uint64_t refused_messages = 0;
+  std::atomic<bool> reload_requested{false};
+  // One limit per kind of refusal, so a plain peer retrying its handshake
+  // every 100 ms cannot hide the refusal of a key.
+  enum class Refusal { kHandshake, kKey, kMessage };
+  std::array<LogLimiter, 3> trust_logs{LogLimiter{10, Millis{10000}}, LogLimiter{10, Millis{10000}},
+                                       LogLimiter{10, Millis{10000}}};
 
   Millis now() const { return std::chrono::duration_cast<Millis>(Clock::now() - started); }
 
@@ -116,6 +140,24 @@ struct Server::Impl {
   void read_signals();
   void begin_drain(Millis now);
   void shutdown();
+
+  // --- trust (server_trust.cpp) -------------------------------------------------
+
+  // In create(), before the routers bind: the keys, the ZAP handler; or the
+  // check that plain TCP stays on loopback.
+  Status setup_trust();
+  // After the routers bind: their monitors.
+  Status monitor_handshakes();
+  Result<proto::AuthorizedKeys> read_keys() const;
+  void reload_keys_now(Millis now);
+  std::optional<std::string> decide_connection(const proto::ZapRequest& request, Millis now);
+  void read_monitor(zmq::socket_t& monitor, Endpoint endpoint, Millis now);
+  // Whether the sender of `r` may send `kind` here. A sender whose key is
+  // not (or no longer) allowed on this endpoint gets nothing: false, the
+  // message counted and logged (rate-limited). A read-only key sending what
+  // it may not is answered permissionDenied: false.
+  bool admit(const proto::Received& r, Endpoint endpoint, Which kind, std::uint64_t id, Millis now);
+  void trust_warning(Refusal refusal, const std::string& line, Millis now);
 
   // --- messages (server_messages.cpp) ----------------------------------------------------------
 
@@ -163,6 +205,7 @@ struct Server::Impl {
     return std::as_bytes(std::span<const char>(text.data(), text.size()));
   }
   void warn_limited(const std::string& line, Millis now);
+  static std::string kind_name(Which kind);
 };
 
 }  // namespace kiln::scheduler

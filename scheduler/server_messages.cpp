@@ -32,7 +32,9 @@ constexpr Millis kMinHeartbeatInterval{10};
 // resourceExhausted (the policy keeps state for each).
 constexpr std::size_t kMaxPendingPerClient = 100000;
 
-std::string kind_name(Which kind) {
+}  // namespace
+
+std::string Server::Impl::kind_name(Which kind) {
   static constexpr const char* kNames[] = {"error",
                                            "workerHello",
                                            "heartbeat",
@@ -59,6 +61,8 @@ std::string kind_name(Which kind) {
   if (index < std::size(kNames)) return kNames[index];
   return "unknown kind " + std::to_string(index);
 }
+
+namespace {
 
 // Kinds that expect a reply, so they need a non-zero requestId.
 bool is_request(Which kind) {
@@ -111,6 +115,7 @@ void Server::Impl::on_client_message(const proto::Received& r, Millis now) {
   const std::uint64_t id = envelope.getRequestId();
   const auto body = envelope.getBody();
   const Which kind = body.which();
+  if (!admit(r, Endpoint::kClients, kind, id, now)) return;
   if (is_request(kind) && id == 0) {
     bad_message(false, r.peer, kind_name(kind) + " with requestId 0", now);
     return;
@@ -149,6 +154,7 @@ void Server::Impl::on_worker_message(const proto::Received& r, Millis now) {
   const auto envelope = (*r.message)->envelope();
   const auto body = envelope.getBody();
   const Which kind = body.which();
+  if (!admit(r, Endpoint::kWorkers, kind, envelope.getRequestId(), now)) return;
   if (is_request(kind) && envelope.getRequestId() == 0) {
     bad_message(true, r.peer, kind_name(kind) + " with requestId 0", now);
     return;
@@ -156,6 +162,9 @@ void Server::Impl::on_worker_message(const proto::Received& r, Millis now) {
   switch (kind) {
     case Which::WORKER_HELLO:
       on_hello(r.peer, body.getWorkerHello(), now);
+      if (auto session = sessions.find(r.peer); session != sessions.end()) {
+        session->second.key = r.user_id;
+      }
       return;
     case Which::HEARTBEAT:
       if (has_session(r.peer, kind)) policy.worker_heard(now, r.peer);
@@ -481,6 +490,10 @@ void Server::Impl::send_status(const proto::Received& r, std::uint64_t id, Milli
   response.setExecuted(executed);
   response.setUptimeMs(static_cast<std::uint64_t>(now.count()));
   response.setDraining(draining);
+  response.setAuthenticated(authenticated);
+  response.setRefusedConnections(refused_connections);
+  response.setRefusedMessages(refused_messages);
+  response.setRequireSha256(options.require_sha256);
   (void)proto::send(clients, r.peer, m, r.delimited);
 }
 
