@@ -33,6 +33,12 @@ constexpr std::array kKeys = {
               "launcher: append one line per compile (what happened and why) to this file"},
     ConfigKey{"remote_timeout", "KILN_REMOTE_TIMEOUT", "10",
               "launcher: seconds to wait for the grid's first answer before compiling here"},
+    ConfigKey{"scheduler_key", "KILN_SCHEDULER_KEY", "",
+              "the scheduler's CURVE public key (Z85, or its .pub file); empty = the one kiln up "
+              "recorded for this scheduler; 'none' = plain TCP (loopback only)"},
+    ConfigKey{"client_key", "KILN_CLIENT_KEY", "",
+              "this client's CURVE key file (kiln keygen); empty = the one kiln up recorded, "
+              "else <config dir>/client.key"},
 };
 
 std::string_view trim(std::string_view s) {
@@ -66,6 +72,14 @@ Error bad_value(std::string_view name, const ConfigValue& value, std::string_vie
   return make_error(Errc::kInvalidArgument, std::string(name) + ": '" + value.value + "' " +
                                                 std::string(why) + " (set by " + value.origin +
                                                 ")");
+}
+
+// tcp:// on 127.0.0.0/8, [::1] or localhost, or ipc://.
+bool is_loopback(std::string_view endpoint) {
+  if (endpoint.starts_with("ipc://")) return true;
+  if (!endpoint.starts_with("tcp://")) return false;
+  const std::string_view rest = endpoint.substr(6);
+  return rest.starts_with("127.") || rest.starts_with("localhost:") || rest.starts_with("[::1]:");
 }
 
 Result<bool> boolean(std::string_view name, const ConfigValue& value) {
@@ -127,6 +141,7 @@ Result<Config> Config::load(const std::map<std::string, std::string>& environmen
   if (config.values_["dir"].value.empty()) {
     config.values_["dir"].value = default_cache_dir(environment);
   }
+  config.config_dir_ = std::filesystem::path(file_name).parent_path();
   if (auto checked = config.check_values(); !checked.ok()) return checked.error();
   return config;
 }
@@ -159,6 +174,13 @@ Status Config::check_values() {
     *flag = *value;
   }
   logfile_ = entry("logfile").value;
+  scheduler_key_ = entry("scheduler_key").value;
+  if (!scheduler_key_.empty() && scheduler_key_ == "none" && !scheduler_.empty() &&
+      !is_loopback(scheduler_)) {
+    return bad_value("scheduler_key", entry("scheduler_key"),
+                     "(plain TCP) is for a scheduler on this machine only, not " + scheduler_);
+  }
+  client_key_ = entry("client_key").value;
   const ConfigValue& timeout = entry("remote_timeout");
   std::uint64_t seconds = 0;
   const auto [end, ec] =

@@ -75,6 +75,13 @@ class Config {
   bool readonly() const { return readonly_; }
   const std::string& logfile() const { return logfile_; }  // "" = no log
   std::chrono::seconds remote_timeout() const { return remote_timeout_; }
+  // Trust (docs/security.md): how to find the scheduler's public key and
+  // this client's key file; "" = as `kiln up` recorded them
+  // (client/grid/known_grid.h). scheduler_key "none" is plain TCP.
+  const std::string& scheduler_key() const { return scheduler_key_; }
+  const std::string& client_key() const { return client_key_; }
+  // The directory of the config file (where `kiln up` records its grids).
+  const std::filesystem::path& config_dir() const { return config_dir_; }
 
  private:
   Status check_values();
@@ -90,6 +97,9 @@ class Config {
   bool readonly_ = false;
   std::string logfile_;
   std::chrono::seconds remote_timeout_{10};
+  std::string scheduler_key_;
+  std::string client_key_;
+  std::filesystem::path config_dir_;
 };
 
 // `file_text` with `name = value` set: the last line setting `name` is

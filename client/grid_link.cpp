@@ -19,6 +19,7 @@ GridLink grid_link(char** argv) {
   };
   link.up = grid::run_up;
   link.status = grid::run_status;
+  link.keygen = grid::run_keygen;
   link.test = testing::run_test;
   return link;
 }

@@ -10,7 +10,8 @@
 //              before anything has been written.
 //   kiln-grid  grid_link.cpp: the grid client in-process.
 //
-// Paths that need the grid: `kiln up`, `kiln status`, `kiln run` with a
+// Paths that need the grid: `kiln up`, `kiln status`, `kiln keygen` (keys
+// are made by libzmq), `kiln run` with a
 // scheduler configured, the launcher compiling on the grid, and `kiln test`
 // (whose shards may run on the grid, and which reads XML with pugixml).
 #pragma once
@@ -27,6 +28,7 @@ struct GridLink {
   launcher::GridAccess access;
   grid::UpRunner up;
   grid::StatusRunner status;
+  grid::KeygenRunner keygen;
   testing::TestRunner test;
 };
 

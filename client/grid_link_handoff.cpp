@@ -61,6 +61,7 @@ GridLink grid_link(char** argv) {
   };
   link.up = [argv](Context&, const grid::UpOptions&) -> int { hand_over(argv); };
   link.status = [argv](Context&, const grid::StatusOptions&) -> int { hand_over(argv); };
+  link.keygen = [argv](Context&, const grid::KeygenOptions&) -> int { hand_over(argv); };
   link.test = [argv](Context&, const testing::TestOptions&) -> int { hand_over(argv); };
   return link;
 }

@@ -76,7 +76,7 @@ Context load_context(std::vector<std::string> after_dashes, const std::string& d
 
 bool is_subcommand(std::string_view word) {
   return word == "cas" || word == "run" || word == "test" || word == "up" || word == "status" ||
-         word == "config";
+         word == "config" || word == "keygen";
 }
 
 // `kiln gcc …`, kiln under another name (a symlink called gcc), and
@@ -122,8 +122,8 @@ int show_config(Context& ctx, const std::string& config_path) {
 ExecutorFactory run_executor(const GridLink& grid) {
   return [&grid](Context& ctx, cas::Store& store) -> std::unique_ptr<exec::ActionExecutor> {
     if (ctx.config.has_scheduler()) {
-      return grid.access.make_executor(store,
-                                       grid::grid_options(ctx.config, grid::GridUse::kAction));
+      return grid.access.make_executor(
+          store, check(grid::grid_options(ctx.config, grid::GridUse::kAction), "the grid"));
     }
     return std::make_unique<exec::LocalExecutor>(
         store, exec::LocalExecutorOptions{.work_root = ctx.config.dir() / "sandbox"});
@@ -162,6 +162,7 @@ int run(int argc, char** argv) {
   auto run_run = add_run_command(app, run_executor(grid));
   auto run_up = grid::add_up_command(app, grid.up);
   auto run_status = grid::add_status_command(app, grid.status);
+  auto run_keygen = grid::add_keygen_command(app, grid.keygen);
   auto run_test_cmd = testing::add_test_command(app, grid.test);
   CLI::App* config_cmd =
       app.add_subcommand("config", "Show every setting, its value and where it came from");
@@ -186,6 +187,7 @@ int run(int argc, char** argv) {
   }
   if (app.got_subcommand("up")) return run_up(ctx);
   if (app.got_subcommand("status")) return run_status(ctx);
+  if (app.got_subcommand("keygen")) return run_keygen(ctx);
   if (app.got_subcommand("test")) return run_test_cmd(ctx);
   return run_cas(ctx);
 }

@@ -167,7 +167,8 @@ struct Agent::Impl {
         queue.pop_front();
       }
       if (!connection) {
-        auto opened = proto::Connection::open(context, opt.scheduler_endpoint);
+        auto opened = proto::Connection::open(context, opt.scheduler_endpoint, {}, {},
+                                              opt.curve ? &*opt.curve : nullptr);
         if (opened.ok()) {
           connection = std::move(opened).value();
         } else {
@@ -432,7 +433,8 @@ struct Agent::Impl {
   std::optional<Session> open_session(std::uint64_t number) {
     const std::string identity =
         opt.worker_id + "/" + std::to_string(::getpid()) + "/" + std::to_string(number);
-    auto made = proto::make_dealer(context, opt.scheduler_endpoint, identity);
+    auto made = proto::make_dealer(context, opt.scheduler_endpoint, identity, {},
+                                   opt.curve ? &*opt.curve : nullptr);
     if (!made.ok()) {
       say(LogLevel::kWarn,
           "cannot connect to " + opt.scheduler_endpoint + ": " + made.error().message);
@@ -625,6 +627,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options, Logger log) {
   cas::StoreOptions store_options;
   store_options.dir = options.store_dir;
   store_options.max_size = options.max_store_bytes;
+  store_options.function = options.digest_function;
   if (options.store_map_size != 0) store_options.map_size = options.store_map_size;
   store_options.durable = false;  // a local tier: a crash may lose blobs, never serve wrong ones
   Impl* raw = impl.get();

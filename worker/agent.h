@@ -39,12 +39,14 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/log.h"
 #include "base/result.h"
 #include "cas/model.h"
+#include "proto/curve.h"
 
 namespace kiln::worker {
 
@@ -65,6 +67,11 @@ struct AgentOptions {
   std::chrono::milliseconds drain_timeout{30000};
   // Per CAS request of a slot (RemoteCasOptions::timeout).
   std::chrono::milliseconds cas_timeout{10000};
+  // This worker's CURVE keys and the scheduler's public key, for every
+  // connection to the scheduler; nullopt: plain TCP (docs/security.md).
+  std::optional<proto::CurveClientKeys> curve;
+  // The digest function of a new local store; it must be the scheduler's.
+  cas::DigestFunction digest_function = cas::DigestFunction::kXxh3_128;
 };
 
 // The platform properties every worker reports: os, arch (uname) and the

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -31,6 +32,8 @@
 #include "base/size.h"
 #include "cas/store.h"
 #include "exec/toolchain.h"
+#include "proto/curve.h"
+#include "proto/key_files.h"
 #include "worker/agent.h"
 
 namespace kiln::worker {
@@ -88,6 +91,31 @@ void watch_signals(const sigset_t& signals, Agent& agent, const std::atomic<bool
   }
 }
 
+// The keys for every connection to the scheduler, or none with --no-auth;
+// UsageError when they are missing or unreadable.
+std::optional<proto::CurveClientKeys> curve_keys(const std::string& key_file,
+                                                 const std::string& scheduler_key, bool no_auth) {
+  if (no_auth) {
+    if (!key_file.empty() || !scheduler_key.empty()) {
+      throw UsageError("--no-auth excludes --key and --scheduler-key");
+    }
+    return std::nullopt;
+  }
+  if (key_file.empty() || scheduler_key.empty()) {
+    throw UsageError(
+        "give --key FILE (kiln keygen) and --scheduler-key KEY, or --no-auth for a scheduler "
+        "started with --no-auth (docs/security.md)");
+  }
+  auto own = proto::read_secret_key_file(key_file);
+  if (!own.ok()) throw UsageError("--key: " + own.error().message);
+  if (auto pair = proto::check_key_pair(*own, key_file); !pair.ok()) {
+    throw UsageError("--key: " + pair.error().message);
+  }
+  auto server = proto::read_public_key(scheduler_key);
+  if (!server.ok()) throw UsageError("--scheduler-key: " + server.error().message);
+  return proto::CurveClientKeys{*server, *own};
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"kiln-worker: runs kiln actions leased by a kiln-scheduler"};
   app.set_version_flag("--version", "kiln-worker 0.1.0");
@@ -103,6 +131,10 @@ int run(int argc, char** argv) {
   std::uint64_t heartbeat_ms = 1000;
   std::uint64_t drain_ms = 30000;
   std::string log_level = "info";
+  std::string key_file;
+  std::string scheduler_key;
+  bool no_auth = false;
+  std::string digest_function = "xxh3-128";
   app.add_option("--scheduler", options.scheduler_endpoint,
                  "The scheduler's worker endpoint, e.g. tcp://host:7071")
       ->envname("KILN_SCHEDULER_WORKER")
@@ -126,6 +158,13 @@ int run(int argc, char** argv) {
                  "On SIGTERM, how long running actions may finish before they are killed");
   app.add_option("--log-level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  app.add_option("--key", key_file, "This worker's CURVE key file (kiln keygen)");
+  app.add_option("--scheduler-key", scheduler_key,
+                 "The scheduler's public key: Z85 text or its .pub file");
+  app.add_flag("--no-auth", no_auth, "Plain TCP to a scheduler started with --no-auth");
+  app.add_option("--digest-function", digest_function,
+                 "Digest function of a new local store: the scheduler's (xxh3-128 or sha256)")
+      ->check(CLI::IsMember({"xxh3-128", "sha256"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -146,6 +185,8 @@ int run(int argc, char** argv) {
   auto size = base::parse_size(max_size);
   if (!size.ok()) throw UsageError("--max-size: " + size.error().message);
   options.max_store_bytes = *size;
+  options.curve = curve_keys(key_file, scheduler_key, no_auth);
+  options.digest_function = *cas::parse_digest_function(digest_function);
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.drain_timeout = std::chrono::milliseconds(drain_ms);
   options.store_dir =

@@ -2,6 +2,7 @@
 #include "client/grid/commands.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,9 +14,13 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "base/files.h"
 #include "base/process.h"
 #include "base/size.h"
 #include "cas/store.h"
+#include "client/grid/known_grid.h"
+#include "proto/curve.h"
+#include "proto/key_files.h"
 #include "proto/transport.h"
 
 namespace kiln::client::grid {
@@ -55,6 +60,94 @@ struct ChildGuard {
 
 }  // namespace
 
+namespace {
+
+// kiln up's keys (docs/security.md): in `dir`, made the first time and kept
+// after, so a client key handed out stays good across restarts.
+struct UpKeys {
+  std::string scheduler_public;
+  fs::path scheduler_key;
+  fs::path worker_key;
+  fs::path client_key;
+  fs::path authorized_keys;
+};
+
+proto::CurveKeyPair key_pair(const fs::path& base, std::string_view comment) {
+  const std::string secret = base.string() + ".key";
+  if (::access(secret.c_str(), F_OK) == 0) {
+    auto keys = proto::read_secret_key_file(secret);
+    if (!keys.ok()) throw CommandError(kExitFailure, keys.error().message);
+    return std::move(keys).value();
+  }
+  auto keys = proto::generate_curve_keypair();
+  if (!keys.ok()) throw CommandError(kExitFailure, keys.error().message);
+  check(proto::write_key_files(base.string(), *keys, comment), "kiln up's keys");
+  return std::move(keys).value();
+}
+
+UpKeys up_keys(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  ::chmod(dir.c_str(), 0700);
+  UpKeys keys;
+  keys.scheduler_key = dir / "scheduler.key";
+  keys.worker_key = dir / "worker.key";
+  keys.client_key = dir / "client.key";
+  keys.authorized_keys = dir / "authorized_keys";
+  keys.scheduler_public = key_pair(dir / "scheduler", "kiln up's scheduler").public_key;
+  proto::AuthorizedKeys authorized;
+  authorized[key_pair(dir / "worker", "kiln up's workers").public_key] =
+      proto::AuthorizedKey{proto::Role::kWorker, "kiln-up-worker"};
+  authorized[key_pair(dir / "client", "kiln up's clients").public_key] =
+      proto::AuthorizedKey{proto::Role::kClient, "kiln-up-client"};
+  check(base::write_file_atomically(keys.authorized_keys.string(),
+                                    proto::format_authorized_keys(authorized), {.mode = 0600}),
+        "kiln up's authorized keys");
+  return keys;
+}
+
+// Waits for the scheduler's ready file: its client and worker endpoints.
+std::pair<std::string, std::string> wait_until_ready(pid_t scheduler, const fs::path& ready,
+                                                     int port, std::vector<pid_t>& children) {
+  std::string client_endpoint;
+  std::string worker_endpoint;
+  for (auto waited = 0ms; client_endpoint.empty(); waited += 20ms) {
+    if (::waitpid(scheduler, nullptr, WNOHANG) == scheduler) {
+      children.clear();
+      throw CommandError(kExitFailure, "kiln-scheduler exited at start (is port " +
+                                           std::to_string(port) + " in use? try --port 0)");
+    }
+    if (waited > 15s) throw CommandError(kExitFailure, "kiln-scheduler did not start within 15 s");
+    std::ifstream in(ready);
+    if (in) std::getline(in, client_endpoint) && std::getline(in, worker_endpoint);
+    if (worker_endpoint.empty()) client_endpoint.clear();
+    std::this_thread::sleep_for(20ms);
+  }
+  return {client_endpoint, worker_endpoint};
+}
+
+// Until SIGINT or SIGTERM, or the scheduler's exit (then kExitFailure).
+int supervise(const sigset_t& signals, pid_t scheduler, std::vector<pid_t>& children,
+              std::ostream& err) {
+  for (;;) {
+    int sig = 0;
+    if (::sigwait(&signals, &sig) != 0) continue;
+    if (sig != SIGCHLD) return kExitOk;
+    pid_t pid = 0;
+    int status = 0;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      std::erase(children, pid);
+      if (pid == scheduler) {
+        err << "kiln: error: kiln-scheduler exited; stopping the workers\n";
+        return kExitFailure;
+      }
+      err << "kiln: warning: a kiln-worker (pid " << pid << ") exited\n";
+    }
+  }
+}
+
+}  // namespace
+
 int run_up(Context& ctx, const UpOptions& opts) {
   if (opts.workers < 1) throw CommandError(kExitUsage, "--workers must be at least 1");
   const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path();
@@ -69,6 +162,8 @@ int run_up(Context& ctx, const UpOptions& opts) {
   fs::create_directories(state, ec);
   const fs::path ready = state / "scheduler.ready";
   fs::remove(ready, ec);
+  const std::optional<UpKeys> keys =
+      opts.no_auth ? std::nullopt : std::optional<UpKeys>(up_keys(state / "keys"));
 
   // Signals are taken synchronously (sigwait) so no handler or global is needed.
   sigset_t signals;
@@ -79,70 +174,95 @@ int run_up(Context& ctx, const UpOptions& opts) {
   ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   ChildGuard children;
-  const pid_t scheduler = spawn({scheduler_bin.string(), "--client-endpoint",
-                                 "tcp://127.0.0.1:" + std::to_string(opts.port),
-                                 "--worker-endpoint", "tcp://127.0.0.1:0", "--store",
-                                 (state / "scheduler").string(), "--ready-file", ready.string()});
-  children.pids.push_back(scheduler);
-
-  std::string client_endpoint;
-  std::string worker_endpoint;
-  for (auto waited = 0ms; client_endpoint.empty(); waited += 20ms) {
-    if (::waitpid(scheduler, nullptr, WNOHANG) == scheduler) {
-      children.pids.clear();
-      throw CommandError(kExitFailure, "kiln-scheduler exited at start (is port " +
-                                           std::to_string(opts.port) + " in use? try --port 0)");
-    }
-    if (waited > 15s) throw CommandError(kExitFailure, "kiln-scheduler did not start within 15 s");
-    std::ifstream in(ready);
-    if (in) std::getline(in, client_endpoint) && std::getline(in, worker_endpoint);
-    if (worker_endpoint.empty()) client_endpoint.clear();
-    std::this_thread::sleep_for(20ms);
+  std::vector<std::string> scheduler_args = {scheduler_bin.string(),
+                                             "--client-endpoint",
+                                             "tcp://127.0.0.1:" + std::to_string(opts.port),
+                                             "--worker-endpoint",
+                                             "tcp://127.0.0.1:0",
+                                             "--store",
+                                             (state / "scheduler").string(),
+                                             "--ready-file",
+                                             ready.string()};
+  if (keys) {
+    scheduler_args.insert(scheduler_args.end(),
+                          {"--key", keys->scheduler_key.string(), "--authorized-keys",
+                           keys->authorized_keys.string()});
+  } else {
+    scheduler_args.push_back("--no-auth");
   }
+  const pid_t scheduler = spawn(scheduler_args);
+  children.pids.push_back(scheduler);
+  const auto [client_endpoint, worker_endpoint] =
+      wait_until_ready(scheduler, ready, opts.port, children.pids);
 
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const int slots =
       opts.slots > 0 ? opts.slots : static_cast<int>((cores + opts.workers - 1) / opts.workers);
   for (int i = 0; i < opts.workers; ++i) {
     const std::string id = "up-" + std::to_string(i + 1);
-    children.pids.push_back(
-        spawn({worker_bin.string(), "--scheduler", worker_endpoint, "--id", id, "--slots",
-               std::to_string(slots), "--store", (state / id / "store").string(), "--work-dir",
-               (state / id / "work").string()}));
+    std::vector<std::string> worker_args = {worker_bin.string(),
+                                            "--scheduler",
+                                            worker_endpoint,
+                                            "--id",
+                                            id,
+                                            "--slots",
+                                            std::to_string(slots),
+                                            "--store",
+                                            (state / id / "store").string(),
+                                            "--work-dir",
+                                            (state / id / "work").string()};
+    if (keys) {
+      worker_args.insert(worker_args.end(), {"--key", keys->worker_key.string(), "--scheduler-key",
+                                             keys->scheduler_public});
+    } else {
+      worker_args.push_back("--no-auth");
+    }
+    children.pids.push_back(spawn(worker_args));
+  }
+  // Clients on this machine find the keys by the endpoint (known_grid.h);
+  // a later kiln up on the same endpoint rewrites the record.
+  if (keys) {
+    const fs::path record = known_grid_path(ctx.config.config_dir(), client_endpoint);
+    fs::create_directories(record.parent_path(), ec);
+    check(base::write_file_atomically(
+              record.string(), format_known_grid(KnownGrid{client_endpoint, keys->scheduler_public,
+                                                           keys->client_key.string()})),
+          "kiln up's record of the grid");
   }
 
   ctx.out << "KILN_SCHEDULER=" << client_endpoint << '\n';
   ctx.out.flush();
   ctx.err << "kiln: grid up: scheduler " << client_endpoint << ", " << opts.workers << " worker"
           << (opts.workers == 1 ? "" : "s") << " with " << slots << " slot"
-          << (slots == 1 ? "" : "s")
-          << " each\nkiln: use it with: export KILN_SCHEDULER=" << client_endpoint
+          << (slots == 1 ? "" : "s") << " each"
+          << (keys ? ", CURVE keys in " + (state / "keys").string() : ", no authentication")
+          << "\nkiln: use it with: export KILN_SCHEDULER=" << client_endpoint
           << "\nkiln: Ctrl-C stops it\n";
 
-  int exit_code = kExitOk;
-  for (bool running = true; running;) {
-    int sig = 0;
-    if (::sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGCHLD) {
-      pid_t pid = 0;
-      int status = 0;
-      while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-        std::erase(children.pids, pid);
-        if (pid == scheduler) {
-          ctx.err << "kiln: error: kiln-scheduler exited; stopping the workers\n";
-          exit_code = kExitFailure;
-          running = false;
-        } else {
-          ctx.err << "kiln: warning: a kiln-worker (pid " << pid << ") exited\n";
-        }
-      }
-    } else {
-      running = false;
-    }
-  }
+  const int exit_code = supervise(signals, scheduler, children.pids, ctx.err);
   ctx.err << "kiln: stopping the grid\n";
   stop_all(children.pids);
+  // The record stays: the keys outlive this run, so a client that still
+  // names this endpoint is told the grid is down, not that it has no key.
   return exit_code;
+}
+
+int run_keygen(Context& ctx, const KeygenOptions& opts) {
+  const std::string base =
+      opts.output.empty() ? (ctx.config.config_dir() / "client").string() : opts.output;
+  std::error_code ec;
+  fs::create_directories(fs::path(base).parent_path(), ec);
+  auto keys = proto::generate_curve_keypair();
+  if (!keys.ok()) throw CommandError(kExitFailure, keys.error().message);
+  const std::string comment =
+      opts.comment.empty() ? fs::path(base).filename().string() : opts.comment;
+  check(proto::write_key_files(base, *keys, comment));
+  ctx.out << keys->public_key << '\n';
+  ctx.err << "kiln: wrote " << base << ".key (secret, mode 0600) and " << base
+          << ".pub\nkiln: to admit it, add this line to the scheduler's authorized keys (then "
+             "send it SIGHUP):\n  "
+          << opts.role << " " << keys->public_key << " " << comment << '\n';
+  return kExitOk;
 }
 
 namespace {
@@ -151,15 +271,21 @@ std::string ago(std::uint64_t ms) { return std::to_string(ms) + " ms ago"; }
 
 // The scheduler's statusResponse; CommandError (failure) when it does not
 // answer with one.
-std::unique_ptr<proto::Decoded> fetch_status(zmq::context_t& context, const std::string& endpoint) {
-  auto connection = proto::Connection::open(context, endpoint);
+std::unique_ptr<proto::Decoded> fetch_status(zmq::context_t& context, const GridOptions& options) {
+  const std::string& endpoint = options.endpoint;
+  auto connection =
+      proto::Connection::open(context, endpoint, {}, {}, options.curve ? &*options.curve : nullptr);
   if (!connection.ok()) throw CommandError(kExitFailure, connection.error().message);
   auto reply =
       (*connection)
           ->call([](schema::Envelope::Builder e) { e.getBody().initStatusRequest(); }, 5000ms);
-  if (!reply.ok())
+  if (!reply.ok()) {
+    // A CURVE server says nothing to a key it refuses: that looks the same.
     throw CommandError(kExitFailure,
-                       "scheduler " + endpoint + " did not answer: " + reply.error().message);
+                       "scheduler " + endpoint + " did not answer: " + reply.error().message +
+                           (options.curve ? " (or it does not accept this client's key)"
+                                          : " (or it requires keys: docs/security.md)"));
+  }
   if (auto error = proto::error_of(**reply))
     throw CommandError(kExitFailure, "scheduler: " + error->message);
   if ((*reply)->envelope().getBody().which() != schema::Envelope::Body::STATUS_RESPONSE) {
@@ -171,10 +297,10 @@ std::unique_ptr<proto::Decoded> fetch_status(zmq::context_t& context, const std:
 
 }  // namespace
 
-Result<std::size_t> grid_slots(const std::string& endpoint) {
+Result<std::size_t> grid_slots(const GridOptions& options) {
   try {
     zmq::context_t context(1);
-    const auto reply = fetch_status(context, endpoint);
+    const auto reply = fetch_status(context, options);
     std::size_t slots = 0;
     for (auto w : reply->envelope().getBody().getStatusResponse().getWorkers())
       slots += w.getSlots();
@@ -190,8 +316,9 @@ int run_status(Context& ctx, const StatusOptions& opts) {
     throw CommandError(kExitUsage,
                        "no scheduler configured: set KILN_SCHEDULER (kiln up prints it)");
   }
+  const GridOptions options = check(grid_options(ctx.config, GridUse::kAction), "the grid");
   zmq::context_t context(1);
-  const auto reply = fetch_status(context, endpoint);
+  const auto reply = fetch_status(context, options);
   const auto s = reply->envelope().getBody().getStatusResponse();
   const std::uint64_t lookups = s.getActionCacheHits() + s.getActionCacheMisses();
   const double hit_rate =
@@ -219,7 +346,11 @@ int run_status(Context& ctx, const StatusOptions& opts) {
                         {"action_cache_misses", s.getActionCacheMisses()},
                         {"executed", s.getExecuted()},
                         {"uptime_ms", s.getUptimeMs()},
-                        {"draining", s.getDraining()}};
+                        {"draining", s.getDraining()},
+                        {"authenticated", s.getAuthenticated()},
+                        {"refused_connections", s.getRefusedConnections()},
+                        {"refused_messages", s.getRefusedMessages()},
+                        {"require_sha256", s.getRequireSha256()}};
     ctx.out << j.dump(2) << '\n';
     return kExitOk;
   }
@@ -227,8 +358,13 @@ int run_status(Context& ctx, const StatusOptions& opts) {
           << s.getUptimeMs() / 1000 << " s\n";
   ctx.out << "workers    " << s.getWorkers().size() << '\n';
   for (auto w : s.getWorkers()) {
+    std::string sandbox = "?";
+    for (auto p : w.getPlatform()) {
+      if (std::string_view(p.getName().cStr()) == "sandbox") sandbox = p.getValue().cStr();
+    }
     ctx.out << "  " << w.getWorkerId().cStr() << "  " << w.getBusy() << "/" << w.getSlots()
-            << " slots busy, heard " << ago(w.getLastHeardMsAgo()) << '\n';
+            << " slots busy, heard " << ago(w.getLastHeardMsAgo()) << ", sandbox " << sandbox
+            << '\n';
   }
   ctx.out << "queue      " << s.getQueued() << " queued, " << s.getRunning() << " running, "
           << s.getWaitingRequests() << " requests waiting\n";
@@ -237,6 +373,11 @@ int run_status(Context& ctx, const StatusOptions& opts) {
   if (s.getCacheMaxBytes() != 0) ctx.out << " of " << base::format_size(s.getCacheMaxBytes());
   ctx.out << "; " << s.getActionCacheHits() << " hits / " << lookups << " lookups ("
           << static_cast<int>(hit_rate) << "%); " << s.getExecuted() << " executed\n";
+  ctx.out << "trust      "
+          << (s.getAuthenticated() ? "CURVE keys required" : "no authentication (loopback only)")
+          << (s.getRequireSha256() ? ", sha256 required of clients" : "") << "; refused "
+          << s.getRefusedConnections() << " connections, " << s.getRefusedMessages()
+          << " messages\n";
   return kExitOk;
 }
 

@@ -14,6 +14,7 @@ std::function<int(Context&)> add_up_command(CLI::App& app, UpRunner run) {
   up->add_option("-p,--port", opts->port, "Scheduler client port on 127.0.0.1 (0: any free port)")
       ->capture_default_str();
   up->add_option("--slots", opts->slots, "Slots per worker (default: cores / workers)");
+  up->add_flag("--no-auth", opts->no_auth, "Plain TCP on loopback instead of CURVE keys");
   return [opts, run = std::move(run)](Context& ctx) { return run(ctx, *opts); };
 }
 
@@ -21,6 +22,19 @@ std::function<int(Context&)> add_status_command(CLI::App& app, StatusRunner run)
   auto opts = std::make_shared<StatusOptions>();
   CLI::App* status = app.add_subcommand("status", "Show the grid: workers, queue, cache");
   status->add_flag("--json", opts->json, "Machine-readable output");
+  return [opts, run = std::move(run)](Context& ctx) { return run(ctx, *opts); };
+}
+
+std::function<int(Context&)> add_keygen_command(CLI::App& app, KeygenRunner run) {
+  auto opts = std::make_shared<KeygenOptions>();
+  CLI::App* keygen = app.add_subcommand(
+      "keygen", "Make a CURVE key pair for a client, worker or scheduler (docs/security.md)");
+  keygen->add_option("-o,--output", opts->output,
+                     "Write NAME.key and NAME.pub (default: <config dir>/client)");
+  keygen->add_option("--comment", opts->comment, "What the key is for, in the files and logs");
+  keygen->add_option("--role", opts->role, "The role the printed authorized-keys line gives it")
+      ->check(CLI::IsMember({"client", "readonly", "worker"}))
+      ->capture_default_str();
   return [opts, run = std::move(run)](Context& ctx) { return run(ctx, *opts); };
 }
 

@@ -39,7 +39,8 @@ GridExecutor::~GridExecutor() = default;
 Result<exec::ExecutedAction> GridExecutor::execute(const cas::Digest& action_digest,
                                                    const cas::Action& action) {
   const cas::DigestFunction fn = local_.digest_function();
-  auto connection = proto::Connection::open(context_, options_.endpoint);
+  auto connection = proto::Connection::open(context_, options_.endpoint, {}, {},
+                                            options_.curve ? &*options_.curve : nullptr);
   if (!connection.ok()) return prefixed(connection.error(), "scheduler " + options_.endpoint);
   proto::Connection& conn = **connection;
   cas::RemoteCasOptions cas_options;

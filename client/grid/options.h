@@ -5,9 +5,11 @@
 
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "client/config.h"
+#include "proto/keys.h"
 
 namespace kiln::client::grid {
 
@@ -21,6 +23,8 @@ struct GridOptions {
   // used by one thread at a time), never while waiting on the scheduler:
   // `kiln test` runs several GridExecutors on one store.
   std::mutex* store_mutex = nullptr;
+  // This client's CURVE keys and the scheduler's; nullopt: plain TCP.
+  std::optional<proto::CurveClientKeys> curve;
 };
 
 // What the grid is asked to do, which decides how long to wait for it.
@@ -35,7 +39,15 @@ enum class GridUse {
 };
 
 // The options for the scheduler the configuration names (`endpoint` is ""
-// when it names none).
-GridOptions grid_options(const Config& config, GridUse use);
+// when it names none), with its keys (grid_keys).
+Result<GridOptions> grid_options(const Config& config, GridUse use);
+
+// The keys for the configured scheduler (docs/security.md): nullopt when
+// scheduler_key is "none" (plain TCP); else the scheduler's public key from
+// scheduler_key, or from the record `kiln up` made for this endpoint
+// (known_grid.h), and this client's key file from client_key, or that
+// record, or <config dir>/client.key. kInvalidArgument saying what to set
+// when a key cannot be found or read.
+Result<std::optional<proto::CurveClientKeys>> grid_keys(const Config& config);
 
 }  // namespace kiln::client::grid

@@ -3,22 +3,38 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include "client/grid/known_grid.h"
+#include "proto/key_files.h"
+#include "tests/support/temp_dir.h"
+
 namespace kiln::client::grid {
 namespace {
 
 using namespace std::chrono_literals;
 
-Config config_of(const std::map<std::string, std::string>& env) {
-  auto config = Config::load(env, "", "k.conf", {});
+// Plain TCP unless the test says otherwise, so no key files are needed.
+Config config_of(std::map<std::string, std::string> env,
+                 const std::string& config_file = "k.conf") {
+  env.try_emplace("KILN_SCHEDULER_KEY", "none");
+  auto config = Config::load(env, "", config_file, {});
   if (!config.ok()) throw std::runtime_error(config.error().message);
   return std::move(config).value();
 }
 
+GridOptions options_of(const Config& config, GridUse use) {
+  auto options = grid_options(config, use);
+  if (!options.ok()) throw std::runtime_error(options.error().message);
+  return std::move(options).value();
+}
+
 TEST(GridOptions, ACompileWaitsRemoteTimeoutAtEachStep) {
   const GridOptions o =
-      grid_options(config_of({{"KILN_SCHEDULER", "tcp://h:1"}, {"KILN_REMOTE_TIMEOUT", "3"}}),
-                   GridUse::kCompile);
-  EXPECT_EQ(o.endpoint, "tcp://h:1");
+      options_of(config_of({{"KILN_SCHEDULER", "tcp://127.0.0.1:1"}, {"KILN_REMOTE_TIMEOUT", "3"}}),
+                 GridUse::kCompile);
+  EXPECT_EQ(o.endpoint, "tcp://127.0.0.1:1");
   EXPECT_EQ(o.request_timeout, 3s);
   EXPECT_EQ(o.resubmit_interval, 3s);
   EXPECT_EQ(o.grace, 3s);
@@ -28,16 +44,17 @@ TEST(GridOptions, ACompileWaitsRemoteTimeoutAtEachStep) {
 
 TEST(GridOptions, ARemoteTimeoutOfZeroStillWaitsASecond) {
   const GridOptions o =
-      grid_options(config_of({{"KILN_SCHEDULER", "tcp://h:1"}, {"KILN_REMOTE_TIMEOUT", "0"}}),
-                   GridUse::kCompile);
+      options_of(config_of({{"KILN_SCHEDULER", "tcp://127.0.0.1:1"}, {"KILN_REMOTE_TIMEOUT", "0"}}),
+                 GridUse::kCompile);
   EXPECT_EQ(o.request_timeout, 1s);
   EXPECT_EQ(o.grace, 1s);
 }
 
 TEST(GridOptions, AnActionWaitsForItsOwnTimeout) {
-  const GridOptions o = grid_options(
-      config_of({{"KILN_SCHEDULER", "tcp://h:1"}, {"KILN_REMOTE_TIMEOUT", "3"}}), GridUse::kAction);
-  EXPECT_EQ(o.endpoint, "tcp://h:1");
+  const GridOptions o =
+      options_of(config_of({{"KILN_SCHEDULER", "tcp://127.0.0.1:1"}, {"KILN_REMOTE_TIMEOUT", "3"}}),
+                 GridUse::kAction);
+  EXPECT_EQ(o.endpoint, "tcp://127.0.0.1:1");
   EXPECT_EQ(o.request_timeout, 30s);
   EXPECT_EQ(o.resubmit_interval, 5s);
   EXPECT_EQ(o.default_action_timeout, 10min);
@@ -45,7 +62,7 @@ TEST(GridOptions, AnActionWaitsForItsOwnTimeout) {
 }
 
 TEST(GridOptions, NoSchedulerNoEndpoint) {
-  EXPECT_EQ(grid_options(config_of({}), GridUse::kAction).endpoint, "");
+  EXPECT_EQ(options_of(config_of({}), GridUse::kAction).endpoint, "");
 }
 
 }  // namespace

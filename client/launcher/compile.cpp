@@ -235,10 +235,13 @@ std::optional<PreprocessedAction> CompileJob::put_action(const std::string& prep
 Attempt CompileJob::attempt_grid(const PreprocessedAction& action,
                                  const std::vector<ManifestFile>& files,
                                  const std::function<void()>& remember) {
-  const grid::GridOptions options =
-      grid::grid_options(session_.ctx().config, grid::GridUse::kCompile);
-  auto grid = grid_.make_executor(session_.store(), options);
-  auto executed = grid->execute(action.digest, action.action);
+  // Keys that cannot be found are a grid this compile cannot use: it
+  // compiles here, and the log says why.
+  auto options = grid::grid_options(session_.ctx().config, grid::GridUse::kCompile);
+  Result<exec::ExecutedAction> executed =
+      options.ok()
+          ? grid_.make_executor(session_.store(), *options)->execute(action.digest, action.action)
+          : Result<exec::ExecutedAction>(options.error());
   const bool succeeded = executed.ok() && executed->result.exit_code == 0 && !executed->timed_out &&
                          executed->missing_outputs.empty();
   if (succeeded && executed->result.stderr_digest.size != 0) {

@@ -82,11 +82,11 @@ void write_reports(Context& ctx, const TestOptions& opts, const Suite& suite, Ru
 
 // Slots: -j, else this machine's cores, else on a grid every worker's
 // slots as the scheduler counts them now (8 if it has none yet).
-std::size_t count_slots(const TestOptions& opts, bool grid, const std::string& endpoint) {
+std::size_t count_slots(const TestOptions& opts, bool grid, const grid::GridOptions& options) {
   const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
   if (opts.jobs != 0) return opts.jobs;
   if (!grid) return cores;
-  auto counted = grid::grid_slots(endpoint);
+  auto counted = grid::grid_slots(options);
   if (!counted.ok())
     throw CommandError(kTestExitSetup, "cannot reach the grid: " + counted.error().message);
   return *counted != 0 ? *counted : 8;
@@ -129,13 +129,14 @@ int run_test(Context& ctx, const TestOptions& opts) {
   const Interrupt interrupt;
   const std::string& endpoint = ctx.config.scheduler();
   const bool grid = !endpoint.empty() && opts.ctest_dir.empty();
-  const std::size_t slots = count_slots(opts, grid, endpoint);
+  grid::GridOptions grid_options;
+  if (grid) grid_options = check(grid::grid_options(ctx.config, grid::GridUse::kAction));
+  grid_options.store_mutex = &shared.mutex;
+  const std::size_t slots = count_slots(opts, grid, grid_options);
   const bool progress =
       opts.progress == "always" || (opts.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
 
   const fs::path sandbox = ctx.config.dir() / "sandbox";
-  grid::GridOptions grid_options = grid::grid_options(ctx.config, grid::GridUse::kAction);
-  grid_options.store_mutex = &shared.mutex;
   ExecutorFactory make_executor = [&shared, grid_options, grid, sandbox,
                                    cancel =
                                        interrupt.fd()]() -> std::unique_ptr<exec::ActionExecutor> {

@@ -1,6 +1,8 @@
 # Helpers for grid scenarios (sourced after lib.sh): start a real
 # kiln-scheduler and kiln-worker processes on 127.0.0.1 with random ports,
-# and stop every process started here when the scenario ends.
+# and stop every process started here when the scenario ends. The grid
+# speaks CURVE with keys made here (kiln keygen): a scheduler key, a worker
+# key and a client key, exported for every kiln command of the scenario.
 BIN=$(dirname "$KILN")
 PIDS=()
 cleanup_grid() {
@@ -14,12 +16,34 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_scheduler CLIENT_PORT WORKER_PORT: sets SCHED_PID, CLIENT_EP, WORKER_EP.
+# make_keys: $KEYS/{scheduler,worker,client}.{key,pub} and
+# $KEYS/authorized_keys admitting the worker and the client (once).
+KEYS=$WORK/keys
+make_keys() {
+  [ -f "$KEYS/authorized_keys" ] && return 0
+  mkdir -p "$KEYS"
+  local name
+  for name in scheduler worker client; do
+    "$KILN" keygen -o "$KEYS/$name" --comment "e2e $name" >/dev/null 2>&1 || fail "kiln keygen $name failed"
+  done
+  {
+    echo "worker $(sed -n 's/^public = //p' "$KEYS/worker.pub") e2e-worker"
+    echo "client $(sed -n 's/^public = //p' "$KEYS/client.pub") e2e-client"
+  } >"$KEYS/authorized_keys"
+  export KILN_SCHEDULER_KEY=$KEYS/scheduler.pub KILN_CLIENT_KEY=$KEYS/client.key
+}
+
+# start_scheduler CLIENT_PORT WORKER_PORT [ARG...]: sets SCHED_PID,
+# CLIENT_EP, WORKER_EP.
 start_scheduler() {
-  local ready="$WORK/scheduler.ready"
+  local ready="$WORK/scheduler.ready" client_port=$1 worker_port=$2
+  shift 2
+  make_keys
   rm -f "$ready"
-  "$BIN/kiln-scheduler" --client-endpoint "tcp://127.0.0.1:$1" --worker-endpoint "tcp://127.0.0.1:$2" \
-    --store "$WORK/central" --ready-file "$ready" --heartbeat-ms 200 >>"$WORK/scheduler.log" 2>&1 &
+  "$BIN/kiln-scheduler" --client-endpoint "tcp://127.0.0.1:$client_port" \
+    --worker-endpoint "tcp://127.0.0.1:$worker_port" --store "$WORK/central" --ready-file "$ready" \
+    --heartbeat-ms 200 --key "$KEYS/scheduler.key" --authorized-keys "$KEYS/authorized_keys" "$@" \
+    >>"$WORK/scheduler.log" 2>&1 &
   SCHED_PID=$!
   PIDS+=("$SCHED_PID")
   for _ in $(seq 1 500); do
@@ -32,10 +56,13 @@ start_scheduler() {
   [ -n "$WORKER_EP" ] || fail "kiln-scheduler did not write its endpoints"
 }
 
-# start_worker ID SLOTS: sets LAST_WORKER_PID.
+# start_worker ID SLOTS [ARG...]: sets LAST_WORKER_PID.
 start_worker() {
-  "$BIN/kiln-worker" --scheduler "$WORKER_EP" --id "$1" --slots "$2" --store "$WORK/$1/store" \
-    --work-dir "$WORK/$1/work" --heartbeat-ms 200 >>"$WORK/$1.log" 2>&1 &
+  local id=$1 slots=$2
+  shift 2
+  "$BIN/kiln-worker" --scheduler "$WORKER_EP" --id "$id" --slots "$slots" --store "$WORK/$id/store" \
+    --work-dir "$WORK/$id/work" --heartbeat-ms 200 --key "$KEYS/worker.key" \
+    --scheduler-key "$KEYS/scheduler.pub" "$@" >>"$WORK/$id.log" 2>&1 &
   LAST_WORKER_PID=$!
   PIDS+=("$LAST_WORKER_PID")
 }
