@@ -25,6 +25,8 @@
 // malformed messages) is dropped.
 #include "proto/transport.h"
 
+#include <capnp/schema.h>
+
 #include <cerrno>
 #include <map>
 #include <set>
@@ -114,6 +116,8 @@ Errc errc_of(schema::Error::Code code) {
     case schema::Error::Code::CANCELLED:
     case schema::Error::Code::UNAVAILABLE:
       return Errc::kUnavailable;
+    case schema::Error::Code::PERMISSION_DENIED:
+      return Errc::kPermissionDenied;
     case schema::Error::Code::INTERNAL:
     default:
       return Errc::kInternal;
@@ -233,6 +237,7 @@ schema::Error::Code error_code_of(Errc code) {
     case Errc::kUnavailable:
       return schema::Error::Code::UNAVAILABLE;
     case Errc::kPermissionDenied:
+      return schema::Error::Code::PERMISSION_DENIED;
     case Errc::kIo:
     case Errc::kInternal:
       break;
@@ -253,8 +258,14 @@ std::optional<Error> error_of(const Decoded& reply) {
   const auto error = body.getError();
   const auto code = error.getCode();
   const auto text = error.getMessage();
-  return make_error(errc_of(code), "peer error " + std::to_string(static_cast<unsigned>(code)) +
-                                       ": " + std::string(text.cStr(), text.size()));
+  // The code by its schema name ("permissionDenied"), for one readable line.
+  const auto enumerants = capnp::Schema::from<schema::Error::Code>().getEnumerants();
+  const auto index = static_cast<unsigned>(code);
+  const std::string name = index < enumerants.size()
+                               ? std::string(enumerants[index].getProto().getName().cStr())
+                               : std::to_string(index);
+  return make_error(errc_of(code),
+                    "peer error " + name + ": " + std::string(text.cStr(), text.size()));
 }
 
 // ---- Connection -------------------------------------------------------------

@@ -56,12 +56,13 @@ start_scheduler() {
   [ -n "$WORKER_EP" ] || fail "kiln-scheduler did not write its endpoints"
 }
 
-# start_worker ID SLOTS [ARG...]: sets LAST_WORKER_PID.
+# start_worker ID SLOTS [ARG...]: sets LAST_WORKER_PID. WORKER_KEY names
+# another key file for it (default: the authorized worker key).
 start_worker() {
   local id=$1 slots=$2
   shift 2
   "$BIN/kiln-worker" --scheduler "$WORKER_EP" --id "$id" --slots "$slots" --store "$WORK/$id/store" \
-    --work-dir "$WORK/$id/work" --heartbeat-ms 200 --key "$KEYS/worker.key" \
+    --work-dir "$WORK/$id/work" --heartbeat-ms 200 --key "${WORKER_KEY:-$KEYS/worker.key}" \
     --scheduler-key "$KEYS/scheduler.pub" "$@" >>"$WORK/$id.log" 2>&1 &
   LAST_WORKER_PID=$!
   PIDS+=("$LAST_WORKER_PID")
