@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/size.h"
+#include "proto/keys.h"
 
 namespace kiln::client {
 namespace {
@@ -72,14 +73,6 @@ Error bad_value(std::string_view name, const ConfigValue& value, std::string_vie
   return make_error(Errc::kInvalidArgument, std::string(name) + ": '" + value.value + "' " +
                                                 std::string(why) + " (set by " + value.origin +
                                                 ")");
-}
-
-// tcp:// on 127.0.0.0/8, [::1] or localhost, or ipc://.
-bool is_loopback(std::string_view endpoint) {
-  if (endpoint.starts_with("ipc://")) return true;
-  if (!endpoint.starts_with("tcp://")) return false;
-  const std::string_view rest = endpoint.substr(6);
-  return rest.starts_with("127.") || rest.starts_with("localhost:") || rest.starts_with("[::1]:");
 }
 
 Result<bool> boolean(std::string_view name, const ConfigValue& value) {
@@ -176,7 +169,7 @@ Status Config::check_values() {
   logfile_ = entry("logfile").value;
   scheduler_key_ = entry("scheduler_key").value;
   if (!scheduler_key_.empty() && scheduler_key_ == "none" && !scheduler_.empty() &&
-      !is_loopback(scheduler_)) {
+      !proto::is_loopback_endpoint(scheduler_)) {
     return bad_value("scheduler_key", entry("scheduler_key"),
                      "(plain TCP) is for a scheduler on this machine only, not " + scheduler_);
   }

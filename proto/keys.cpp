@@ -142,4 +142,11 @@ std::string format_authorized_keys(const AuthorizedKeys& keys) {
   return out;
 }
 
+bool is_loopback_endpoint(std::string_view endpoint) {
+  if (endpoint.starts_with("ipc://") || endpoint.starts_with("inproc://")) return true;
+  if (!endpoint.starts_with("tcp://")) return false;
+  const std::string_view rest = endpoint.substr(6);
+  return rest.starts_with("127.") || rest.starts_with("localhost:") || rest.starts_with("[::1]:");
+}
+
 }  // namespace kiln::proto

@@ -79,4 +79,9 @@ using AuthorizedKeys = std::map<std::string, AuthorizedKey, std::less<>>;
 Result<AuthorizedKeys> parse_authorized_keys(std::string_view text, std::string_view file_name);
 std::string format_authorized_keys(const AuthorizedKeys& keys);
 
+// Whether a ZeroMQ endpoint is reachable only from this machine: tcp:// on
+// 127.0.0.0/8, [::1] or localhost, and ipc:// or inproc://. Plain TCP
+// without CURVE is allowed only there.
+bool is_loopback_endpoint(std::string_view endpoint);
+
 }  // namespace kiln::proto

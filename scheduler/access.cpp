@@ -20,13 +20,6 @@ bool may_connect(proto::Role role, Endpoint endpoint) {
                                         : role != proto::Role::kWorker;
 }
 
-bool is_loopback_endpoint(std::string_view endpoint) {
-  if (endpoint.starts_with("ipc://") || endpoint.starts_with("inproc://")) return true;
-  if (!endpoint.starts_with("tcp://")) return false;
-  const std::string_view rest = endpoint.substr(6);
-  return rest.starts_with("127.") || rest.starts_with("localhost:") || rest.starts_with("[::1]:");
-}
-
 bool may_send(std::optional<proto::Role> role, Endpoint endpoint, Which kind) {
   if (!role) return true;
   if (!may_connect(*role, endpoint)) return false;

@@ -33,10 +33,6 @@ std::optional<Endpoint> endpoint_of_domain(std::string_view domain);
 
 bool may_connect(proto::Role role, Endpoint endpoint);
 
-// Whether a ZeroMQ endpoint is reachable only from this machine: tcp:// on
-// 127.0.0.0/8, [::1] or localhost, and ipc:// or inproc://.
-bool is_loopback_endpoint(std::string_view endpoint);
-
 // `role` nullopt: authentication is off. Kinds an endpoint does not serve
 // at all are "allowed" here: the server answers them unknownKind as before.
 bool may_send(std::optional<proto::Role> role, Endpoint endpoint,

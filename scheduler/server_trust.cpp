@@ -68,7 +68,7 @@ Status Server::Impl::setup_trust() {
                         "authorized keys without a secret key: give the scheduler's key too");
     }
     for (const std::string& endpoint : {options.client_endpoint, options.worker_endpoint}) {
-      if (!is_loopback_endpoint(endpoint)) {
+      if (!proto::is_loopback_endpoint(endpoint)) {
         return make_error(Errc::kInvalidArgument,
                           "refusing to serve " + endpoint +
                               " without authentication: plain TCP is for loopback only (give "

@@ -11,6 +11,7 @@ namespace kiln::client::grid {
 
 Result<std::optional<proto::CurveClientKeys>> grid_keys(const Config& config) {
   using Keys = std::optional<proto::CurveClientKeys>;
+  // Config refuses "none" for a scheduler on another machine.
   if (config.scheduler_key() == "none") return Keys();
   std::string server_key = config.scheduler_key();
   std::string client_key = config.client_key();
