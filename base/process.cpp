@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -64,6 +65,16 @@ Result<pid_t> spawn(const SpawnSpec& spec) {
   }
   if (spec.stderr_fd >= 0) {
     posix_spawn_file_actions_adddup2(setup.actions(), spec.stderr_fd, STDERR_FILENO);
+  }
+  for (const auto& [ours, theirs] : spec.inherit_fds) {
+    const bool clobbers =
+        std::any_of(spec.inherit_fds.begin(), spec.inherit_fds.end(),
+                    [ours = ours](const auto& fds) { return fds.second == ours; });
+    if (theirs <= STDERR_FILENO || clobbers) {
+      return make_error(Errc::kInvalidArgument, "cannot hand descriptor " + std::to_string(ours) +
+                                                    " to the child as " + std::to_string(theirs));
+    }
+    posix_spawn_file_actions_adddup2(setup.actions(), ours, theirs);
   }
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(setup.actions(), spec.cwd.c_str());
   if (spec.own_process_group) {

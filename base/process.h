@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -30,6 +31,10 @@ struct SpawnSpec {
   bool stdin_null = false;
   int stdout_fd = -1;
   int stderr_fd = -1;
+  // More descriptors for the child: (ours, its number there). Its numbers
+  // are above 2 and none of ours is one of them (kInvalidArgument
+  // otherwise); every other descriptor opened close-on-exec stays closed.
+  std::vector<std::pair<int, int>> inherit_fds{};
   // Its own process group (so the whole group can be killed), with an
   // empty signal mask and default dispositions.
   bool own_process_group = false;

@@ -1,9 +1,11 @@
 // spawn / run_captured against real processes (/bin/sh).
 #include "base/process.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "tests/support/temp_dir.h"
@@ -63,6 +65,34 @@ TEST(Spawn, GivenEnvironmentCwdAndProcessGroup) {
   const std::string pid_text = std::to_string(*pid);
   EXPECT_EQ(line, "this " + std::filesystem::canonical(dir.path()).string() + " " + pid_text + " " +
                       pid_text + "\n");
+}
+
+TEST(Spawn, InheritedDescriptorsArriveUnderTheirNewNumbers) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  const int high = ::fcntl(fds[1], F_DUPFD_CLOEXEC, 20);
+  ::close(fds[1]);
+  SpawnSpec spec;
+  spec.argv = {"/bin/sh", "-c", "echo to-seven >&7; echo nine >&9 2>/dev/null || echo closed >&7"};
+  spec.inherit_fds = {{high, 7}};
+  auto pid = spawn(spec);
+  ::close(high);
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+  ASSERT_EQ(*wait_exit_code(*pid), 0);
+  char buffer[64];
+  const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+  ::close(fds[0]);
+  EXPECT_EQ(std::string(buffer, static_cast<std::size_t>(std::max<ssize_t>(n, 0))),
+            "to-seven\nclosed\n");
+}
+
+TEST(Spawn, AnInheritedDescriptorThatAnotherWouldOverwriteIsRefused) {
+  auto pid = spawn({.argv = {"/bin/true"}, .inherit_fds = {{10, 3}, {3, 4}}});
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(pid.error().code, Errc::kInvalidArgument);
+  auto low = spawn({.argv = {"/bin/true"}, .inherit_fds = {{10, 2}}});
+  ASSERT_FALSE(low.ok());
+  EXPECT_EQ(low.error().code, Errc::kInvalidArgument);
 }
 
 }  // namespace

@@ -36,27 +36,27 @@ Result<T> prefix(Result<T> result, const std::string& what) {
   return make_error(result.error().code, what + ": " + result.error().message);
 }
 
-// A sandbox directory that removes itself.
-class Sandbox {
+// An action's directory, which removes itself.
+class ActionDir {
  public:
-  static Result<Sandbox> create(const fs::path& root, bool keep) {
+  static Result<ActionDir> create(const fs::path& root, bool keep) {
     std::error_code ec;
     fs::create_directories(root, ec);
     if (ec) return make_error(Errc::kIo, "cannot create " + root.string() + ": " + ec.message());
     std::string templ = (root / "action-XXXXXX").string();
     if (::mkdtemp(templ.data()) == nullptr) {
-      return make_error(
-          Errc::kIo, "cannot create a sandbox in " + root.string() + ": " + std::strerror(errno));
+      return make_error(Errc::kIo, "cannot create an action directory in " + root.string() + ": " +
+                                       std::strerror(errno));
     }
-    return Sandbox(templ, keep);
+    return ActionDir(templ, keep);
   }
-  Sandbox(Sandbox&& other) noexcept : dir_(std::move(other.dir_)), keep_(other.keep_) {
+  ActionDir(ActionDir&& other) noexcept : dir_(std::move(other.dir_)), keep_(other.keep_) {
     other.dir_.clear();
   }
-  Sandbox& operator=(Sandbox&&) = delete;
-  Sandbox(const Sandbox&) = delete;
-  Sandbox& operator=(const Sandbox&) = delete;
-  ~Sandbox() {
+  ActionDir& operator=(ActionDir&&) = delete;
+  ActionDir(const ActionDir&) = delete;
+  ActionDir& operator=(const ActionDir&) = delete;
+  ~ActionDir() {
     if (dir_.empty() || keep_) return;
     std::error_code ec;
     make_writable(dir_);
@@ -65,7 +65,7 @@ class Sandbox {
   const fs::path& dir() const { return dir_; }
 
  private:
-  Sandbox(fs::path dir, bool keep) : dir_(std::move(dir)), keep_(keep) {}
+  ActionDir(fs::path dir, bool keep) : dir_(std::move(dir)), keep_(keep) {}
   // An action may leave read-only directories behind; remove_all needs w+x.
   static void make_writable(const fs::path& dir) {
     std::error_code ec;
@@ -199,9 +199,9 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
   if (command->arguments.empty())
     return make_error(Errc::kInvalidArgument, "command has no arguments");
 
-  auto sandbox = Sandbox::create(options.work_root, options.keep_sandbox);
-  if (!sandbox.ok()) return sandbox.error();
-  const fs::path& root = sandbox->dir();
+  auto action_dir = ActionDir::create(options.work_root, options.keep_sandbox);
+  if (!action_dir.ok()) return action_dir.error();
+  const fs::path& root = action_dir->dir();
 
   meta.input_fetch_start_us = now_us();
   if (auto s = cas::materialize_tree(store, action.input_root_digest, root); !s.ok()) {
@@ -227,8 +227,13 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
   spec.output_cap = options.output_cap;
   spec.cancel_fd = options.cancel_fd;
 
+  Result<RunOutcome> outcome = make_error(Errc::kInternal, "not run");
+  if (options.sandbox != nullptr) {
+    if (auto prepared = options.sandbox->prepare(root); !prepared.ok()) return prepared.error();
+  }
   meta.execution_start_us = now_us();
-  auto outcome = run_command(spec);
+  outcome = options.sandbox != nullptr ? options.sandbox->run(spec, root, wants_network(*command))
+                                       : run_command(spec);
   meta.execution_end_us = now_us();
   if (!outcome.ok()) return outcome.error();
   execution.timed_out = outcome->timed_out;

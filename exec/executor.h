@@ -1,9 +1,11 @@
 // The executor: one action, from digests to an ActionResult.
 //
 //   execute(store, action) = read the Command from the store
-//                          → materialize the input root into a fresh sandbox
+//                          → materialize the input root into a fresh directory
 //                          → create the parents of declared outputs
-//                          → run the command (runner.h) with its environment
+//                          → run the command with its environment, in the
+//                            options' Sandbox (sandbox.h) or straight
+//                            (runner.h)
 //                          → collect declared outputs into the store
 //                          → store stdout/stderr, fill in timings
 //
@@ -30,6 +32,7 @@
 #include "cas/digest.h"
 #include "cas/model.h"
 #include "cas/store.h"
+#include "exec/sandbox.h"
 
 namespace kiln::exec {
 
@@ -44,6 +47,9 @@ struct ExecutorOptions {
   // When set, held around every access to the store (a Store is used by
   // one thread at a time), never while the command runs.
   std::mutex* store_mutex = nullptr;
+  // Where the command runs (sandbox.h); nullptr: straight in its
+  // directory, as this process's user, with everything this process sees.
+  const Sandbox* sandbox = nullptr;
 };
 
 struct Execution {

@@ -1,4 +1,6 @@
-// The executor against a real LMDB store, real input trees and /bin/sh.
+// The executor against a real LMDB store, real input trees and /bin/sh;
+// every scenario runs straight in the action's directory and again in the
+// bubblewrap sandbox (skipped only where bubblewrap cannot work).
 #include "exec/executor.h"
 
 #include <gtest/gtest.h>
@@ -15,7 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ExecutorTest : public ::testing::Test {
+class ExecutorTest : public ::testing::TestWithParam<SandboxKind> {
  protected:
   void SetUp() override {
     base_ = fs::temp_directory_path() /
@@ -31,6 +33,12 @@ class ExecutorTest : public ::testing::Test {
     store_ = std::move(store).value();
     options_.work_root = base_ / "sandboxes";
     options_.worker_id = "test-worker";
+    if (GetParam() == SandboxKind::kBubblewrap) {
+      auto sandbox = Sandbox::create({.kind = SandboxKind::kBubblewrap, .scratch = base_});
+      if (!sandbox.ok()) GTEST_SKIP() << "no bubblewrap sandbox here: " << sandbox.error().message;
+      sandbox_.emplace(std::move(*sandbox));
+      options_.sandbox = &*sandbox_;
+    }
   }
   void TearDown() override {
     store_.reset();
@@ -75,9 +83,16 @@ class ExecutorTest : public ::testing::Test {
   fs::path base_;
   std::unique_ptr<cas::Store> store_;
   ExecutorOptions options_;
+  std::optional<Sandbox> sandbox_;
 };
 
-TEST_F(ExecutorTest, RunsTheCommandOnItsInputsAndCollectsOutputs) {
+INSTANTIATE_TEST_SUITE_P(Sandboxes, ExecutorTest,
+                         ::testing::Values(SandboxKind::kNone, SandboxKind::kBubblewrap),
+                         [](const auto& param_info) {
+                           return std::string(to_string(param_info.param));
+                         });
+
+TEST_P(ExecutorTest, RunsTheCommandOnItsInputsAndCollectsOutputs) {
   write_input("src/in.txt", "hello\n");
   const cas::Action action = make_action(
       "mkdir -p out/dir/sub && tr a-z A-Z < src/in.txt > out/upper.txt && echo x > out/dir/sub/f "
@@ -109,7 +124,7 @@ TEST_F(ExecutorTest, RunsTheCommandOnItsInputsAndCollectsOutputs) {
   EXPECT_TRUE(fs::is_empty(options_.work_root));
 }
 
-TEST_F(ExecutorTest, MissingOutputIsReportedAndNotCacheable) {
+TEST_P(ExecutorTest, MissingOutputIsReportedAndNotCacheable) {
   const cas::Action action = make_action("true", {"never-made.o"});
   auto execution = execute(*store_, action, options_);
   ASSERT_TRUE(execution.ok()) << execution.error().message;
@@ -117,7 +132,7 @@ TEST_F(ExecutorTest, MissingOutputIsReportedAndNotCacheable) {
   EXPECT_FALSE(cacheable(action, *execution));
 }
 
-TEST_F(ExecutorTest, FailingCommandIsAResultNotAnError) {
+TEST_P(ExecutorTest, FailingCommandIsAResultNotAnError) {
   const cas::Action action = make_action("echo broken >&2; exit 7");
   auto execution = execute(*store_, action, options_);
   ASSERT_TRUE(execution.ok());
@@ -126,7 +141,7 @@ TEST_F(ExecutorTest, FailingCommandIsAResultNotAnError) {
   EXPECT_FALSE(cacheable(action, *execution));
 }
 
-TEST_F(ExecutorTest, OutputThroughASymlinkOutsideIsRefused) {
+TEST_P(ExecutorTest, OutputThroughASymlinkOutsideIsRefused) {
   const cas::Action action = make_action("ln -s /etc/passwd stolen", {"stolen"});
   auto execution = execute(*store_, action, options_);
   ASSERT_FALSE(execution.ok());
@@ -134,14 +149,14 @@ TEST_F(ExecutorTest, OutputThroughASymlinkOutsideIsRefused) {
   EXPECT_NE(execution.error().message.find("stolen"), std::string::npos);
 }
 
-TEST_F(ExecutorTest, OutputDirectoryThroughASymlinkIsRefused) {
+TEST_P(ExecutorTest, OutputDirectoryThroughASymlinkIsRefused) {
   const cas::Action action = make_action("ln -s /etc d", {}, {"d"});
   auto execution = execute(*store_, action, options_);
   ASSERT_FALSE(execution.ok());
   EXPECT_EQ(execution.error().code, Errc::kInvalidArgument);
 }
 
-TEST_F(ExecutorTest, EscapingOutputPathsCannotEvenBeDeclared) {
+TEST_P(ExecutorTest, EscapingOutputPathsCannotEvenBeDeclared) {
   cas::Command command;
   command.arguments = {"true"};
   command.output_files = {"../escape"};
@@ -150,7 +165,7 @@ TEST_F(ExecutorTest, EscapingOutputPathsCannotEvenBeDeclared) {
   EXPECT_FALSE(cas::encode_command(command).ok());
 }
 
-TEST_F(ExecutorTest, TimeoutIsReportedAndNotCacheable) {
+TEST_P(ExecutorTest, TimeoutIsReportedAndNotCacheable) {
   const cas::Action action = make_action("sleep 30", {}, {}, 200);
   auto execution = execute(*store_, action, options_);
   ASSERT_TRUE(execution.ok());
@@ -158,7 +173,7 @@ TEST_F(ExecutorTest, TimeoutIsReportedAndNotCacheable) {
   EXPECT_FALSE(cacheable(action, *execution));
 }
 
-TEST_F(ExecutorTest, CancelledRunCollectsNothingAndIsNotCacheable) {
+TEST_P(ExecutorTest, CancelledRunCollectsNothingAndIsNotCacheable) {
   const int cancel = ::eventfd(1, EFD_CLOEXEC);  // cancelled before it starts
   ASSERT_GE(cancel, 0);
   const cas::Action action = make_action("sleep 30; echo x > out.txt", {"out.txt"});
@@ -176,7 +191,20 @@ TEST_F(ExecutorTest, CancelledRunCollectsNothingAndIsNotCacheable) {
   store_mutex.unlock();
 }
 
-TEST_F(ExecutorTest, MissingCommandBlobIsNotFound) {
+TEST_P(ExecutorTest, AProgramThatIsNotThereIsNotFound) {
+  cas::Action action = make_action("true");
+  cas::Command command;
+  command.arguments = {"kiln-no-such-program"};
+  command.environment = {{"PATH", "/usr/bin:/bin"}};
+  auto encoded = cas::encode_command(command);
+  ASSERT_TRUE(encoded.ok());
+  action.command_digest = *store_->put(*encoded);
+  auto execution = execute(*store_, action, options_);
+  ASSERT_FALSE(execution.ok());
+  EXPECT_EQ(execution.error().code, Errc::kNotFound) << execution.error().message;
+}
+
+TEST_P(ExecutorTest, MissingCommandBlobIsNotFound) {
   cas::Action action = make_action("true");
   action.command_digest = cas::digest_of(cas::DigestFunction::kXxh3_128, "no such command");
   auto execution = execute(*store_, action, options_);

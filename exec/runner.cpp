@@ -161,6 +161,7 @@ Result<RunOutcome> run_command(const RunSpec& spec) {
   child.stdout_fd = out->write.get();
   child.stderr_fd = err->write.get();
   child.own_process_group = true;
+  child.inherit_fds = spec.inherit_fds;
   const auto started = Clock::now();
   auto spawned = base::spawn(child);
   if (!spawned.ok()) return spawned.error();

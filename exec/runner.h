@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -30,6 +31,8 @@ struct RunSpec {
   std::chrono::milliseconds timeout{0};  // 0: none
   std::size_t output_cap = 64u << 20;    // per stream; the rest is discarded
   int cancel_fd = -1;                    // readable = kill the group now; -1: none
+  // More descriptors for the child (base::SpawnSpec::inherit_fds).
+  std::vector<std::pair<int, int>> inherit_fds{};
 };
 
 struct RunOutcome {

@@ -1,0 +1,121 @@
+// bubblewrap_argv(): see sandbox_args.h. The order of bwrap's options is
+// the order it performs them in: the system mounts first, then the
+// private /dev, /proc and temporary directories, and the action's root
+// last, so that a root below /tmp is mounted over the private /tmp rather
+// than hidden by it.
+#include "exec/sandbox_args.h"
+
+#include <algorithm>
+#include <charconv>
+#include <string_view>
+
+namespace kiln::exec {
+namespace {
+
+constexpr std::string_view kExitCodeKey = "\"exit-code\"";
+
+bool is_absolute_normal(std::string_view path) {
+  if (path.empty() || path.front() != '/') return false;
+  // No "." or ".." component and no empty component but the leading one.
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    const std::size_t end = std::min(path.find('/', start), path.size());
+    const std::string_view part = path.substr(start, end - start);
+    if (part == "." || part == "..") return false;
+    if (part.empty() && end != path.size()) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool path_within(std::string_view path, std::string_view dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
+  if (dir == "/") return !path.empty() && path.front() == '/';
+  if (path.size() < dir.size() || path.substr(0, dir.size()) != dir) return false;
+  return path.size() == dir.size() || path[dir.size()] == '/';
+}
+
+std::vector<std::string> setpriv_argv(const std::string& setpriv, const ActionCredentials& user) {
+  return {setpriv,
+          "--reuid",
+          std::to_string(user.uid),
+          "--regid",
+          std::to_string(user.gid),
+          "--clear-groups",
+          "--inh-caps=-all",
+          "--bounding-set=-all",
+          "--"};
+}
+
+std::string check_bubblewrap_call(const BubblewrapCall& call) {
+  if (call.bwrap.empty()) return "no bwrap program";
+  if (call.run_as) {
+    const bool shown =
+        std::any_of(call.system.begin(), call.system.end(),
+                    [&](const SystemMount& m) { return path_within(call.setpriv, m.path); });
+    if (call.setpriv.empty() || !shown) return "no setpriv inside the sandbox to change the user";
+  }
+  if (call.argv.empty()) return "empty command";
+  if (call.root_fd < 0 || call.status_fd < 0) return "missing descriptors";
+  if (!is_absolute_normal(call.root) || call.root == "/") {
+    return "the action directory '" + call.root + "' is not an absolute path below /";
+  }
+  if (!is_absolute_normal(call.cwd) || !path_within(call.cwd, call.root)) {
+    return "the working directory '" + call.cwd + "' is not inside the action directory";
+  }
+  for (const SystemMount& mount : call.system) {
+    if (path_within(call.root, mount.path)) {
+      return "the action directory " + call.root + " is inside " + mount.path +
+             ", which the sandbox shows read-only: choose a work directory elsewhere";
+    }
+  }
+  return "";
+}
+
+std::vector<std::string> bubblewrap_argv(const BubblewrapCall& call) {
+  std::vector<std::string> argv{call.bwrap};
+  if (!call.run_as) argv.emplace_back("--unshare-user");
+  argv.insert(argv.end(),
+              {"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"});
+  if (!call.network) argv.emplace_back("--unshare-net");
+  argv.insert(argv.end(), {"--hostname", "kiln", "--die-with-parent", "--new-session"});
+  for (const SystemMount& mount : call.system) {
+    if (mount.kind == SystemMount::Kind::kSymlink) {
+      argv.insert(argv.end(), {"--symlink", mount.target, mount.path});
+    } else {
+      argv.insert(argv.end(), {"--ro-bind", mount.path, mount.path});
+    }
+  }
+  argv.insert(argv.end(), {"--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
+                           "--perms", "1777", "--tmpfs", "/var/tmp"});
+  // The directories above the root, searchable, so that the action can
+  // reach its own files by their absolute paths (bwrap would make them
+  // private to root).
+  for (std::size_t slash = call.root.find('/', 1); slash != std::string::npos;
+       slash = call.root.find('/', slash + 1)) {
+    argv.insert(argv.end(), {"--perms", "0755", "--dir", call.root.substr(0, slash)});
+  }
+  argv.insert(argv.end(), {"--bind-fd", std::to_string(call.root_fd), call.root, "--chdir",
+                           call.cwd, "--json-status-fd", std::to_string(call.status_fd), "--"});
+  if (call.run_as) {
+    const std::vector<std::string> as_user = setpriv_argv(call.setpriv, *call.run_as);
+    argv.insert(argv.end(), as_user.begin(), as_user.end());
+  }
+  argv.insert(argv.end(), call.argv.begin(), call.argv.end());
+  return argv;
+}
+
+std::optional<int> bubblewrap_exit_code(std::string_view status_lines) {
+  const std::size_t key = status_lines.rfind(kExitCodeKey);
+  if (key == std::string_view::npos) return std::nullopt;
+  std::string_view rest = status_lines.substr(key + kExitCodeKey.size());
+  while (!rest.empty() && (rest.front() == ' ' || rest.front() == ':')) rest.remove_prefix(1);
+  int code = 0;
+  const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), code);
+  if (ec != std::errc() || end == rest.data()) return std::nullopt;
+  return code;
+}
+
+}  // namespace kiln::exec
