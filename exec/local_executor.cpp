@@ -4,11 +4,12 @@
 namespace kiln::exec {
 
 LocalExecutor::LocalExecutor(cas::Store& store, const LocalExecutorOptions& options)
-    : store_(store) {
+    : store_(store), sandbox_(options.sandbox) {
   options_.work_root = options.work_root;
   options_.worker_id = "local";
   options_.cancel_fd = options.cancel_fd;
   options_.store_mutex = options.store_mutex;
+  options_.sandbox = sandbox_.get();
 }
 
 Result<ExecutedAction> LocalExecutor::execute(const cas::Digest& action_digest,

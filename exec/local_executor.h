@@ -9,6 +9,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <mutex>
 
 #include "cas/store.h"
@@ -21,6 +22,9 @@ struct LocalExecutorOptions {
   std::filesystem::path work_root{};  // sandboxes are created under it
   int cancel_fd = -1;                 // readable = kill the running action
   std::mutex* store_mutex = nullptr;
+  // Where commands run (sandbox.h), shared by the executors of one
+  // command; nullptr: straight in their directory.
+  std::shared_ptr<const Sandbox> sandbox{};
 };
 
 class LocalExecutor final : public ActionExecutor {
@@ -36,6 +40,7 @@ class LocalExecutor final : public ActionExecutor {
 
  private:
   cas::Store& store_;
+  std::shared_ptr<const Sandbox> sandbox_;
   ExecutorOptions options_;
 };
 

@@ -20,7 +20,6 @@
 #include <cstring>
 
 #include "base/os_error.h"
-#include "base/program_path.h"
 #include "base/unique_fd.h"
 
 namespace kiln::exec {
@@ -186,7 +185,7 @@ Result<Sandbox> Sandbox::create(const SandboxSettings& settings) {
   if (::geteuid() == 0) {
     auto user = look_up_user(settings.action_user);
     if (!user.ok()) return user.error();
-    auto setpriv = base::find_program("setpriv");
+    auto setpriv = base::find_program("setpriv", {.path = settings.search_path});
     if (!setpriv) {
       return make_error(
           Errc::kUnavailable,
@@ -199,7 +198,7 @@ Result<Sandbox> Sandbox::create(const SandboxSettings& settings) {
   }
   if (settings.kind == SandboxKind::kNone) return sandbox;
 
-  auto bwrap = base::find_program("bwrap");
+  auto bwrap = base::find_program("bwrap", {.path = settings.search_path});
   if (!bwrap) {
     return make_error(Errc::kUnavailable,
                       "bubblewrap (bwrap) is not installed: apt-get install bubblewrap");

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/program_path.h"
 #include "base/result.h"
 #include "cas/model.h"
 #include "exec/runner.h"
@@ -53,12 +54,14 @@ struct SandboxSettings {
   bool allow_network = true;
   // Where the probe makes its scratch directory.
   std::filesystem::path scratch{};
+  // Where bwrap and setpriv are looked for (the process's PATH, say).
+  std::string search_path{base::kDefaultPath};
 };
 
 class Sandbox {
  public:
   // A sandbox of settings.kind. For kBubblewrap: finds bwrap (and setpriv
-  // when running as root) on the standard PATH, looks up the action user,
+  // when running as root) on settings.search_path, looks up the action user,
   // and runs `true` in a sandbox as an action would be run. Fails with
   // kUnavailable when bubblewrap is missing or cannot work here (no user
   // namespaces, say: the message is bwrap's), kNotFound when the action

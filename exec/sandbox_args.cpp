@@ -97,8 +97,11 @@ std::vector<std::string> bubblewrap_argv(const BubblewrapCall& call) {
        slash = call.root.find('/', slash + 1)) {
     argv.insert(argv.end(), {"--perms", "0755", "--dir", call.root.substr(0, slash)});
   }
-  argv.insert(argv.end(), {"--bind-fd", std::to_string(call.root_fd), call.root, "--chdir",
-                           call.cwd, "--json-status-fd", std::to_string(call.status_fd), "--"});
+  // The root itself (bwrap's scaffolding) read-only: besides the private
+  // temporary directories, the action's directory is the one it can write.
+  argv.insert(argv.end(),
+              {"--bind-fd", std::to_string(call.root_fd), call.root, "--remount-ro", "/", "--chdir",
+               call.cwd, "--json-status-fd", std::to_string(call.status_fd), "--"});
   if (call.run_as) {
     const std::vector<std::string> as_user = setpriv_argv(call.setpriv, *call.run_as);
     argv.insert(argv.end(), as_user.begin(), as_user.end());

@@ -50,6 +50,7 @@ TEST(BubblewrapArgv, NewNamespacesNoNetworkAndTheSystemReadOnly) {
   EXPECT_GE(find_run(argv, {"--dev", "/dev"}), 0);
   EXPECT_EQ(find_run(argv, {"/sys"}), -1);
   EXPECT_GE(find_run(argv, {"--bind-fd", "4", "/var/lib/kiln/work/action-1"}), 0);
+  EXPECT_GE(find_run(argv, {"--remount-ro", "/"}), 0);
   EXPECT_GE(find_run(argv, {"--chdir", "/var/lib/kiln/work/action-1/src"}), 0);
   EXPECT_GE(find_run(argv, {"--json-status-fd", "3"}), 0);
   // The command comes last, after "--", exactly as given.

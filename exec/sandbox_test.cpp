@@ -55,15 +55,17 @@ TEST_F(SandboxTest, TheActionWritesItsOwnDirectoryAndNothingElse) {
   const fs::path dir = action_dir("a");
   auto ran = run(dir,
                  "echo made > out.txt && mkdir -p sub && echo deep > sub/x && "
-                 "for p in /usr/kiln-escape /etc/kiln-escape /kiln-escape " +
-                     work_.path().string() +
-                     "/kiln-escape; do "
-                     "(echo no > $p) 2>/dev/null && echo WROTE $p; done; true");
+                 "for p in /usr/kiln-escape /etc/kiln-escape /kiln-escape /proc/kiln-escape; do "
+                 "(echo no > $p) 2>/dev/null && echo WROTE $p; done; "
+                 "echo no > " +
+                     (work_.path() / "kiln-escape").string() + " 2>/dev/null; true");
   ASSERT_TRUE(ran.ok()) << ran.error().message;
   EXPECT_EQ(ran->exit_code, 0) << ran->stderr_data;
   EXPECT_EQ(ran->stdout_data, "");
   EXPECT_TRUE(fs::exists(dir / "out.txt"));
   EXPECT_TRUE(fs::exists(dir / "sub/x"));
+  // Next to its directory is the sandbox's private scaffolding, or
+  // nothing it may write: never the host's work root.
   EXPECT_FALSE(fs::exists(work_.path() / "kiln-escape"));
   EXPECT_FALSE(fs::exists("/usr/kiln-escape"));
   EXPECT_FALSE(fs::exists("/etc/kiln-escape"));
