@@ -114,8 +114,9 @@ std::vector<cas::Property> default_platform(std::vector<cas::Property> extra) {
 
 struct Agent::Impl {
   AgentOptions opt;
-  std::vector<cas::Property> platform;  // default_platform(opt.platform)
+  std::vector<cas::Property> platform;  // default_platform(opt.platform) and the sandbox's
   Logger log;
+  std::optional<exec::Sandbox> sandbox;  // shared by the slots, read-only
   std::unique_ptr<cas::Store> store;
   std::mutex store_mutex;
   zmq::context_t context;
@@ -155,6 +156,7 @@ struct Agent::Impl {
     exec::ExecutorOptions executor;
     executor.work_root = opt.work_root;
     executor.worker_id = opt.worker_id;
+    executor.sandbox = &*sandbox;
     cas::RemoteCasOptions remote;
     remote.timeout = opt.cas_timeout;
     while (true) {
@@ -642,7 +644,31 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options, Logger log) {
   impl->store = std::move(store).value();
   impl->stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (impl->stop_fd < 0) return make_error(Errc::kIo, "eventfd failed");
-  impl->platform = default_platform(options.platform);
+
+  std::error_code ec;
+  std::filesystem::create_directories(options.work_root, ec);
+  if (ec) {
+    return make_error(Errc::kIo,
+                      "work directory " + options.work_root.string() + ": " + ec.message());
+  }
+  options.sandbox.scratch = options.work_root;
+  auto sandbox = exec::Sandbox::create(options.sandbox);
+  if (!sandbox.ok()) return sandbox.error();
+  impl->sandbox.emplace(std::move(*sandbox));
+  impl->say(LogLevel::kInfo, "sandbox: " + impl->sandbox->describe());
+  std::vector<cas::Property> platform = options.platform;
+  const auto named = [&](std::string_view name) {
+    return std::any_of(platform.begin(), platform.end(),
+                       [&](const cas::Property& p) { return p.name == name; });
+  };
+  if (!named(exec::kSandboxProperty)) {
+    platform.push_back(
+        {std::string(exec::kSandboxProperty), std::string(exec::to_string(impl->sandbox->kind()))});
+  }
+  if (!named(exec::kNetworkProperty) && impl->sandbox->allows_network()) {
+    platform.push_back({std::string(exec::kNetworkProperty), std::string(exec::kNetworkOn)});
+  }
+  impl->platform = default_platform(std::move(platform));
   impl->opt = std::move(options);
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }

@@ -46,6 +46,7 @@
 #include "base/log.h"
 #include "base/result.h"
 #include "cas/model.h"
+#include "exec/sandbox.h"
 #include "proto/curve.h"
 
 namespace kiln::worker {
@@ -58,7 +59,9 @@ struct AgentOptions {
   std::filesystem::path store_dir;      // the local tier
   std::uint64_t max_store_bytes = 0;
   std::uint64_t store_map_size = 0;  // LMDB address space; 0: the store's default
-  std::filesystem::path work_root;   // sandboxes
+  std::filesystem::path work_root;   // the actions' directories
+  // Where actions run (exec/sandbox.h). Its scratch is the work root.
+  exec::SandboxSettings sandbox{};
   std::chrono::milliseconds heartbeat_interval{1000};
   int liveness = 3;
   std::chrono::milliseconds backoff_initial{1000};
@@ -75,13 +78,16 @@ struct AgentOptions {
 };
 
 // The platform properties every worker reports: os, arch (uname) and the
-// user's extra ones, sorted.
+// user's extra ones, sorted. (Agent::create adds sandbox=<kind> and, when
+// actions may have it, network=on, unless the user named them.)
 std::vector<cas::Property> default_platform(std::vector<cas::Property> extra);
 
 class Agent {
  public:
-  // Checks the options and opens the local store (its errors as
-  // cas::Store::open reports them; kInvalidArgument for bad options). `log`
+  // Checks the options, opens the local store (its errors as
+  // cas::Store::open reports them; kInvalidArgument for bad options) and
+  // makes the sandbox in the work root (exec::Sandbox::create's errors:
+  // kUnavailable when bubblewrap cannot work here). `log`
   // is called from the agent's threads, concurrently: it must be
   // thread-safe.
   static Result<std::unique_ptr<Agent>> create(AgentOptions options, Logger log);

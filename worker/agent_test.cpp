@@ -265,7 +265,10 @@ TEST_F(AgentTest, HelloCarriesIdSlotsPlatformAndInterval) {
   EXPECT_EQ(body.getHeartbeatIntervalMs(), 50u);
   auto platform = cas::from_wire(body.getPlatform());
   ASSERT_TRUE(platform.ok()) << platform.error().message;
-  EXPECT_EQ(*platform, default_platform({{"toolchain", "gcc-12"}}));
+  // The sandbox and network properties come with the platform the user gave.
+  EXPECT_EQ(
+      *platform,
+      default_platform({{"toolchain", "gcc-12"}, {"sandbox", "bubblewrap"}, {"network", "on"}}));
 }
 
 TEST(DefaultPlatform, HasOsAndArchSortedAndUserValuesWin) {

@@ -10,7 +10,9 @@
 // Exit codes:
 //   0  stopped by SIGTERM/SIGINT (the first drains, a second kills the
 //      running actions at once)
-//   1  failure: the local store cannot be opened, ZeroMQ failed
+//   1  failure: the local store cannot be opened, the sandbox cannot work
+//      here (bubblewrap missing, no user namespaces: --sandbox=none says
+//      to run without), ZeroMQ failed
 //   2  usage or configuration error
 // Errors are one line on stderr: "kiln-worker: error: <what>".
 #include <signal.h>
@@ -29,8 +31,10 @@
 #include <vector>
 
 #include "base/log_spdlog.h"
+#include "base/program_path.h"
 #include "base/size.h"
 #include "cas/store.h"
+#include "exec/sandbox.h"
 #include "exec/toolchain.h"
 #include "proto/curve.h"
 #include "proto/key_files.h"
@@ -135,6 +139,9 @@ int run(int argc, char** argv) {
   std::string scheduler_key;
   bool no_auth = false;
   std::string digest_function = "xxh3-128";
+  std::string sandbox = "bubblewrap";
+  std::vector<std::string> sandbox_paths;
+  bool no_network = false;
   app.add_option("--scheduler", options.scheduler_endpoint,
                  "The scheduler's worker endpoint, e.g. tcp://host:7071")
       ->envname("KILN_SCHEDULER_WORKER")
@@ -165,6 +172,18 @@ int run(int argc, char** argv) {
   app.add_option("--digest-function", digest_function,
                  "Digest function of a new local store: the scheduler's (xxh3-128 or sha256)")
       ->check(CLI::IsMember({"xxh3-128", "sha256"}));
+  app.add_option("--sandbox", sandbox,
+                 "Where actions run: bubblewrap (own namespaces, the system read-only, no "
+                 "network) or none (straight in their directory; only where bubblewrap cannot "
+                 "work)")
+      ->check(CLI::IsMember({"bubblewrap", "none"}));
+  app.add_option("--sandbox-path", sandbox_paths,
+                 "A host path the sandbox shows read-only besides /usr, /etc, /opt, ... "
+                 "(repeatable; e.g. a compiler outside /usr)");
+  app.add_option("--action-user", options.sandbox.action_user,
+                 "Started as root: the user actions run as (default nobody)");
+  app.add_flag("--no-network", no_network,
+               "Refuse actions that ask for the network (platform network=on)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -187,6 +206,10 @@ int run(int argc, char** argv) {
   options.max_store_bytes = *size;
   options.curve = curve_keys(key_file, scheduler_key, no_auth);
   options.digest_function = *cas::parse_digest_function(digest_function);
+  options.sandbox.kind = *exec::parse_sandbox_kind(sandbox);
+  options.sandbox.read_only_paths.assign(sandbox_paths.begin(), sandbox_paths.end());
+  options.sandbox.allow_network = !no_network;
+  options.sandbox.search_path = env_or("PATH", std::string(base::kDefaultPath));
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.drain_timeout = std::chrono::milliseconds(drain_ms);
   options.store_dir =
@@ -206,11 +229,18 @@ int run(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  const exec::SandboxKind sandbox_kind = options.sandbox.kind;
   auto agent = Agent::create(std::move(options), [log](LogLevel level, const std::string& text) {
     log->log(to_spdlog(level), text);
   });
   if (!agent.ok()) {
     if (agent.error().code == Errc::kInvalidArgument) throw UsageError(agent.error().message);
+    if (agent.error().code == Errc::kUnavailable &&
+        sandbox_kind == exec::SandboxKind::kBubblewrap) {
+      throw std::runtime_error(agent.error().message +
+                               "; start with --sandbox=none to run actions without a sandbox "
+                               "(docs/security.md)");
+    }
     throw std::runtime_error(agent.error().message);
   }
   std::atomic<bool> done{false};
