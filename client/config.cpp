@@ -40,6 +40,11 @@ constexpr std::array kKeys = {
     ConfigKey{"client_key", "KILN_CLIENT_KEY", "",
               "this client's CURVE key file (kiln keygen); empty = the one kiln up recorded, "
               "else <config dir>/client.key"},
+    ConfigKey{"sandbox", "KILN_SANDBOX", "auto",
+              "where kiln run and kiln test run actions without a grid: bubblewrap, none, or "
+              "auto (bubblewrap where it works)"},
+    ConfigKey{"sandbox_paths", "KILN_SANDBOX_PATHS", "",
+              "':'-separated host paths the sandbox shows read-only besides /usr, /etc, /opt, ..."},
 };
 
 std::string_view trim(std::string_view s) {
@@ -183,6 +188,30 @@ Status Config::check_values() {
     return bad_value("remote_timeout", timeout, "is not a whole number of seconds (0 to 86400)");
   }
   remote_timeout_ = std::chrono::seconds(seconds);
+  const std::string& sandbox = entry("sandbox").value;
+  if (sandbox == "auto") {
+    sandbox_ = SandboxChoice::kAuto;
+  } else if (sandbox == "bubblewrap") {
+    sandbox_ = SandboxChoice::kBubblewrap;
+  } else if (sandbox == "none") {
+    sandbox_ = SandboxChoice::kNone;
+  } else {
+    return bad_value("sandbox", entry("sandbox"), "is not auto, bubblewrap or none");
+  }
+  sandbox_paths_.clear();
+  const std::string& paths = entry("sandbox_paths").value;
+  for (std::size_t start = 0; start < paths.size();) {
+    const std::size_t colon = std::min(paths.find(':', start), paths.size());
+    const std::string path = paths.substr(start, colon - start);
+    if (!path.empty()) {
+      if (path.front() != '/') {
+        return bad_value("sandbox_paths", entry("sandbox_paths"),
+                         "holds '" + path + "', which is not an absolute path");
+      }
+      sandbox_paths_.emplace_back(path);
+    }
+    start = colon + 1;
+  }
   return {};
 }
 

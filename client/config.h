@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 #include "cas/digest.h"
@@ -34,6 +35,11 @@ struct ConfigKey {
 
 // Every key kiln understands.
 std::span<const ConfigKey> config_keys();
+
+// Where actions run without a grid (exec/sandbox.h): bubblewrap where it
+// works (kAuto), bubblewrap or else an error, or straight in their
+// directory.
+enum class SandboxChoice { kAuto, kBubblewrap, kNone };
 
 // Where a value came from, for `kiln config` and error messages.
 enum class ConfigSource { kDefault, kFile, kEnvironment, kCommandLine };
@@ -80,6 +86,9 @@ class Config {
   // (client/grid/known_grid.h). scheduler_key "none" is plain TCP.
   const std::string& scheduler_key() const { return scheduler_key_; }
   const std::string& client_key() const { return client_key_; }
+  SandboxChoice sandbox() const { return sandbox_; }
+  // Host paths the sandbox shows read-only besides the system's (absolute).
+  const std::vector<std::filesystem::path>& sandbox_paths() const { return sandbox_paths_; }
   // The directory of the config file (where `kiln up` records its grids).
   const std::filesystem::path& config_dir() const { return config_dir_; }
 
@@ -99,6 +108,8 @@ class Config {
   std::chrono::seconds remote_timeout_{10};
   std::string scheduler_key_;
   std::string client_key_;
+  SandboxChoice sandbox_ = SandboxChoice::kAuto;
+  std::vector<std::filesystem::path> sandbox_paths_;
   std::filesystem::path config_dir_;
 };
 

@@ -58,6 +58,8 @@ TEST(Config, ValuesAreTyped) {
   EXPECT_FALSE(config->disable());
   EXPECT_FALSE(config->readonly());
   EXPECT_EQ(config->remote_timeout(), std::chrono::seconds(10));
+  EXPECT_EQ(config->sandbox(), SandboxChoice::kAuto);
+  EXPECT_TRUE(config->sandbox_paths().empty());
 
   const Env env{{"KILN_SCHEDULER", "tcp://10.0.0.1:7010"},
                 {"KILN_READONLY", "yes"},
@@ -72,6 +74,15 @@ TEST(Config, ValuesAreTyped) {
   EXPECT_EQ(config->remote_timeout(), std::chrono::seconds(3));
   EXPECT_EQ(config->max_size(), 0u);
   EXPECT_EQ(config->digest_function(), cas::DigestFunction::kSha256);
+
+  config = Config::load({{"KILN_SANDBOX", "none"}}, "sandbox_paths = /srv/tools::/opt/x\n",
+                        "k.conf", {});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->sandbox(), SandboxChoice::kNone);
+  EXPECT_EQ(config->sandbox_paths(), (std::vector<std::filesystem::path>{"/srv/tools", "/opt/x"}));
+  config = Config::load({}, "sandbox = bubblewrap\n", "k.conf", {});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->sandbox(), SandboxChoice::kBubblewrap);
 }
 
 // A value its key cannot take is an error naming the key, the value and
@@ -101,6 +112,12 @@ TEST(Config, ABadValueNamesTheKeyAndWhereItWasSet) {
       {{{"KILN_SCHEDULER", "localhost:7010"}},
        "",
        "scheduler: 'localhost:7010' is not a scheduler endpoint"},
+      {{{"KILN_SANDBOX", "docker"}},
+       "",
+       "sandbox: 'docker' is not auto, bubblewrap or none (set by KILN_SANDBOX)"},
+      {{{"KILN_SANDBOX_PATHS", "/usr/local/x:tools"}},
+       "",
+       "sandbox_paths: '/usr/local/x:tools' holds 'tools', which is not an absolute path"},
   };
   for (const Case& c : cases) {
     auto config = Config::load(c.env, c.file, "k.conf", {});

@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -100,6 +101,20 @@ std::vector<cas::Property> command_environment(const Context& ctx,
   std::vector<cas::Property> out;
   for (auto& [name, value] : chosen) out.push_back({name, value});
   return out;
+}
+
+std::vector<cas::Property> command_platform(const std::vector<std::string>& items) {
+  std::vector<cas::Property> pairs;
+  for (const std::string& item : items) {
+    const auto equals = item.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      throw CommandError(kExitUsage, "--platform '" + item + "' is not NAME=VALUE");
+    }
+    pairs.push_back({item.substr(0, equals), item.substr(equals + 1)});
+  }
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  return pairs;
 }
 
 }  // namespace kiln::client

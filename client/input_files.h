@@ -42,4 +42,9 @@ cas::Digest build_input_root(cas::Store& store, const std::filesystem::path& cwd
 std::vector<cas::Property> command_environment(const Context& ctx,
                                                const std::vector<std::string>& env);
 
+// The command's platform properties from --platform NAME=VALUE options,
+// sorted, duplicates dropped; CommandError (usage) for an item that is not
+// NAME=VALUE. network=on gives the action the network (exec/sandbox.h).
+std::vector<cas::Property> command_platform(const std::vector<std::string>& items);
+
 }  // namespace kiln::client

@@ -16,6 +16,7 @@
 #include "client/grid_link.h"
 #include "client/launcher/launcher.h"
 #include "client/launcher/stats_command.h"
+#include "client/local_sandbox.h"
 #include "client/run_command.h"
 #include "client/testing/command.h"
 #include "exec/local_executor.h"
@@ -126,7 +127,8 @@ ExecutorFactory run_executor(const GridLink& grid) {
           store, check(grid::grid_options(ctx.config, grid::GridUse::kAction), "the grid"));
     }
     return std::make_unique<exec::LocalExecutor>(
-        store, exec::LocalExecutorOptions{.work_root = ctx.config.dir() / "sandbox"});
+        store, exec::LocalExecutorOptions{.work_root = ctx.config.dir() / "sandbox",
+                                          .sandbox = make_local_sandbox(ctx)});
   };
 }
 

@@ -42,20 +42,6 @@ struct RunOptions {
   std::vector<std::string> command;
 };
 
-std::vector<cas::Property> parse_pairs(const std::vector<std::string>& items, const char* what) {
-  std::vector<cas::Property> pairs;
-  for (const std::string& item : items) {
-    const auto equals = item.find('=');
-    if (equals == std::string::npos || equals == 0) {
-      throw CommandError(kExitUsage, std::string(what) + " '" + item + "' is not NAME=VALUE");
-    }
-    pairs.push_back({item.substr(0, equals), item.substr(equals + 1)});
-  }
-  std::sort(pairs.begin(), pairs.end());
-  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
-  return pairs;
-}
-
 std::vector<std::string> sorted_paths(const fs::path& cwd, const std::vector<std::string>& given,
                                       const char* what) {
   std::set<std::string> paths;
@@ -118,7 +104,7 @@ int run(Context& ctx, const RunOptions& opts, const ExecutorFactory& make_execut
   command.environment = command_environment(ctx, opts.env);
   command.output_files = sorted_paths(cwd, opts.outputs, "output");
   command.output_directories = sorted_paths(cwd, opts.output_dirs, "output directory");
-  command.platform = parse_pairs(opts.platform, "--platform");
+  command.platform = command_platform(opts.platform);
   const std::string command_bytes = check(cas::encode_command(command), "command");
 
   cas::Action action;

@@ -35,6 +35,7 @@ void BinaryRoot::load() {
     throw CommandError(kTestExitSetup, "test binary '" + given + "' not found or not executable");
   binary_ = *found;
   base_env_ = command_environment(ctx_, opts_.env);
+  platform_ = command_platform(opts_.platform);
   args_.assign(opts_.command.begin() + 1, opts_.command.end());
 
   // Its non-system shared libraries, from ldd.
@@ -83,6 +84,7 @@ std::string BinaryRoot::cache_material(const std::string& id) const {
   std::string m = input_root_.to_string() + "\n" + program_;
   for (const std::string& a : args_) m += "\n" + a;
   for (const auto& p : base_env_) m += "\nenv " + p.name + "=" + p.value;
+  for (const auto& p : platform_) m += "\nplatform " + p.name + "=" + p.value;
   m += "\ntimeout " + std::to_string(per_test_timeout().count());
   return m + "\ntest " + id;
 }
@@ -93,6 +95,7 @@ Work BinaryRoot::action(std::vector<std::string> argv, std::vector<cas::Property
   command.arguments = std::move(argv);
   std::sort(env.begin(), env.end());
   command.environment = std::move(env);
+  command.platform = platform_;
   command.output_files = {kReportPath};
   if (opts_.sharding_env) command.output_files.push_back(kShardStatusPath);
   std::sort(command.output_files.begin(), command.output_files.end());

@@ -97,6 +97,7 @@ class BinaryRoot {
   std::string program_;
   std::vector<std::string> args_;
   std::vector<cas::Property> base_env_;
+  std::vector<cas::Property> platform_;  // --platform, in every shard's Command
   cas::Digest input_root_;
 };
 

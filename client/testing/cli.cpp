@@ -30,6 +30,9 @@ std::function<int(Context&)> add_test_command(CLI::App& app, TestRunner run) {
       ->allow_extra_args(false);
   cmd->add_option("--env", opts->env, "Pass NAME (from here) or NAME=VALUE to the tests")
       ->allow_extra_args(false);
+  cmd->add_option("--platform", opts->platform,
+                  "Platform property NAME=VALUE the shards need: a worker's, or network=on to "
+                  "give them the network in the sandbox (repeatable)");
   cmd->add_option("--junit", opts->junit, "Write a JUnit XML report to FILE");
   cmd->add_option("--json", opts->json, "Write a JSON report to FILE");
   cmd->add_option("--progress", opts->progress, "Live progress line: auto, always, never")
@@ -54,6 +57,10 @@ std::function<int(Context&)> add_test_command(CLI::App& app, TestRunner run) {
       throw CommandError(kExitUsage, "kiln test: --ctest takes no test binary after '--'");
     if (ctest && opts->sharding_env)
       throw CommandError(kExitUsage, "kiln test: --ctest and --sharding-env exclude each other");
+    if (ctest && !opts->platform.empty())
+      throw CommandError(kExitUsage,
+                         "kiln test: --platform is for a test binary's shards; CTest's tests run "
+                         "in place, unsandboxed");
     if (!ctest && opts->command.empty())
       throw CommandError(kExitUsage,
                          "kiln test: no test binary (kiln test [OPTIONS] -- BINARY [ARGS...] or "

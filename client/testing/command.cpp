@@ -25,6 +25,7 @@
 #include "base/files.h"
 #include "client/grid/commands.h"
 #include "client/grid/executor.h"
+#include "client/local_sandbox.h"
 #include "client/local_store.h"
 #include "client/testing/ctest_suite.h"
 #include "client/testing/engine.h"
@@ -136,14 +137,19 @@ int run_test(Context& ctx, const TestOptions& opts) {
   const bool progress =
       opts.progress == "always" || (opts.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
 
-  const fs::path sandbox = ctx.config.dir() / "sandbox";
-  ExecutorFactory make_executor = [&shared, grid_options, grid, sandbox,
+  const fs::path work_root = ctx.config.dir() / "sandbox";
+  // CTest's tests run in place (ctest_suite.h); the others as actions.
+  const std::shared_ptr<const exec::Sandbox> sandbox =
+      grid || !opts.ctest_dir.empty() ? nullptr : make_local_sandbox(ctx);
+  ExecutorFactory make_executor = [&shared, grid_options, grid, work_root, sandbox,
                                    cancel =
                                        interrupt.fd()]() -> std::unique_ptr<exec::ActionExecutor> {
     if (grid) return std::make_unique<grid::GridExecutor>(shared.store, grid_options);
     return std::make_unique<exec::LocalExecutor>(
-        shared.store, exec::LocalExecutorOptions{
-                          .work_root = sandbox, .cancel_fd = cancel, .store_mutex = &shared.mutex});
+        shared.store, exec::LocalExecutorOptions{.work_root = work_root,
+                                                 .cancel_fd = cancel,
+                                                 .store_mutex = &shared.mutex,
+                                                 .sandbox = sandbox});
   };
   const std::unique_ptr<Suite> suite =
       load_suite(ctx, opts, shared, interrupt, slots, std::move(make_executor));

@@ -21,6 +21,7 @@ struct TestOptions {
   bool no_cache = false;
   std::vector<std::string> data;
   std::vector<std::string> env;
+  std::vector<std::string> platform;  // NAME=VALUE: the shards' platform (network=on, ...)
   std::string junit;
   std::string json;
   std::string progress = "auto";  // auto (a terminal), always, never
