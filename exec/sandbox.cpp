@@ -1,5 +1,5 @@
 // Sandbox: see sandbox.h. The facts the pure argument builder needs are
-// gathered once, in create(): bwrap's and setpriv's paths, which of the
+// gathered once, in create(): bwrap's and kiln-run-as's paths, which of the
 // system directories exist here (and which are merged-/usr symlinks), and
 // the action user's ids. run() adds two descriptors per command: the
 // action's directory, which bwrap binds at its own path (so bwrap, running
@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "base/os_error.h"
+#include "base/program_path.h"
 #include "base/unique_fd.h"
 
 namespace kiln::exec {
@@ -150,14 +151,37 @@ std::string bwrap_complaint(const std::string& err) {
   return line.empty() ? "bwrap failed without a message" : line;
 }
 
-// setpriv exits 127 with "setpriv: failed to execute <program>: <why>"
-// when it cannot start the command: that is a missing program, not a
-// result.
-std::optional<Error> setpriv_failure(const RunOutcome& outcome, const std::string& program) {
-  constexpr std::string_view kFailed = "setpriv: failed to execute";
+// kiln-run-as exits 127 (not found) or 126 (cannot be run) with
+// "kiln-run-as: cannot run <program>: <why>" when it cannot start the
+// command, and 125 when it could not change the user: those are not
+// results.
+std::optional<Error> run_as_failure(const RunOutcome& outcome, const std::string& program) {
+  constexpr std::string_view kPrefix = "kiln-run-as: ";
   const std::string& err = outcome.stderr_data;
-  if (outcome.exit_code != 127 || err.rfind(kFailed, 0) != 0) return std::nullopt;
-  return Error{Errc::kNotFound, "cannot run " + program + ": " + err.substr(0, err.find('\n'))};
+  if (outcome.exit_code < 125 || outcome.exit_code > 127 || err.rfind(kPrefix, 0) != 0) {
+    return std::nullopt;
+  }
+  const std::string line = err.substr(0, err.find('\n'));
+  const Errc code = outcome.exit_code == 127   ? Errc::kNotFound
+                    : outcome.exit_code == 126 ? Errc::kPermissionDenied
+                                               : Errc::kInternal;
+  return Error{code,
+               (code == Errc::kInternal ? std::string() : "cannot run " + program + ": ") + line};
+}
+
+// kiln-run-as: the one given, or next to this executable, or on `path`.
+std::optional<std::string> find_run_as(const fs::path& given, std::string_view path) {
+  if (!given.empty()) {
+    if (base::is_executable_file(given.string())) return fs::absolute(given).string();
+    return std::nullopt;
+  }
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path beside = self.parent_path() / "kiln-run-as";
+    if (base::is_executable_file(beside.string())) return beside.string();
+  }
+  return base::find_program("kiln-run-as", {.path = path});
 }
 
 }  // namespace
@@ -185,16 +209,16 @@ Result<Sandbox> Sandbox::create(const SandboxSettings& settings) {
   if (::geteuid() == 0) {
     auto user = look_up_user(settings.action_user);
     if (!user.ok()) return user.error();
-    auto setpriv = base::find_program("setpriv", {.path = settings.search_path});
-    if (!setpriv) {
-      return make_error(
-          Errc::kUnavailable,
-          "setpriv (util-linux) is not on the PATH: it is needed to run actions as '" +
-              settings.action_user + "' when started as root");
+    auto run_as = find_run_as(settings.run_as_program, settings.search_path);
+    if (!run_as) {
+      return make_error(Errc::kUnavailable,
+                        "kiln-run-as is not installed next to this program or on the PATH: it "
+                        "runs actions as '" +
+                            settings.action_user + "' when started as root");
     }
     sandbox.run_as_ = user->ids;
     sandbox.user_name_ = user->name;
-    sandbox.setpriv_ = *setpriv;
+    sandbox.run_as_program_ = *run_as;
   }
   if (settings.kind == SandboxKind::kNone) return sandbox;
 
@@ -268,11 +292,11 @@ Result<RunOutcome> Sandbox::run(const RunSpec& spec, const fs::path& root, bool 
   if (kind_ == SandboxKind::kNone) {
     if (!run_as_) return run_command(spec);
     RunSpec as_user = spec;
-    as_user.argv = setpriv_argv(setpriv_, *run_as_);
+    as_user.argv = run_as_argv(run_as_program_, *run_as_);
     as_user.argv.insert(as_user.argv.end(), spec.argv.begin(), spec.argv.end());
     auto outcome = run_command(as_user);
     if (!outcome.ok()) return outcome;
-    if (auto failed = setpriv_failure(*outcome, spec.argv.front())) return *failed;
+    if (auto failed = run_as_failure(*outcome, spec.argv.front())) return *failed;
     return outcome;
   }
 
@@ -293,7 +317,7 @@ Result<RunOutcome> Sandbox::run(const RunSpec& spec, const fs::path& root, bool 
 
   BubblewrapCall call;
   call.bwrap = bwrap_;
-  call.setpriv = setpriv_;
+  call.run_as_program = run_as_program_;
   call.run_as = run_as_;
   call.system = system_;
   call.root = root.lexically_normal().string();
@@ -314,7 +338,7 @@ Result<RunOutcome> Sandbox::run(const RunSpec& spec, const fs::path& root, bool 
   if (!outcome.ok()) return outcome.error();
   if (outcome->timed_out || outcome->cancelled) return outcome;
   if (run_as_) {
-    if (auto failed = setpriv_failure(*outcome, spec.argv.front())) return *failed;
+    if (auto failed = run_as_failure(*outcome, spec.argv.front())) return *failed;
   }
   const auto exit_code = bubblewrap_exit_code(read_available(status_read.get()));
   if (!exit_code) {

@@ -54,14 +54,19 @@ struct SandboxSettings {
   bool allow_network = true;
   // Where the probe makes its scratch directory.
   std::filesystem::path scratch{};
-  // Where bwrap and setpriv are looked for (the process's PATH, say).
+  // Where bwrap is looked for (the process's PATH, say), and kiln-run-as
+  // when it is not next to this executable.
   std::string search_path{base::kDefaultPath};
+  // kiln-run-as, which starts actions as action_user when this process
+  // runs as root; empty: next to this executable, else on search_path.
+  std::filesystem::path run_as_program{};
 };
 
 class Sandbox {
  public:
-  // A sandbox of settings.kind. For kBubblewrap: finds bwrap (and setpriv
-  // when running as root) on settings.search_path, looks up the action user,
+  // A sandbox of settings.kind. Running as root: looks up the action user
+  // and finds kiln-run-as (kUnavailable without it). For kBubblewrap: finds
+  // bwrap on settings.search_path, looks up the action user,
   // and runs `true` in a sandbox as an action would be run. Fails with
   // kUnavailable when bubblewrap is missing or cannot work here (no user
   // namespaces, say: the message is bwrap's), kNotFound when the action
@@ -92,7 +97,7 @@ class Sandbox {
   SandboxKind kind_ = SandboxKind::kNone;
   bool allow_network_ = true;
   std::string bwrap_;
-  std::string setpriv_;
+  std::string run_as_program_;
   std::optional<ActionCredentials> run_as_;
   std::string user_name_;
   std::vector<SystemMount> system_;

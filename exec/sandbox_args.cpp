@@ -37,25 +37,14 @@ bool path_within(std::string_view path, std::string_view dir) {
   return path.size() == dir.size() || path[dir.size()] == '/';
 }
 
-std::vector<std::string> setpriv_argv(const std::string& setpriv, const ActionCredentials& user) {
-  return {setpriv,
-          "--reuid",
-          std::to_string(user.uid),
-          "--regid",
-          std::to_string(user.gid),
-          "--clear-groups",
-          "--inh-caps=-all",
-          "--bounding-set=-all",
-          "--"};
+std::vector<std::string> run_as_argv(std::string_view program, const ActionCredentials& user) {
+  return {std::string(program), std::to_string(user.uid), std::to_string(user.gid), "--"};
 }
 
 std::string check_bubblewrap_call(const BubblewrapCall& call) {
   if (call.bwrap.empty()) return "no bwrap program";
-  if (call.run_as) {
-    const bool shown =
-        std::any_of(call.system.begin(), call.system.end(),
-                    [&](const SystemMount& m) { return path_within(call.setpriv, m.path); });
-    if (call.setpriv.empty() || !shown) return "no setpriv inside the sandbox to change the user";
+  if (call.run_as && (call.run_as_program.empty() || call.run_as_program.front() != '/')) {
+    return "no kiln-run-as to change the user with";
   }
   if (call.argv.empty()) return "empty command";
   if (call.root_fd < 0 || call.status_fd < 0) return "missing descriptors";
@@ -99,11 +88,14 @@ std::vector<std::string> bubblewrap_argv(const BubblewrapCall& call) {
   }
   // The root itself (bwrap's scaffolding) read-only: besides the private
   // temporary directories, the action's directory is the one it can write.
-  argv.insert(argv.end(),
-              {"--bind-fd", std::to_string(call.root_fd), call.root, "--remount-ro", "/", "--chdir",
-               call.cwd, "--json-status-fd", std::to_string(call.status_fd), "--"});
+  argv.insert(argv.end(), {"--bind-fd", std::to_string(call.root_fd), call.root});
   if (call.run_as) {
-    const std::vector<std::string> as_user = setpriv_argv(call.setpriv, *call.run_as);
+    argv.insert(argv.end(), {"--ro-bind", call.run_as_program, std::string(kRunAsPath)});
+  }
+  argv.insert(argv.end(), {"--remount-ro", "/", "--chdir", call.cwd, "--json-status-fd",
+                           std::to_string(call.status_fd), "--"});
+  if (call.run_as) {
+    const std::vector<std::string> as_user = run_as_argv(kRunAsPath, *call.run_as);
     argv.insert(argv.end(), as_user.begin(), as_user.end());
   }
   argv.insert(argv.end(), call.argv.begin(), call.argv.end());

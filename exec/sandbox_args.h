@@ -26,8 +26,9 @@
 //   - started by root (`run_as`), bwrap does its mounts with root's
 //     privileges and no user namespace (a user namespace made by root maps
 //     the action to root's own uid, which still owns the host's files), and
-//     the command is started through setpriv, which takes the action user's
-//     real uid and gid, clears the supplementary groups and drops every
+//     the command is started through kiln-run-as (exec/run_as_main.cpp,
+//     bound read-only at kRunAsPath), which takes the action user's real
+//     uid and gid, clears the supplementary groups and drops every
 //     capability, bounding set included. The action directory must then
 //     belong to that user (Sandbox::prepare).
 #pragma once
@@ -56,9 +57,12 @@ struct ActionCredentials {
   unsigned gid = 0;
 };
 
+// Where kiln-run-as appears inside the sandbox.
+inline constexpr std::string_view kRunAsPath = "/.kiln/run-as";
+
 struct BubblewrapCall {
-  std::string bwrap;    // the program, absolute
-  std::string setpriv;  // absolute; used only with run_as, inside the sandbox
+  std::string bwrap;           // the program, absolute
+  std::string run_as_program;  // kiln-run-as on the host, absolute; used only with run_as
   std::optional<ActionCredentials> run_as;
   std::vector<SystemMount> system;
   std::string root;               // the action's directory, absolute
@@ -73,14 +77,14 @@ struct BubblewrapCall {
 // the call with check_bubblewrap_call().
 std::vector<std::string> bubblewrap_argv(const BubblewrapCall& call);
 
-// setpriv's argv (up to its "--") that starts a command as `user` with no
-// supplementary groups and no capabilities.
-std::vector<std::string> setpriv_argv(const std::string& setpriv, const ActionCredentials& user);
+// The argv of kiln-run-as at `program` (up to its "--") that starts a
+// command as `user` with no supplementary groups and no capabilities.
+std::vector<std::string> run_as_argv(std::string_view program, const ActionCredentials& user);
 
 // Why `call` cannot work, or "" when it can: a relative root or cwd, a cwd
 // outside the root, a root that is "/" or inside a system mount (it would
-// be hidden or read-only), an empty command, missing descriptors, a
-// setpriv that the sandbox does not show.
+// be hidden or read-only), an empty command, missing descriptors, no
+// kiln-run-as to change the user with.
 std::string check_bubblewrap_call(const BubblewrapCall& call);
 
 // What bwrap reported on its --json-status-fd: the command's exit code,

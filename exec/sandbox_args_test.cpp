@@ -12,7 +12,7 @@ namespace {
 BubblewrapCall typical() {
   BubblewrapCall call;
   call.bwrap = "/usr/bin/bwrap";
-  call.setpriv = "/usr/bin/setpriv";
+  call.run_as_program = "/opt/kiln/bin/kiln-run-as";
   call.system = {{SystemMount::Kind::kReadOnlyBind, "/usr", ""},
                  {SystemMount::Kind::kSymlink, "/bin", "usr/bin"},
                  {SystemMount::Kind::kReadOnlyBind, "/etc", ""}};
@@ -76,7 +76,7 @@ TEST(BubblewrapArgv, NetworkOnlyWhenAsked) {
   EXPECT_EQ(find_run(bubblewrap_argv(call), {"--unshare-net"}), -1);
 }
 
-TEST(BubblewrapArgv, AnotherUserComesFromSetprivInsideWithoutCapabilities) {
+TEST(BubblewrapArgv, AnotherUserComesFromKilnRunAsInside) {
   BubblewrapCall call = typical();
   call.run_as = ActionCredentials{65534, 65534};
   ASSERT_EQ(check_bubblewrap_call(call), "");
@@ -84,15 +84,15 @@ TEST(BubblewrapArgv, AnotherUserComesFromSetprivInsideWithoutCapabilities) {
   EXPECT_EQ(argv[0], "/usr/bin/bwrap");
   // Root's user namespace would map the action to root: none is made.
   EXPECT_EQ(find_run(argv, {"--unshare-user"}), -1);
-  const long setpriv = find_run(
-      argv, {"--", "/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-             "--inh-caps=-all", "--bounding-set=-all", "--", "cc", "-c", "a.c"});
-  EXPECT_EQ(setpriv, static_cast<long>(argv.size()) - 13);
+  EXPECT_GE(find_run(argv, {"--ro-bind", "/opt/kiln/bin/kiln-run-as", "/.kiln/run-as"}), 0);
+  const long run_as =
+      find_run(argv, {"--", "/.kiln/run-as", "65534", "65534", "--", "cc", "-c", "a.c"});
+  EXPECT_EQ(run_as, static_cast<long>(argv.size()) - 8);
 }
 
 TEST(BubblewrapArgv, WithoutAnotherUserANewUserNamespace) {
   EXPECT_GE(find_run(bubblewrap_argv(typical()), {"--unshare-user"}), 0);
-  EXPECT_EQ(find_run(bubblewrap_argv(typical()), {"/usr/bin/setpriv"}), -1);
+  EXPECT_EQ(find_run(bubblewrap_argv(typical()), {"/.kiln/run-as"}), -1);
 }
 
 TEST(CheckBubblewrapCall, RefusesWhatCannotBeConfined) {
@@ -119,9 +119,9 @@ TEST(CheckBubblewrapCall, RefusesWhatCannotBeConfined) {
   EXPECT_NE(check_bubblewrap_call(call), "");
   call = typical();
   call.run_as = ActionCredentials{1, 1};
-  call.setpriv.clear();
+  call.run_as_program.clear();
   EXPECT_NE(check_bubblewrap_call(call), "");
-  call.setpriv = "/home/admin/bin/setpriv";  // not shown in the sandbox
+  call.run_as_program = "bin/kiln-run-as";  // relative
   EXPECT_NE(check_bubblewrap_call(call), "");
 }
 

@@ -204,6 +204,46 @@ TEST_F(SandboxTest, RootRunsActionsAsTheActionUser) {
   EXPECT_NE(sandbox_->describe().find("actions as nobody"), std::string::npos);
 }
 
+// kiln-run-as, next to this test binary, on its own.
+std::string run_as_program() {
+  return (fs::read_symlink("/proc/self/exe").parent_path() / "kiln-run-as").string();
+}
+
+TEST(KilnRunAs, LeavesNothingOfRoot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "only root can change users";
+  auto ran = run_command({.argv = {run_as_program(), "65534", "65534", "--", "sh", "-c",
+                                   "id -u; id -g; id -G; grep -E '^(Cap|NoNewPrivs)' "
+                                   "/proc/self/status | tr -s '\\t' ' '"},
+                          .env = {"PATH=/usr/bin:/bin"},
+                          .cwd = "/"});
+  ASSERT_TRUE(ran.ok()) << ran.error().message;
+  EXPECT_EQ(ran->exit_code, 0) << ran->stderr_data;
+  EXPECT_EQ(ran->stdout_data,
+            "65534\n65534\n65534\nCapInh: 0000000000000000\nCapPrm: 0000000000000000\n"
+            "CapEff: 0000000000000000\nCapBnd: 0000000000000000\nCapAmb: 0000000000000000\n"
+            "NoNewPrivs: 1\n");
+}
+
+TEST(KilnRunAs, RefusesRootAndBadUsageAndSaysWhatItCannotRun) {
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{run_as_program(), "0", "0", "--", "true"},
+        std::vector<std::string>{run_as_program(), "x", "1", "--", "true"},
+        std::vector<std::string>{run_as_program(), "1", "1", "true"}}) {
+    auto ran = run_command({.argv = argv, .env = {"PATH=/usr/bin:/bin"}, .cwd = "/"});
+    ASSERT_TRUE(ran.ok()) << ran.error().message;
+    EXPECT_EQ(ran->exit_code, 125) << argv[1];
+    EXPECT_EQ(ran->stderr_data.rfind("kiln-run-as: ", 0), 0u) << ran->stderr_data;
+  }
+  if (::geteuid() != 0) return;
+  auto missing = run_command({.argv = {run_as_program(), "65534", "65534", "--", "kiln-no-such"},
+                              .env = {"PATH=/usr/bin:/bin"},
+                              .cwd = "/"});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->exit_code, 127);
+  EXPECT_EQ(missing->stderr_data,
+            "kiln-run-as: cannot run kiln-no-such: No such file or directory\n");
+}
+
 TEST(SandboxSettingsTest, BadSettingsAreClearErrors) {
   test_support::TempDir work;
   auto relative = Sandbox::create({.kind = SandboxKind::kBubblewrap,

@@ -14,7 +14,7 @@ packages=(
   libpugixml-dev                    # kiln test: GoogleTest XML in, JUnit XML out
   libgtest-dev libgmock-dev clang-format clang-tidy   # tests, formatting, naming
   python3 procps                    # end-to-end scenarios (JSON checks, pgrep)
-  bubblewrap util-linux             # the action sandbox (bwrap; setpriv when run as root)
+  bubblewrap                        # the action sandbox (bwrap)
   dpkg-dev libbenchmark-dev         # the real project (leveldb from apt-get source) and its tests
 )
 
