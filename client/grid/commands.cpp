@@ -19,6 +19,8 @@
 #include "base/size.h"
 #include "cas/store.h"
 #include "client/grid/known_grid.h"
+#include "client/local_sandbox.h"
+#include "exec/sandbox.h"
 #include "proto/curve.h"
 #include "proto/key_files.h"
 #include "proto/transport.h"
@@ -195,6 +197,9 @@ int run_up(Context& ctx, const UpOptions& opts) {
   const auto [client_endpoint, worker_endpoint] =
       wait_until_ready(scheduler, ready, opts.port, children.pids);
 
+  // The workers' sandbox, as the `sandbox` setting says (auto: bubblewrap
+  // where it works here).
+  const std::string sandbox(exec::to_string(make_local_sandbox(ctx)->kind()));
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const int slots =
       opts.slots > 0 ? opts.slots : static_cast<int>((cores + opts.workers - 1) / opts.workers);
@@ -210,7 +215,9 @@ int run_up(Context& ctx, const UpOptions& opts) {
                                             "--store",
                                             (state / id / "store").string(),
                                             "--work-dir",
-                                            (state / id / "work").string()};
+                                            (state / id / "work").string(),
+                                            "--sandbox",
+                                            sandbox};
     if (keys) {
       worker_args.insert(worker_args.end(), {"--key", keys->worker_key.string(), "--scheduler-key",
                                              keys->scheduler_public});
@@ -235,6 +242,7 @@ int run_up(Context& ctx, const UpOptions& opts) {
   ctx.err << "kiln: grid up: scheduler " << client_endpoint << ", " << opts.workers << " worker"
           << (opts.workers == 1 ? "" : "s") << " with " << slots << " slot"
           << (slots == 1 ? "" : "s") << " each"
+          << ", sandbox " << sandbox
           << (keys ? ", CURVE keys in " + (state / "keys").string() : ", no authentication")
           << "\nkiln: use it with: export KILN_SCHEDULER=" << client_endpoint
           << "\nkiln: Ctrl-C stops it\n";

@@ -12,6 +12,12 @@
 //                same executor called locally and a bare posix_spawn: p50/p99
 //   transfer     a 256 MiB tree uploaded to and fetched back from the
 //                scheduler's store, against `cp -r` of the same tree
+//   trust        dispatch with 50 fake workers, and the trivial action's
+//                latency through the grid, with CURVE keys on every socket
+//                against plain TCP, alternating rounds (issue "Trust")
+//   sandbox      the trivial action through the executor in the bubblewrap
+//                sandbox against the same executor running it straight,
+//                alternating: p50/p99 and the time added
 //
 // Prints tab-separated lines "name<TAB>value<TAB>unit"; scripts/bench/grid.sh
 // turns them into the table.
@@ -22,6 +28,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -32,6 +39,8 @@
 #include "cas/wire_model.h"
 #include "exec/executor.h"
 #include "exec/runner.h"
+#include "exec/sandbox.h"
+#include "proto/curve.h"
 #include "proto/transport.h"
 #include "scheduler/server.h"
 #include "worker/agent.h"
@@ -62,14 +71,45 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+// CURVE keys for a scheduler, its workers and a client, and the
+// authorized-keys file that admits them.
+struct Keys {
+  kiln::proto::CurveKeyPair scheduler, worker, client;
+  fs::path authorized;
+  explicit Keys(const fs::path& dir) {
+    scheduler = must(kiln::proto::generate_curve_keypair(), "keypair");
+    worker = must(kiln::proto::generate_curve_keypair(), "keypair");
+    client = must(kiln::proto::generate_curve_keypair(), "keypair");
+    fs::create_directories(dir);
+    authorized = dir / "authorized_keys";
+    std::ofstream(authorized) << "worker " << worker.public_key << " bench-worker\nclient "
+                              << client.public_key << " bench-client\n";
+  }
+  kiln::proto::CurveClientKeys as_worker() const { return {scheduler.public_key, worker}; }
+  kiln::proto::CurveClientKeys as_client() const { return {scheduler.public_key, client}; }
+};
+
+// The keys a peer connects with: none (plain TCP) or its pair.
+struct PeerKeys {
+  std::optional<kiln::proto::CurveClientKeys> worker, client;
+  const kiln::proto::CurveClientKeys* for_worker() const { return worker ? &*worker : nullptr; }
+  const kiln::proto::CurveClientKeys* for_client() const { return client ? &*client : nullptr; }
+};
+
 struct Grid {
   std::unique_ptr<kiln::scheduler::Server> server;
   std::thread thread;
   std::string client_ep, worker_ep;
-  explicit Grid(const fs::path& dir) {
+  PeerKeys peers;
+  explicit Grid(const fs::path& dir, const Keys* keys = nullptr) {
     kiln::scheduler::ServerOptions o;
     o.store_dir = dir / "central";
     o.policy.heartbeat_interval = 1000ms;
+    if (keys != nullptr) {
+      o.secret_key = keys->scheduler.secret_key;
+      o.authorized_keys_file = keys->authorized;
+      peers = {keys->as_worker(), keys->as_client()};
+    }
     server = must(kiln::scheduler::Server::create(o, [](auto, const std::string&) {}), "server");
     client_ep = server->client_endpoint();
     worker_ep = server->worker_endpoint();
@@ -83,7 +123,7 @@ struct Grid {
 
 // A local store holding one Command (`true`) and an empty input root,
 // uploaded to the grid; returns the action template.
-kiln::cas::Action prepare(const fs::path& dir, zmq::context_t& ctx, const std::string& client_ep,
+kiln::cas::Action prepare(const fs::path& dir, zmq::context_t& ctx, const Grid& grid,
                           std::unique_ptr<kiln::cas::Store>& local) {
   kiln::cas::StoreOptions so;
   so.dir = dir / "client";
@@ -98,7 +138,9 @@ kiln::cas::Action prepare(const fs::path& dir, zmq::context_t& ctx, const std::s
   const std::string empty_dir = must(kiln::cas::encode_directory({}, kFn), "dir");
   action.input_root_digest = must(local->put(empty_dir), "put");
   const Digest empty_blob = must(local->put(std::string_view()), "put");
-  auto conn = must(kiln::proto::Connection::open(ctx, client_ep), "connect");
+  auto conn =
+      must(kiln::proto::Connection::open(ctx, grid.client_ep, {}, {}, grid.peers.for_client()),
+           "connect");
   kiln::cas::RemoteCas remote(*conn, kFn);
   std::vector<Digest> all{action.command_digest, action.input_root_digest, empty_blob};
   must(remote.upload(*local, all), "upload");
@@ -126,11 +168,13 @@ struct FakeWorkers {
   std::atomic<bool> stop{false};
   std::thread thread;
   Digest empty;
-  FakeWorkers(zmq::context_t& ctx, const std::string& ep, int count, unsigned slots) {
+  FakeWorkers(zmq::context_t& ctx, const Grid& grid, int count, unsigned slots) {
     empty = kiln::cas::digest_of(kFn, std::string_view());
     for (int i = 0; i < count; ++i) {
       sockets.push_back(
-          must(kiln::proto::make_dealer(ctx, ep, "fake-" + std::to_string(i)), "dealer"));
+          must(kiln::proto::make_dealer(ctx, grid.worker_ep, "fake-" + std::to_string(i), {},
+                                        grid.peers.for_worker()),
+               "dealer"));
       send_hello(sockets.back(), "fake-" + std::to_string(i), slots);
     }
     thread = std::thread([this] { loop(); });
@@ -171,24 +215,28 @@ struct FakeWorkers {
   }
 };
 
-std::size_t worker_count(zmq::context_t& ctx, const std::string& ep) {
-  auto conn = must(kiln::proto::Connection::open(ctx, ep), "connect");
+std::size_t worker_count(zmq::context_t& ctx, const Grid& grid) {
+  auto conn =
+      must(kiln::proto::Connection::open(ctx, grid.client_ep, {}, {}, grid.peers.for_client()),
+           "connect");
   auto reply = must(conn->call([](auto e) { e.getBody().initStatusRequest(); }, 5000ms), "status");
   return reply->envelope().getBody().getStatusResponse().getWorkers().size();
 }
 
-void wait_workers(zmq::context_t& ctx, const std::string& ep, std::size_t n) {
+void wait_workers(zmq::context_t& ctx, const Grid& grid, std::size_t n) {
   const auto deadline = Clock::now() + 30s;
-  while (worker_count(ctx, ep) < n) {
+  while (worker_count(ctx, grid) < n) {
     if (Clock::now() > deadline) die("workers did not all connect");
     std::this_thread::sleep_for(50ms);
   }
 }
 
 // Submits `count` distinct actions with `window` outstanding; returns actions/s.
-double pump(zmq::context_t& ctx, const std::string& ep, kiln::cas::Action action, int count,
-            int window, std::vector<double>* latencies = nullptr) {
-  auto conn = must(kiln::proto::Connection::open(ctx, ep), "connect");
+double pump(zmq::context_t& ctx, const Grid& grid, kiln::cas::Action action, int count, int window,
+            std::vector<double>* latencies = nullptr) {
+  auto conn =
+      must(kiln::proto::Connection::open(ctx, grid.client_ep, {}, {}, grid.peers.for_client()),
+           "connect");
   std::vector<std::pair<std::uint64_t, Clock::time_point>> outstanding;
   int sent = 0, done = 0;
   std::uint64_t salt = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
@@ -236,24 +284,45 @@ void bench_dispatch(const fs::path& dir, zmq::context_t& ctx, int workers, int a
   fs::remove_all(dir);
   Grid grid(dir);
   std::unique_ptr<kiln::cas::Store> local;
-  const auto action = prepare(dir, ctx, grid.client_ep, local);
-  FakeWorkers fake(ctx, grid.worker_ep, workers, std::max(1, 256 / workers));
-  wait_workers(ctx, grid.client_ep, workers);
-  (void)pump(ctx, grid.client_ep, action, 200, 200);  // warm up
+  const auto action = prepare(dir, ctx, grid, local);
+  FakeWorkers fake(ctx, grid, workers, std::max(1, 256 / workers));
+  wait_workers(ctx, grid, workers);
+  (void)pump(ctx, grid, action, 200, 200);  // warm up
   std::vector<double> rates;
-  for (int rep = 0; rep < 3; ++rep)
-    rates.push_back(pump(ctx, grid.client_ep, action, actions, 512));
+  for (int rep = 0; rep < 3; ++rep) rates.push_back(pump(ctx, grid, action, actions, 512));
   emit("dispatch_" + std::to_string(workers), percentile(rates, 0.5), "actions/s");
 }
 
 void bench_hold(const fs::path& dir, zmq::context_t& ctx, int workers) {
   fs::remove_all(dir);
   Grid grid(dir);
-  FakeWorkers fake(ctx, grid.worker_ep, workers, 1);
-  wait_workers(ctx, grid.client_ep, workers);
+  FakeWorkers fake(ctx, grid, workers, 1);
+  wait_workers(ctx, grid, workers);
   std::this_thread::sleep_for(5s);  // > 3 heartbeat intervals
-  emit("hold_" + std::to_string(workers), static_cast<double>(worker_count(ctx, grid.client_ep)),
-       "workers");
+  emit("hold_" + std::to_string(workers), static_cast<double>(worker_count(ctx, grid)), "workers");
+}
+
+// One trivial action at a time through `grid` to a real worker Agent
+// (unsandboxed: this measures the grid's path), latencies in us.
+std::vector<double> grid_latencies(const fs::path& dir, zmq::context_t& ctx, const Grid& grid,
+                                   const kiln::cas::Action& action, int rounds) {
+  kiln::worker::AgentOptions ao;
+  ao.scheduler_endpoint = grid.worker_ep;
+  ao.worker_id = "bench";
+  ao.slots = 1;
+  ao.store_dir = dir / "worker-store";
+  ao.work_root = dir / "worker-sandboxes";
+  ao.sandbox.kind = kiln::exec::SandboxKind::kNone;
+  ao.curve = grid.peers.worker;
+  auto agent = must(kiln::worker::Agent::create(ao, [](auto, const std::string&) {}), "agent");
+  std::thread agent_thread([&] { (void)agent->run(); });
+  wait_workers(ctx, grid, 1);
+  std::vector<double> latencies;
+  (void)pump(ctx, grid, action, 20, 1);  // warm up
+  (void)pump(ctx, grid, action, rounds, 1, &latencies);
+  agent->request_stop();
+  agent_thread.join();
+  return latencies;
 }
 
 void bench_latency(const fs::path& dir, zmq::context_t& ctx, int rounds) {
@@ -272,7 +341,7 @@ void bench_latency(const fs::path& dir, zmq::context_t& ctx, int rounds) {
   {
     Grid grid(dir);
     std::unique_ptr<kiln::cas::Store> local;
-    auto action = prepare(dir, ctx, grid.client_ep, local);
+    auto action = prepare(dir, ctx, grid, local);
     kiln::exec::ExecutorOptions eo;
     eo.work_root = dir / "local-sandboxes";
     for (int i = 0; i < rounds; ++i) {
@@ -280,19 +349,7 @@ void bench_latency(const fs::path& dir, zmq::context_t& ctx, int rounds) {
       must(kiln::exec::execute(*local, action, eo), "execute");
       local_exec.push_back(seconds_since(t) * 1e6);
     }
-    kiln::worker::AgentOptions ao;
-    ao.scheduler_endpoint = grid.worker_ep;
-    ao.worker_id = "bench";
-    ao.slots = 1;
-    ao.store_dir = dir / "worker-store";
-    ao.work_root = dir / "worker-sandboxes";
-    auto agent = must(kiln::worker::Agent::create(ao, [](auto, const std::string&) {}), "agent");
-    std::thread agent_thread([&] { (void)agent->run(); });
-    wait_workers(ctx, grid.client_ep, 1);
-    (void)pump(ctx, grid.client_ep, action, 20, 1);  // warm up
-    (void)pump(ctx, grid.client_ep, action, rounds, 1, &grid_lat);
-    agent->request_stop();
-    agent_thread.join();
+    grid_lat = grid_latencies(dir, ctx, grid, action, rounds);
   }
   emit("latency_spawn_p50", percentile(spawn, 0.5), "us");
   emit("latency_spawn_p99", percentile(spawn, 0.99), "us");
@@ -349,6 +406,77 @@ void bench_transfer(const fs::path& dir, zmq::context_t& ctx, std::uint64_t tota
   emit("transfer_fetch_checkout_s", down_s, "s");
 }
 
+// CURVE against plain TCP, in alternating rounds so that the machine's
+// load falls on both alike: dispatch with 50 fake workers (actions/s) and
+// the trivial action's latency to a real worker.
+void bench_trust(const fs::path& dir, zmq::context_t& ctx, int rounds) {
+  std::vector<double> rate[2], latency[2];
+  for (int round = 0; round < rounds; ++round) {
+    for (int curve : {round % 2, 1 - round % 2}) {
+      const fs::path d = dir / ("r" + std::to_string(round) + "-" + std::to_string(curve));
+      const Keys keys(d / "keys");
+      {
+        Grid grid(d / "dispatch", curve ? &keys : nullptr);
+        std::unique_ptr<kiln::cas::Store> local;
+        const auto action = prepare(d / "dispatch", ctx, grid, local);
+        FakeWorkers fake(ctx, grid, 50, 5);
+        wait_workers(ctx, grid, 50);
+        (void)pump(ctx, grid, action, 200, 200);  // warm up
+        rate[curve].push_back(pump(ctx, grid, action, 5000, 512));
+      }
+      Grid grid(d / "latency", curve ? &keys : nullptr);
+      std::unique_ptr<kiln::cas::Store> local;
+      const auto action = prepare(d / "latency", ctx, grid, local);
+      const auto lat = grid_latencies(d / "latency", ctx, grid, action, 100);
+      latency[curve].insert(latency[curve].end(), lat.begin(), lat.end());
+    }
+  }
+  for (int curve : {0, 1}) {
+    const std::string name = curve ? "curve" : "plain";
+    emit("trust_dispatch_" + name, percentile(rate[curve], 0.5), "actions/s");
+    emit("trust_latency_" + name + "_p50", percentile(latency[curve], 0.5), "us");
+    emit("trust_latency_" + name + "_p99", percentile(latency[curve], 0.99), "us");
+  }
+}
+
+// The trivial action (`true`, empty input root) through the executor, in
+// the bubblewrap sandbox and straight, alternating.
+void bench_sandbox(const fs::path& dir, int rounds) {
+  fs::create_directories(dir);
+  kiln::cas::StoreOptions so;
+  so.dir = dir / "store";
+  so.durable = false;
+  auto store = must(kiln::cas::Store::open(so), "store");
+  kiln::cas::Command command;
+  command.arguments = {"true"};
+  command.environment = {{"PATH", "/usr/bin:/bin"}};
+  kiln::cas::Action action;
+  action.command_digest = must(store->put(must(kiln::cas::encode_command(command), "cmd")), "put");
+  action.input_root_digest =
+      must(store->put(must(kiln::cas::encode_directory({}, kFn), "dir")), "put");
+  const auto sandbox = must(
+      kiln::exec::Sandbox::create({.kind = kiln::exec::SandboxKind::kBubblewrap, .scratch = dir}),
+      "bubblewrap");
+  kiln::exec::ExecutorOptions straight;
+  straight.work_root = dir / "work";
+  kiln::exec::ExecutorOptions boxed = straight;
+  boxed.sandbox = &sandbox;
+  std::vector<double> times[2];
+  for (int i = 0; i < rounds; ++i) {
+    for (int boxed_first : {i % 2, 1 - i % 2}) {
+      const auto t = Clock::now();
+      must(kiln::exec::execute(*store, action, boxed_first ? boxed : straight), "execute");
+      times[boxed_first].push_back(seconds_since(t) * 1e6);
+    }
+  }
+  emit("sandbox_none_p50", percentile(times[0], 0.5), "us");
+  emit("sandbox_none_p99", percentile(times[0], 0.99), "us");
+  emit("sandbox_bwrap_p50", percentile(times[1], 0.5), "us");
+  emit("sandbox_bwrap_p99", percentile(times[1], 0.99), "us");
+  emit("sandbox_as_user", sandbox.describe().find("actions as") != std::string::npos ? 1 : 0,
+       "bool");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -361,6 +489,8 @@ int main(int argc, char** argv) {
   if (only == "all" || only == "hold") bench_hold(dir / "h", ctx, 1000);
   if (only == "all" || only == "latency") bench_latency(dir / "l", ctx, 300);
   if (only == "all" || only == "transfer") bench_transfer(dir / "t", ctx, 256);
+  if (only == "trust") bench_trust(dir / "trust", ctx, 4);
+  if (only == "sandbox") bench_sandbox(dir / "sandbox", 200);
   fs::remove_all(dir);
   return 0;
 }
