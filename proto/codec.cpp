@@ -113,19 +113,22 @@ class FlatDecoded final : public Decoded {
 
   // Walks the message once by layout (every pointer, known or not) and once
   // by schema (every known field), each through a reader of its own whose
-  // budget is `walk_options`, then takes the caller's root. Throws
+  // budget is `walk_options`, then takes the caller's root. Returns the
+  // number of capability pointers the layout walk counted. Throws
   // kj::Exception on structural damage, a schema mismatch, or exceeded
   // limits.
-  void validate(const capnp::ReaderOptions& walk_options) {
+  std::uint32_t validate(const capnp::ReaderOptions& walk_options) {
+    std::uint32_t capabilities = 0;
     {
       capnp::FlatArrayMessageReader layout(words_.asPtr(), walk_options);
-      (void)layout.getRoot<schema::Envelope>().totalSize();
+      capabilities = layout.getRoot<schema::Envelope>().totalSize().capCount;
     }
     {
       capnp::FlatArrayMessageReader fields(words_.asPtr(), walk_options);
       read_known_fields(capnp::toDynamic(fields.getRoot<schema::Envelope>()));
     }
     envelope_ = reader_.getRoot<schema::Envelope>();
+    return capabilities;
   }
 
   schema::Envelope::Reader envelope() const override { return envelope_; }
@@ -216,11 +219,19 @@ Result<std::unique_ptr<Decoded>> decode(std::span<const std::span<const std::byt
       (limits.traversal_factor > kWalks ? limits.traversal_factor - kWalks : 0) * words;
 
   std::unique_ptr<FlatDecoded> decoded;
+  std::uint32_t capabilities = 0;
   try {
     decoded = std::make_unique<FlatDecoded>(std::move(aligned), options);
-    decoded->validate(walk_options);
+    capabilities = decoded->validate(walk_options);
   } catch (const kj::Exception& e) {
     return invalid("invalid Cap'n Proto structure: " + one_line(e.getDescription()));
+  }
+  // Layout walks count capability pointers without complaint (in fields
+  // this build does not know, nothing else looks at them), but copying a
+  // message that has one throws: kiln messages carry none.
+  if (capabilities != 0) {
+    return invalid(std::to_string(capabilities) +
+                   " capability pointer(s) in the body (kiln messages carry none)");
   }
 
   const auto got = decoded->envelope().getVersion();

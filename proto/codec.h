@@ -136,6 +136,8 @@ Encoded encode(capnp::MessageBuilder& message);
 //     segment;
 //   - Cap'n Proto finds the structure invalid (out-of-bounds or malformed
 //     pointers), or walking it exceeds the traversal or nesting limit;
+//   - the body holds a capability pointer, even in a field this build does
+//     not know (kiln messages carry no capabilities);
 //   - Envelope.version is not schema::PROTOCOL_VERSION.
 // An unknown body kind is not an error (see Decoded).
 Result<std::unique_ptr<Decoded>> decode(std::span<const std::span<const std::byte>> frames,

@@ -494,6 +494,29 @@ TEST(Codec, UnknownBodyKindDecodes) {
   EXPECT_EQ(which, static_cast<std::uint16_t>(testschema::FutureEnvelope::Body::NEST));
 }
 
+TEST(Codec, CapabilityPointerIsRejected) {
+  // A newer peer's body kind (unknown here, so only the layout walk sees
+  // it) whose pointer is a capability pointer. Cap'n Proto's layout walk
+  // counts those without complaint, but kiln messages carry no
+  // capabilities and a reader that copies the message (setRoot,
+  // canonicalize) threw "invalid capability pointer". Found by
+  // fuzz/codec_fuzz.
+  capnp::MallocMessageBuilder m;
+  auto env = m.initRoot<testschema::FutureEnvelope>();
+  env.setVersion(schema::PROTOCOL_VERSION);
+  env.setRequestId(5);
+  env.getBody().initNest().setPayload(1);
+  ASSERT_EQ(m.getSegmentsForOutput().size(), 1u);
+  // The body's pointer is the first of the pointer section, right after the
+  // data section. An "other" pointer (kind 3) of type 0 is a capability.
+  auto* ptr = capnp::toAny(env).getDataSection().end();
+  const std::uint32_t lo = 3;
+  const std::uint32_t hi = 0;  // capability table index
+  std::memcpy(ptr, &lo, 4);
+  std::memcpy(ptr + 4, &hi, 4);
+  EXPECT_REJECTED(decode(encode(m).frames()), "capability");
+}
+
 // Decodes `body` and, when it is accepted, reads it the way a receiver
 // would; neither may crash or throw.
 bool decode_and_read(const Bytes& frame) {
