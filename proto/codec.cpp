@@ -8,7 +8,9 @@
 // to carry a precise reason.
 #include "proto/codec.h"
 
+#include <capnp/any.h>
 #include <capnp/dynamic.h>
+#include <capnp/message.h>
 #include <kj/exception.h>
 
 #include <algorithm>
@@ -25,9 +27,7 @@ constexpr std::uint64_t kMaxSegments = 512;
 constexpr int kMaxNesting = 32;
 // decode()'s walks each read a message without shared pointers at most
 // once, and each gets a reader of its own with one body's worth of
-// traversal budget. (Cap'n Proto's totalSize() gives back what it read, but
-// not the far pointers it followed: two walks on one reader cost more than
-// one body for an honest message of many segments.)
+// traversal budget.
 constexpr std::uint64_t kWalks = 2;
 constexpr std::size_t kWordBytes = sizeof(capnp::word);
 
@@ -111,24 +111,27 @@ class FlatDecoded final : public Decoded {
   // MessageReader's destructor is noexcept(false); ours must match the base.
   ~FlatDecoded() noexcept override = default;
 
-  // Walks the message once by layout (every pointer, known or not) and once
-  // by schema (every known field), each through a reader of its own whose
-  // budget is `walk_options`, then takes the caller's root. Returns the
-  // number of capability pointers the layout walk counted. Throws
-  // kj::Exception on structural damage, a schema mismatch, or exceeded
-  // limits.
-  std::uint32_t validate(const capnp::ReaderOptions& walk_options) {
-    std::uint32_t capabilities = 0;
+  // Walks the message once by layout and once by schema (every known
+  // field), each through a reader of its own whose budget is
+  // `walk_options`, then takes the caller's root. The layout walk is a copy
+  // of the whole message into a scratch builder: it visits every pointer,
+  // known to this build or not, and is charged exactly what a reader's copy
+  // would be, lists of zero-sized elements included (a List(Void) claims up
+  // to 2^29 elements in no bytes; totalSize() does not charge those), and
+  // it refuses capability pointers, which kiln messages never carry. Throws
+  // kj::Exception on structural damage, a schema mismatch, a capability, or
+  // exceeded limits.
+  void validate(const capnp::ReaderOptions& walk_options) {
     {
       capnp::FlatArrayMessageReader layout(words_.asPtr(), walk_options);
-      capabilities = layout.getRoot<schema::Envelope>().totalSize().capCount;
+      capnp::MallocMessageBuilder scratch(static_cast<unsigned>(words_.size()));
+      scratch.setRoot(layout.getRoot<capnp::AnyPointer>());
     }
     {
       capnp::FlatArrayMessageReader fields(words_.asPtr(), walk_options);
       read_known_fields(capnp::toDynamic(fields.getRoot<schema::Envelope>()));
     }
     envelope_ = reader_.getRoot<schema::Envelope>();
-    return capabilities;
   }
 
   schema::Envelope::Reader envelope() const override { return envelope_; }
@@ -219,19 +222,11 @@ Result<std::unique_ptr<Decoded>> decode(std::span<const std::span<const std::byt
       (limits.traversal_factor > kWalks ? limits.traversal_factor - kWalks : 0) * words;
 
   std::unique_ptr<FlatDecoded> decoded;
-  std::uint32_t capabilities = 0;
   try {
     decoded = std::make_unique<FlatDecoded>(std::move(aligned), options);
-    capabilities = decoded->validate(walk_options);
+    decoded->validate(walk_options);
   } catch (const kj::Exception& e) {
     return invalid("invalid Cap'n Proto structure: " + one_line(e.getDescription()));
-  }
-  // Layout walks count capability pointers without complaint (in fields
-  // this build does not know, nothing else looks at them), but copying a
-  // message that has one throws: kiln messages carry none.
-  if (capabilities != 0) {
-    return invalid(std::to_string(capabilities) +
-                   " capability pointer(s) in the body (kiln messages carry none)");
   }
 
   const auto got = decoded->envelope().getVersion();

@@ -11,9 +11,10 @@
 // body's segment table itself (Cap'n Proto's FlatArrayMessageReader accepts
 // trailing bytes and would throw on the rest), copies the body into an
 // 8-byte-aligned buffer that the Decoded owns, and opens it with tight
-// ReaderOptions. It then walks the message twice: by layout
-// (Envelope::totalSize: every pointer, including fields this build does not
-// know) and by schema (every known field, via capnp's dynamic API, which is
+// ReaderOptions. It then walks the message twice: by layout (a copy of the
+// whole message into a scratch builder: every pointer, including fields
+// this build does not know, charged what a reader's copy would be) and by
+// schema (every known field, via capnp's dynamic API, which is
 // what catches a pointer of the wrong kind for its field, e.g. a list where
 // a struct belongs). Each walk goes through a reader of its own with a
 // budget of one body's worth: reading a message without shared pointers in

@@ -517,6 +517,31 @@ TEST(Codec, CapabilityPointerIsRejected) {
   EXPECT_REJECTED(decode(encode(m).frames()), "capability");
 }
 
+TEST(Codec, AmplifiedVoidListInAnUnknownFieldIsRejected) {
+  // A newer peer's body kind whose pointer is a List(Void) of 2^28
+  // elements: no bytes on the wire, but a copy of the message charges one
+  // word per element. totalSize() does not, so decode() accepted it and a
+  // reader copying the message (setRoot) threw "traversal limit". Found by
+  // fuzz/codec_fuzz.
+  capnp::MallocMessageBuilder m;
+  auto env = m.initRoot<testschema::FutureEnvelope>();
+  env.setVersion(schema::PROTOCOL_VERSION);
+  env.setRequestId(5);
+  env.getBody().initNest().setPayload(1);
+  ASSERT_EQ(m.getSegmentsForOutput().size(), 1u);
+  auto* ptr = capnp::toAny(env).getDataSection().end();
+  const std::uint32_t lo = 1;                     // list pointer, offset 0
+  const std::uint32_t hi = 0u | (1u << 28 << 3);  // element size VOID, 2^28 elements
+  std::memcpy(ptr, &lo, 4);
+  std::memcpy(ptr + 4, &hi, 4);
+  const auto r = decode(encode(m).frames());
+  if (r.ok()) {
+    capnp::MallocMessageBuilder copy;
+    EXPECT_NO_THROW(copy.setRoot((*r)->envelope())) << "decode() accepted what cannot be copied";
+  }
+  EXPECT_FALSE(r.ok());
+}
+
 // Decodes `body` and, when it is accepted, reads it the way a receiver
 // would; neither may crash or throw.
 bool decode_and_read(const Bytes& frame) {
