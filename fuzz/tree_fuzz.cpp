@@ -159,8 +159,9 @@ class MemorySource final : public BlobSource {
 //   then up to 64 records, each an op byte (op % 4) and its operands:
 //     0 FILE  text(<=64)                 a file blob
 //     1 DIR   n, n % 9 times an entry, then a flags byte: a Directory
-//             entry: kind byte (bits 0-6 % 3: file, directory, symlink;
-//             bit 7: executable), name text(<=24), then
+//             entry: kind byte (bits 0-5 % 3: file, directory, symlink;
+//             bit 6: a long name; bit 7: executable), name text(<=24) (long:
+//             text(<=255) twice), then
 //               file:      ref byte (a FILE; bit 7: a digest of the other
 //                          function; none yet: a missing blob)
 //               directory: ref byte (an earlier DIR or RAW, likewise)
@@ -208,9 +209,11 @@ TreeInput parse(std::string_view data) {
         for (std::size_t i = 0; i < n; ++i) {
           const std::uint8_t kind = bytes.byte();
           Entry e;
-          e.kind = static_cast<Entry::Kind>((kind & 0x7f) % 3);
+          e.kind = static_cast<Entry::Kind>((kind & 0x3f) % 3);
           e.executable = (kind & 0x80) != 0;
-          e.name = bytes.text(24);
+          // Mostly short names; bit 6 asks for a long one (up to 510
+          // bytes, past NAME_MAX).
+          e.name = (kind & 0x40) != 0 ? bytes.text(255) + bytes.text(255) : bytes.text(24);
           ++nodes;
           if (e.kind == Entry::Kind::kFile) {
             const std::uint8_t ref = bytes.byte();
