@@ -175,6 +175,11 @@ std::variant<CompileArgs, Uncacheable> analyze_compile(std::span<const std::stri
   if (argv.empty()) return Uncacheable{"no compiler"};
   std::vector<std::string> args;
   if (auto bad = Expander(read_file).expand(argv.subspan(1), 0, args)) return *bad;
+  // Before the loop, so that option values are covered too: an empty -o,
+  // -MF or -x value is no name (GCC: "output filename may not be empty").
+  if (std::any_of(args.begin(), args.end(), [](const std::string& a) { return a.empty(); })) {
+    return Uncacheable{"empty argument"};
+  }
 
   CompileArgs out;
   out.compiler = argv[0];
@@ -191,7 +196,6 @@ std::variant<CompileArgs, Uncacheable> analyze_compile(std::span<const std::stri
       into = args[++i];
       return true;
     };
-    if (a.empty()) return Uncacheable{"empty argument"};
     if (a[0] != '-' || a == "-") {
       if (a == "-") return Uncacheable{"source from stdin"};
       const std::string lang = language.empty() ? language_of(a) : language;

@@ -9,9 +9,9 @@
 // output to a file, only options kiln knows. Everything else is reported as
 // Uncacheable with a short reason ("linking", "preprocessing only (-E)",
 // "several source files", "output to stdout", "-save-temps", "unknown
-// option -foo"), and the launcher runs the real compiler unchanged. An
-// unknown option is never guessed at: a flag kiln does not know might
-// change the output in a way the key would miss.
+// option -foo", "empty argument"), and the launcher runs the real compiler
+// unchanged. An unknown option is never guessed at: a flag kiln does not
+// know might change the output in a way the key would miss.
 #pragma once
 
 #include <cstddef>

@@ -147,6 +147,17 @@ TEST(CompilerArgs, UncacheableReasons) {
   EXPECT_EQ(reason({"cc", "-c", "a.c", "-o"}), "-o without a file");
 }
 
+TEST(CompilerArgs, EmptyValuesAreUncacheable) {
+  // An empty value after -o, -MF, -MT, -MQ or -x was taken as a name: with
+  // -o "" the compile was cacheable with no output file (GCC refuses it:
+  // "output filename may not be empty"), and with -MD its dependency file
+  // was ".d". Found by fuzz/compiler_args_fuzz.
+  for (const char* option : {"-o", "-MF", "-MT", "-MQ", "-x", "-D", "-include"}) {
+    EXPECT_EQ(reason({"cc", "-MD", "-c", "a.c", option, ""}), "empty argument") << option;
+  }
+  EXPECT_EQ(reason({"cc", "-c", "a.c", ""}), "empty argument");
+}
+
 TEST(CompilerArgs, SplitResponseFile) {
   EXPECT_EQ(split_response_file("  a\tb\n\"c d\" e\\ f ''  "), (Args{"a", "b", "c d", "e f", ""}));
 }
