@@ -2,11 +2,11 @@
 // (client/launcher/compiler_args.h, link_args.h). The input is a command
 // line and the response files it may name:
 //
-//   ARG \0 ARG \0 … \0 \0 NAME \0 TEXT \0 NAME \0 TEXT …
+//   ARG \0 ARG \0 … \0 \1 \0 NAME \0 TEXT \0 NAME \0 TEXT …
 //
-// argv (argv[0] the compiler) up to the first empty field, then pairs of a
-// response file's name and contents; "@NAME" reads them, any other name is
-// unreadable.
+// argv (argv[0] the compiler; empty arguments too) up to the first field
+// that is the one byte \1, then pairs of a response file's name and
+// contents; "@NAME" reads them, any other name is unreadable.
 //
 // Beyond "no crash" (and bounded work: nested response files are limited
 // in count and arguments), it checks:
@@ -55,7 +55,7 @@ CommandInput parse(std::string_view data) {
     start = nul + 1;
   }
   std::size_t i = 0;
-  for (; i < fields.size() && !fields[i].empty(); ++i) in.argv.push_back(fields[i]);
+  for (; i < fields.size() && fields[i] != "\1"; ++i) in.argv.push_back(fields[i]);
   for (++i; i + 1 < fields.size(); i += 2) in.files.emplace(fields[i], fields[i + 1]);
   return in;
 }

@@ -25,7 +25,11 @@ cd "$(dirname "$0")/.."
 build=out/fuzz
 corpus=fuzz/corpus
 cmake --build "$build" -j "$(nproc)" --target kiln_fuzz_seeds fixture_skewed_suite >/dev/null
-work=$(mktemp -d)
+# A fixed place, so the paths inside the seeds stay the same from one run to
+# the next (only the GoogleTest timestamps change).
+work=/tmp/kiln-fuzz-corpus
+rm -rf "$work"
+mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 
 rm -rf "$corpus"
@@ -91,7 +95,7 @@ for mode in plain rsp; do
     # A response file the command names: its name and text after the argv.
     for rsp in $(printf '%s\n' "$line" | grep -o '@[^ ]*' | cut -c2-); do
       if [ -f "$work/$mode/$rsp" ]; then
-        printf '\0\0%s\0' "$rsp" >>"$corpus/compiler_args_fuzz/$mode-$name"
+        printf '\0\1\0%s\0' "$rsp" >>"$corpus/compiler_args_fuzz/$mode-$name"
         cat "$work/$mode/$rsp" >>"$corpus/compiler_args_fuzz/$mode-$name"
       fi
     done

@@ -1,4 +1,4 @@
-/tmp/tmp.x4cVkFCeQk/main.o: /tmp/tmp.x4cVkFCeQk/project/main.cc \
+/tmp/kiln-fuzz-corpus/main.o: /tmp/kiln-fuzz-corpus/project/main.cc \
   /usr/bin/../lib/gcc/x86_64-linux-gnu/12/../../../../include/c++/12/cstdio \
   /usr/bin/../lib/gcc/x86_64-linux-gnu/12/../../../../include/x86_64-linux-gnu/c++/12/bits/c++config.h \
   /usr/bin/../lib/gcc/x86_64-linux-gnu/12/../../../../include/x86_64-linux-gnu/c++/12/bits/os_defines.h \
@@ -27,7 +27,7 @@
   /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
   /usr/include/x86_64-linux-gnu/bits/floatn.h \
   /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
-  /tmp/tmp.x4cVkFCeQk/project/include/greet.h
+  /tmp/kiln-fuzz-corpus/project/include/greet.h
 
 /usr/bin/../lib/gcc/x86_64-linux-gnu/12/../../../../include/c++/12/cstdio:
 
@@ -89,4 +89,4 @@
 
 /usr/include/x86_64-linux-gnu/bits/floatn-common.h:
 
-/tmp/tmp.x4cVkFCeQk/project/include/greet.h:
+/tmp/kiln-fuzz-corpus/project/include/greet.h:

@@ -1,4 +1,4 @@
-obj\ dir/$$greet.o: /tmp/tmp.x4cVkFCeQk/project/greet.cc \
- /usr/include/stdc-predef.h /tmp/tmp.x4cVkFCeQk/project/include/greet.h
+obj\ dir/$$greet.o: /tmp/kiln-fuzz-corpus/project/greet.cc \
+ /usr/include/stdc-predef.h /tmp/kiln-fuzz-corpus/project/include/greet.h
 /usr/include/stdc-predef.h:
-/tmp/tmp.x4cVkFCeQk/project/include/greet.h:
+/tmp/kiln-fuzz-corpus/project/include/greet.h:
