@@ -27,9 +27,6 @@
 // nodes are skipped: materialize_tree() bounds a tree at 2^22 nodes, which
 // is correct but too slow to write to disk for every input.
 #include <capnp/message.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstddef>
