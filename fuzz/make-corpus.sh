@@ -104,6 +104,8 @@ done
 while IFS= read -r depfile; do
   { printf '\0'; cat "$depfile"; } >"$corpus/depfile_fuzz/gcc-$(basename "$depfile")"
 done < <(find "$work/plain" -name '*.d')
+# A target with a space and a '$', which -MQ quotes for Make.
+# shellcheck disable=SC2016
 g++ -I"$project/include" -MD -MP -MQ 'obj dir/$greet.o' -MF "$work/mp.d" -c "$project/greet.cc" \
   -o "$work/greet.o"
 { printf '\1'; cat "$work/mp.d"; } >"$corpus/depfile_fuzz/gcc-mp-mq.d"
