@@ -14,8 +14,8 @@
 #                       keepdepfile), one with -MP -MQ, and one clang++ wrote
 #   gtest_xml_fuzz      --gtest_output=xml of tests/fixtures' skewed suite,
 #                       passing and (FIXTURE_FAILURES=1) failing
-#   ctest_fuzz          `ctest --show-only=json-v1` of the small project and
-#                       of an empty one
+#   ctest_fuzz          `ctest --show-only=json-v1` of the small project, of
+#                       an empty one and of a one-test one
 #
 # Needs the fuzz build (scripts/fuzz.sh configures it). Run from anywhere:
 #
@@ -114,11 +114,21 @@ clang++ -I"$project/include" -MD -MP -MF "$work/clang.d" -c "$project/main.cc" -
 
 # ctest_fuzz
 ctest --test-dir "$work/plain" --show-only=json-v1 >"$corpus/ctest_fuzz/project.json"
-mkdir -p "$work/empty"
-printf 'cmake_minimum_required(VERSION 3.20)\nproject(empty NONE)\nenable_testing()\n' \
-  >"$work/empty/CMakeLists.txt"
-cmake -S "$work/empty" -B "$work/empty/build" -G Ninja >/dev/null
-ctest --test-dir "$work/empty/build" --show-only=json-v1 >"$corpus/ctest_fuzz/empty.json"
+# Two more projects: no test at all, and one test with a short TIMEOUT (a
+# small seed, where mutations land on the properties more often).
+ctest_project() {  # NAME CMAKE-LINES…
+  local name=$1
+  shift
+  mkdir -p "$work/$name"
+  printf 'cmake_minimum_required(VERSION 3.20)\nproject(%s NONE)\nenable_testing()\n' "$name" \
+    >"$work/$name/CMakeLists.txt"
+  printf '%s\n' "$@" >>"$work/$name/CMakeLists.txt"
+  cmake -S "$work/$name" -B "$work/$name/build" -G Ninja >/dev/null
+  ctest --test-dir "$work/$name/build" --show-only=json-v1 >"$corpus/ctest_fuzz/$name.json"
+}
+ctest_project empty
+ctest_project single 'add_test(NAME quick COMMAND true)' \
+  'set_tests_properties(quick PROPERTIES TIMEOUT 0.001)'
 
 # gtest_xml_fuzz
 suite=$build/bin/fixture_skewed_suite

@@ -38,8 +38,9 @@ cmake --build "$build" -j "$(nproc)" --target "${harnesses[@]}"
 
 artifacts=$build/artifacts
 mkdir -p "$artifacts" "$build/logs"
-# One harness: a fresh working corpus, a private TMPDIR (tree_fuzz writes
-# trees there; a crash leaves them behind), libFuzzer's final statistics.
+# One harness: a fresh working corpus, its dictionary (fuzz/<harness>.dict)
+# if it has one, a private TMPDIR (tree_fuzz writes trees there; a crash
+# leaves them behind), libFuzzer's final statistics.
 # The outer timeout is a safety net for a harness that hangs in libFuzzer
 # itself; -timeout is the per-input limit, which leaves an artifact.
 run_one() {
@@ -48,10 +49,12 @@ run_one() {
   mkdir -p "$build/corpus/$h" "$build/tmp/$h"
   touch "$build/logs/$h.started"
   if [ -d "fuzz/corpus/$h" ]; then cp -R "fuzz/corpus/$h/." "$build/corpus/$h/"; fi
+  local dict=()
+  if [ -f "fuzz/$h.dict" ]; then dict=(-dict="fuzz/$h.dict"); fi
   local status=0
   TMPDIR="$PWD/$build/tmp/$h" timeout --kill-after=10 $((seconds + 120)) \
     "$build/bin/$h" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$artifacts/$h-" "$build/corpus/$h" \
+    -print_final_stats=1 -artifact_prefix="$artifacts/$h-" "${dict[@]}" "$build/corpus/$h" \
     >"$build/logs/$h.log" 2>&1 || status=$?
   echo "$status" >"$build/logs/$h.status"
 }
