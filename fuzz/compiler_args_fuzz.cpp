@@ -8,8 +8,9 @@
 // that is the one byte \1, then pairs of a response file's name and
 // contents; "@NAME" reads them, any other name is unreadable.
 //
-// Beyond "no crash" (and bounded work: nested response files are limited
-// in count and arguments), it checks:
+// Beyond "no crash", it checks:
+//   - bounded work: an expansion reads at most kMaxResponseFiles response
+//     files (a file naming another a few times multiplies at each level);
 //   - a cacheable compile names a compiler, one source, an output and a
 //     language, and a dependency file whenever it generates one;
 //   - round trip: the command line rebuilt from a CompileArgs (-x, the
@@ -137,7 +138,9 @@ void check_split(const std::string& text) {
 
 void run(std::string_view data) {
   const CommandInput in = parse(data);
-  const ReadFile read_file = [&in](const std::string& path) -> std::optional<std::string> {
+  std::size_t reads = 0;
+  const ReadFile read_file = [&in, &reads](const std::string& path) -> std::optional<std::string> {
+    ++reads;
     const auto it = in.files.find(path);
     if (it == in.files.end()) return std::nullopt;
     return it->second;
@@ -146,6 +149,8 @@ void run(std::string_view data) {
   if (in.argv.empty()) return;
 
   const auto command = analyze_command(in.argv, read_file);
+  // analyze_command() analyzes as a compile, then as a link: two expansions.
+  require(reads <= 2 * kMaxResponseFiles, "at most kMaxResponseFiles reads per expansion");
   if (const auto* c = std::get_if<CompileArgs>(&command)) {
     check_compile(*c, in.argv);
   } else if (const auto* l = std::get_if<LinkArgs>(&command)) {
