@@ -111,6 +111,10 @@ Status check_directory(const Directory& dir, DigestFunction fn) {
   for (const auto& l : dir.symlinks) {
     if (auto s = validate_name(l.name); !s) return in("symlink", s.error());
     if (l.target.empty()) return invalid("symlink " + quoted(l.name) + " has an empty target");
+    if (l.target.size() > kMaxSymlinkTargetBytes) {
+      return invalid("symlink " + quoted(l.name) + " target of " + std::to_string(l.target.size()) +
+                     " bytes is longer than " + std::to_string(kMaxSymlinkTargetBytes));
+    }
     if (l.target.front() == '/') {
       return invalid("symlink " + quoted(l.name) + " target " + quoted(l.target) + " is absolute");
     }
@@ -385,6 +389,10 @@ Status validate_name(std::string_view name) {
     return invalid("name " + quoted(name) + " contains '/'");
   if (name.find('\0') != std::string_view::npos)
     return invalid("name " + quoted(name) + " contains NUL");
+  if (name.size() > kMaxNameBytes) {
+    return invalid("name of " + std::to_string(name.size()) + " bytes is longer than " +
+                   std::to_string(kMaxNameBytes));
+  }
   return {};
 }
 

@@ -8,6 +8,7 @@
 // ordering or naming rule, so two different inputs can never map to one key.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -110,8 +111,15 @@ struct ActionResult {
   bool operator==(const ActionResult&) const = default;
 };
 
+// The longest name of one path component and the longest symlink target
+// a Linux file system holds (NAME_MAX; PATH_MAX less its NUL). Longer ones
+// cannot come from a real tree, and writing them fails with ENAMETOOLONG.
+inline constexpr std::size_t kMaxNameBytes = 255;
+inline constexpr std::size_t kMaxSymlinkTargetBytes = 4095;
+
 // A name of one path component: not empty, not "." or "..", no '/' and no
-// NUL. Fails with kInvalidArgument naming the offence.
+// NUL, at most kMaxNameBytes. Fails with kInvalidArgument naming the
+// offence.
 Status validate_name(std::string_view name);
 
 // A relative path of valid names joined by '/': no leading '/', no "..",
@@ -120,7 +128,8 @@ Status validate_relative_path(std::string_view path);
 
 // Canonical encodings. `fn` is the digest function of every digest inside;
 // a digest of another function is an error. Rules checked besides the ones
-// stated on the types: no text contains NUL; symlink targets are non-empty
+// stated on the types: no text contains NUL; symlink targets are non-empty,
+// at most kMaxSymlinkTargetBytes
 // and relative; environment names are non-empty and have no '='; platform
 // properties are unique; ActionResult output paths are valid relative paths,
 // sorted and unique within each list (sort them before encoding).

@@ -113,8 +113,10 @@ TEST(ModelTest, ValidateName) {
   EXPECT_TRUE(validate_name("...").ok());
   EXPECT_TRUE(validate_name(".hidden").ok());
   EXPECT_TRUE(validate_name("sp ace\xc3\xa9").ok());
-  for (std::string_view bad :
-       std::vector<std::string_view>{"", ".", "..", "a/b", "/", std::string_view("a\0b", 3)}) {
+  EXPECT_TRUE(validate_name(std::string(255, 'n')).ok());
+  const std::string too_long(256, 'n');  // over NAME_MAX
+  for (std::string_view bad : std::vector<std::string_view>{
+           "", ".", "..", "a/b", "/", std::string_view("a\0b", 3), too_long}) {
     auto s = validate_name(bad);
     ASSERT_FALSE(s.ok()) << bad;
     EXPECT_EQ(s.error().code, Errc::kInvalidArgument);

@@ -351,6 +351,35 @@ TEST(TreeTest, MaterializeRefusesHostileTrees) {
   expect_refused(source, sha_root, Errc::kNotFound, "missing");
 }
 
+TEST(TreeTest, MaterializeRefusesWhatNoFileSystemHolds) {
+  // A name over NAME_MAX (255 bytes) or a symlink target of PATH_MAX (4096)
+  // or more: the system calls fail with ENAMETOOLONG, which came back as
+  // kIo, an error of this machine, for what is a malformed tree (a worker
+  // would report it as its own failure). Found by fuzz/tree_fuzz.
+  FakeSource source;
+  const Digest file = source.put("payload");
+  const Digest empty_dir = source.put(*encode_directory(Directory{}, kXxh));
+  using K = RawEntry;
+  const std::string longest(255, 'n');
+  const std::string too_long(256, 'n');
+  expect_refused(source, source.put(raw_directory({{K::kFile, too_long, file, ""}})),
+                 Errc::kInvalidArgument, "name");
+  expect_refused(source, source.put(raw_directory({{K::kDir, too_long, empty_dir, ""}})),
+                 Errc::kInvalidArgument, "name");
+  expect_refused(source, source.put(raw_directory({{K::kLink, too_long, {}, "f"}})),
+                 Errc::kInvalidArgument, "name");
+  expect_refused(source, source.put(raw_directory({{K::kLink, "l", {}, std::string(4096, 'x')}})),
+                 Errc::kInvalidArgument, "target");
+  TempDir t;  // the longest name and target that fit are fine
+  fs::create_directories(t.path() / "dest");
+  const auto s =
+      materialize_tree(source,
+                       source.put(raw_directory({{K::kFile, longest, file, ""},
+                                                 {K::kLink, "l", {}, std::string(4095, 'x')}})),
+                       t.path() / "dest");
+  EXPECT_TRUE(s.ok()) << s.error().message;
+}
+
 TEST(TreeTest, MaterializeBoundsDepth) {
   // An honest chain of 300 nested directories: deeper than the limit.
   FakeSource source;

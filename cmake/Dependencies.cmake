@@ -19,11 +19,11 @@ pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 # wrappers gets the static archive when the executable being linked has the
 # property KILN_STATIC_DEPS, the shared library otherwise. Off under a
 # sanitizer (its runtime wants the shared libraries) or when an archive is
-# missing. libxxhash stays shared: Debian's libxxhash.a lacks the
+# missing (and in a KILN_FUZZ build). libxxhash stays shared: Debian's libxxhash.a lacks the
 # *_dispatch entry points cas/digest.cpp uses.
 option(KILN_STATIC_LAUNCHER "Link capnp, kj, crypto, lmdb and libstdc++ statically into kiln" ON)
 set(KILN_STATIC_DEPS_AVAILABLE OFF)
-if(KILN_STATIC_LAUNCHER AND KILN_SANITIZE STREQUAL "")
+if(KILN_STATIC_LAUNCHER AND KILN_SANITIZE STREQUAL "" AND NOT KILN_FUZZ)
   find_library(KILN_CAPNP_A NAMES libcapnp.a)
   find_library(KILN_KJ_A NAMES libkj.a)
   find_library(KILN_CRYPTO_A NAMES libcrypto.a)

@@ -9,7 +9,9 @@
 # scheduler, worker and client never include each other; only client/'s
 # top level (main.cpp and the command wiring) sees all three of client's
 # rooms, and the rooms see the top level and client/grid's options but
-# not each other. Every folder's tests may use tests/support.
+# not each other. Every folder's tests may use tests/support. fuzz/ (the
+# libFuzzer harnesses) is a top consumer like the tests: it may include
+# from every folder.
 
 set(kiln_layer_rules
   "base:base"
@@ -21,7 +23,8 @@ set(kiln_layer_rules
   "client:base,proto,cas,exec,client,client/grid,client/launcher,client/testing"
   "client/grid:base,proto,cas,exec,client,client/grid"
   "client/launcher:base,proto,cas,exec,client,client/grid,client/launcher"
-  "client/testing:base,proto,cas,exec,client,client/grid,client/testing")
+  "client/testing:base,proto,cas,exec,client,client/grid,client/testing"
+  "fuzz:base,proto,cas,exec,scheduler,worker,client,client/grid,client/launcher,client/testing,fuzz")
 
 function(kiln_check_layers)
   set(problems "")

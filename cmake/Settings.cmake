@@ -7,6 +7,9 @@
 #   -DKILN_UNIT_TESTS=OFF   leave out the unit-test binaries (one per folder);
 #                           the end-to-end tests stay
 #   -DKILN_BENCHMARKS=OFF   leave out the benchmarks (scripts/bench)
+#   -DKILN_FUZZ=ON          build the libFuzzer harnesses in fuzz/ (clang only): every kiln
+#                           target gets ASan+UBSan and libFuzzer's coverage instrumentation
+#                           (scripts/fuzz.sh builds and runs them)
 
 option(KILN_WERROR "Treat compiler warnings as errors" OFF)
 set(KILN_SANITIZE "" CACHE STRING "Sanitizers: '' | address | thread")
@@ -14,6 +17,7 @@ set_property(CACHE KILN_SANITIZE PROPERTY STRINGS "" address thread)
 option(KILN_CLANG_TIDY "Run clang-tidy while compiling" OFF)
 option(KILN_UNIT_TESTS "Build and register the unit-test binaries" ON)
 option(KILN_BENCHMARKS "Build the benchmarks" ON)
+option(KILN_FUZZ "Build the libFuzzer harnesses (fuzz/; clang only)" OFF)
 
 add_library(kiln_settings INTERFACE)
 target_compile_options(kiln_settings INTERFACE
@@ -33,6 +37,21 @@ elseif(KILN_SANITIZE STREQUAL "thread")
   target_link_options(kiln_settings INTERFACE -fsanitize=thread)
 elseif(NOT KILN_SANITIZE STREQUAL "")
   message(FATAL_ERROR "KILN_SANITIZE must be '', address or thread")
+endif()
+
+# libFuzzer: coverage instrumentation (fuzzer-no-link) and ASan+UBSan on
+# every kiln target; the harnesses alone link libFuzzer (fuzz/CMakeLists.txt).
+if(KILN_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "KILN_FUZZ needs clang (libFuzzer): configure with "
+                        "-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  if(KILN_SANITIZE STREQUAL "thread")
+    message(FATAL_ERROR "KILN_FUZZ brings ASan+UBSan; it cannot be combined with TSan")
+  endif()
+  target_compile_options(kiln_settings INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(kiln_settings INTERFACE -fsanitize=address,undefined)
 endif()
 
 if(KILN_CLANG_TIDY)

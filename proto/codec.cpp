@@ -8,7 +8,9 @@
 // to carry a precise reason.
 #include "proto/codec.h"
 
+#include <capnp/any.h>
 #include <capnp/dynamic.h>
+#include <capnp/message.h>
 #include <kj/exception.h>
 
 #include <algorithm>
@@ -23,6 +25,10 @@ constexpr std::array<std::byte, 3> kMagic = {std::byte{'K'}, std::byte{'L'}, std
 // Cap'n Proto's own reader refuses more segments than this.
 constexpr std::uint64_t kMaxSegments = 512;
 constexpr int kMaxNesting = 32;
+// decode()'s walks each read a message without shared pointers at most
+// once, and each gets a reader of its own with one body's worth of
+// traversal budget.
+constexpr std::uint64_t kWalks = 2;
 constexpr std::size_t kWordBytes = sizeof(capnp::word);
 
 Error invalid(std::string reason) {
@@ -98,18 +104,34 @@ void read_known_fields(const capnp::DynamicValue::Reader& value) {
 
 class FlatDecoded final : public Decoded {
  public:
+  // `options` are the caller's: its reader's traversal budget is its own,
+  // untouched by validate().
   FlatDecoded(kj::Array<capnp::word> words, const capnp::ReaderOptions& options)
       : words_(std::move(words)), reader_(words_.asPtr(), options) {}
   // MessageReader's destructor is noexcept(false); ours must match the base.
   ~FlatDecoded() noexcept override = default;
 
-  // Takes the root and walks the message: once by layout (every pointer,
-  // known or not), once by schema (every known field). Throws kj::Exception
-  // on structural damage, a schema mismatch, or exceeded limits.
-  void validate() {
+  // Walks the message once by layout and once by schema (every known
+  // field), each through a reader of its own whose budget is
+  // `walk_options`, then takes the caller's root. The layout walk is a copy
+  // of the whole message into a scratch builder: it visits every pointer,
+  // known to this build or not, and is charged exactly what a reader's copy
+  // would be, lists of zero-sized elements included (a List(Void) claims up
+  // to 2^29 elements in no bytes; totalSize() does not charge those), and
+  // it refuses capability pointers, which kiln messages never carry. Throws
+  // kj::Exception on structural damage, a schema mismatch, a capability, or
+  // exceeded limits.
+  void validate(const capnp::ReaderOptions& walk_options) {
+    {
+      capnp::FlatArrayMessageReader layout(words_.asPtr(), walk_options);
+      capnp::MallocMessageBuilder scratch(static_cast<unsigned>(words_.size()));
+      scratch.setRoot(layout.getRoot<capnp::AnyPointer>());
+    }
+    {
+      capnp::FlatArrayMessageReader fields(words_.asPtr(), walk_options);
+      read_known_fields(capnp::toDynamic(fields.getRoot<schema::Envelope>()));
+    }
     envelope_ = reader_.getRoot<schema::Envelope>();
-    (void)envelope_.totalSize();
-    read_known_fields(capnp::toDynamic(envelope_));
   }
 
   schema::Envelope::Reader envelope() const override { return envelope_; }
@@ -187,14 +209,22 @@ Result<std::unique_ptr<Decoded>> decode(std::span<const std::span<const std::byt
   auto aligned = kj::heapArray<capnp::word>(words);
   std::memcpy(aligned.begin(), body.data(), body.size());
 
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = limits.traversal_factor * words;
-  options.nestingLimit = std::min(limits.nesting_limit, kMaxNesting);
+  // Separate budgets: each of decode()'s walks gets one body's worth (a
+  // full read that costs more means shared pointers: amplification,
+  // refused), the caller's reader the rest. With one shared budget, a
+  // message whose full read cost up to 2.5 bodies passed and left the
+  // caller too little to read it twice.
+  capnp::ReaderOptions walk_options;
+  walk_options.traversalLimitInWords = std::min<std::uint64_t>(limits.traversal_factor, 1) * words;
+  walk_options.nestingLimit = std::min(limits.nesting_limit, kMaxNesting);
+  capnp::ReaderOptions options = walk_options;
+  options.traversalLimitInWords =
+      (limits.traversal_factor > kWalks ? limits.traversal_factor - kWalks : 0) * words;
 
   std::unique_ptr<FlatDecoded> decoded;
   try {
     decoded = std::make_unique<FlatDecoded>(std::move(aligned), options);
-    decoded->validate();
+    decoded->validate(walk_options);
   } catch (const kj::Exception& e) {
     return invalid("invalid Cap'n Proto structure: " + one_line(e.getDescription()));
   }

@@ -11,15 +11,20 @@
 // body's segment table itself (Cap'n Proto's FlatArrayMessageReader accepts
 // trailing bytes and would throw on the rest), copies the body into an
 // 8-byte-aligned buffer that the Decoded owns, and opens it with tight
-// ReaderOptions. It then walks the message twice: by layout
-// (Envelope::totalSize: every pointer, including fields this build does not
-// know) and by schema (every known field, via capnp's dynamic API, which is
+// ReaderOptions. It then walks the message twice: by layout (a copy of the
+// whole message into a scratch builder: every pointer, including fields
+// this build does not know, charged what a reader's copy would be) and by
+// schema (every known field, via capnp's dynamic API, which is
 // what catches a pointer of the wrong kind for its field, e.g. a list where
-// a struct belongs). So any damage -- out-of-bounds or mistyped pointers,
-// unterminated text, too deep nesting, amplification past the traversal
-// limit -- is found here and reported as a value. A Decoded that decode()
-// returned can be read without exceptions, within the traversal budget
-// left (see Decoded).
+// a struct belongs). Each walk goes through a reader of its own with a
+// budget of one body's worth: reading a message without shared pointers in
+// full costs at most its size, so a message that needs more has pointers
+// sharing objects (amplification) and is refused. The caller reads through
+// a third reader with a budget of its own. So any damage -- out-of-bounds
+// or mistyped pointers, unterminated text, too deep nesting, amplification
+// -- is found here and reported as a value. A Decoded that decode()
+// returned can be read without exceptions, within its traversal budget
+// (see Decoded).
 //
 // The codec is pure: it works on byte spans and links no ZeroMQ.
 #pragma once
@@ -54,8 +59,11 @@ struct CodecLimits {
   // Largest body frame accepted. Blob transfers are chunked below this.
   std::size_t max_body_bytes = 8u << 20;
   // Cap'n Proto traversal limit, as a multiple of the body's word count.
-  // decode()'s own walks spend up to two bodies' worth; the rest is the
-  // caller's budget (with 4, every field can be read twice; tested).
+  // decode()'s two walks get one body's worth each (a message they cannot
+  // walk within it is refused); the rest is the caller's reader's own
+  // budget, in which a full read costs at most one body: with 4, every
+  // field can be read twice, whatever the message (tested). Below 3
+  // decode() refuses every message (its reader would have no budget).
   std::uint64_t traversal_factor = 4;
   // Cap'n Proto nesting limit (pointer depth below the root); values above
   // 32 are clamped to 32. The deepest message in wire.capnp needs under 10.
@@ -92,9 +100,9 @@ struct Encoded {
 // (echoing requestId) and ignores anything else (PROTOCOL.md, "Versioning").
 // A `switch` over which() therefore needs a `default:` branch.
 //
-// Reading may still throw kj::Exception if the caller exhausts the traversal
-// budget (traversal_factor x body words, minus decode's own walks) by
-// reading the same large list many times; read each field once into values.
+// Reading may still throw kj::Exception if the caller exhausts its traversal
+// budget ((traversal_factor - 2) x body words) by reading the same large
+// list many times; read each field once into values.
 class Decoded {
  public:
   virtual ~Decoded() = default;
@@ -129,6 +137,8 @@ Encoded encode(capnp::MessageBuilder& message);
 //     segment;
 //   - Cap'n Proto finds the structure invalid (out-of-bounds or malformed
 //     pointers), or walking it exceeds the traversal or nesting limit;
+//   - the body holds a capability pointer, even in a field this build does
+//     not know (kiln messages carry no capabilities);
 //   - Envelope.version is not schema::PROTOCOL_VERSION.
 // An unknown body kind is not an error (see Decoded).
 Result<std::unique_ptr<Decoded>> decode(std::span<const std::span<const std::byte>> frames,

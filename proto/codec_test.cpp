@@ -392,6 +392,23 @@ TEST(Codec, LargeMessageLeavesTheCallerABudgetToReadItTwice) {
   }
 }
 
+// Points `digest`'s hash at `blob` (a Data list elsewhere in the same
+// segment) by rewriting its list pointer in place: two pointers sharing one
+// object, which an honest sender never writes but the format allows.
+void alias_hash(schema::Digest::Builder digest, capnp::Data::Builder blob) {
+  // The pointer section follows the one-word data section of a Digest.
+  auto* ptr = capnp::toAny(digest).getDataSection().end();
+  const auto offset_words =
+      (reinterpret_cast<std::intptr_t>(blob.begin()) - reinterpret_cast<std::intptr_t>(ptr + 8)) /
+      8;
+  // List pointer: (offset << 2) | 1; element size BYTE (2), count.
+  const std::uint32_t lo = (static_cast<std::uint32_t>(offset_words) << 2) | 1u;
+  const std::uint32_t hi = 2u | (static_cast<std::uint32_t>(blob.size()) << 3);
+  std::memcpy(ptr, &lo, 4);
+  std::memcpy(ptr + 4, &hi, 4);
+  ASSERT_EQ(digest.asReader().getHash().begin(), blob.begin());
+}
+
 TEST(Codec, AmplificationBeyondTraversalLimitIsRejected) {
   // A list of many digests whose `hash` pointers all alias one large Data
   // blob: the body stays small but a full walk reads the blob every time.
@@ -405,21 +422,7 @@ TEST(Codec, AmplificationBeyondTraversalLimitIsRejected) {
   const Bytes honest = to_bytes(encode(m).body_bytes());
   ASSERT_TRUE(decode_body(honest).ok());
 
-  for (unsigned i = 1; i < kDigests; ++i) {
-    // The pointer section follows the one-word data section of each Digest.
-    auto* ptr = capnp::toAny(digests[i]).getDataSection().end();
-    const auto offset_words =
-        (reinterpret_cast<std::intptr_t>(blob.begin()) - reinterpret_cast<std::intptr_t>(ptr + 8)) /
-        8;
-    // List pointer: (offset << 2) | 1; element size BYTE (2), count.
-    const std::uint32_t lo = (static_cast<std::uint32_t>(offset_words) << 2) | 1u;
-    const std::uint32_t hi = 2u | (kBlobBytes << 3);
-    std::memcpy(ptr, &lo, 4);
-    std::memcpy(ptr + 4, &hi, 4);
-  }
-  const auto aliased_check = digests[kDigests - 1].asReader().getHash();
-  ASSERT_EQ(aliased_check.size(), kBlobBytes);
-  ASSERT_EQ(aliased_check.begin(), blob.begin());
+  for (unsigned i = 1; i < kDigests; ++i) alias_hash(digests[i], blob);
 
   const Bytes hostile = to_bytes(encode(m).body_bytes());
   EXPECT_EQ(hostile.size(), honest.size());
@@ -429,6 +432,42 @@ TEST(Codec, AmplificationBeyondTraversalLimitIsRejected) {
   CodecLimits tight;
   tight.traversal_factor = 0;
   EXPECT_REJECTED(decode_body(honest, tight), "traversal limit");
+}
+
+TEST(Codec, SharedPointersCannotSpendTheCallersBudget) {
+  // Mild sharing: one digest's hash aliases another's 8000-byte blob, so a
+  // full read costs about 1.5 bodies. With one budget of 4 bodies for
+  // decode()'s walks and the caller, decode() accepted it and left the
+  // caller 2.5 bodies: its second read of the hashes threw. decode() must
+  // refuse a message whose full read costs more than its size.
+  constexpr unsigned kBlobBytes = 8000;
+  capnp::MallocMessageBuilder m(64 * 1024);
+  auto digests = init_envelope(m, 1).getBody().initFindMissingRequest().initDigests(3);
+  auto blob = digests[0].initHash(kBlobBytes);
+  digests[1].initHash(0);
+  digests[2].initHash(kBlobBytes);
+  ASSERT_EQ(m.getSegmentsForOutput().size(), 1u);
+  const Bytes honest = to_bytes(encode(m).body_bytes());
+  alias_hash(digests[1], blob);
+  const Bytes hostile = to_bytes(encode(m).body_bytes());
+
+  // Whatever decode() accepts, the caller can read every field twice.
+  for (const Bytes* body : {&honest, &hostile}) {
+    const auto r = decode_body(*body);
+    if (!r.ok()) continue;
+    for (int pass = 0; pass < 2; ++pass) {
+      std::size_t bytes = 0;
+      EXPECT_NO_THROW({
+        for (const auto d : (*r)->envelope().getBody().getFindMissingRequest().getDigests()) {
+          bytes += d.getHash().size();
+        }
+      }) << (body == &honest ? "honest" : "hostile")
+         << " pass " << pass;
+      EXPECT_EQ(bytes, body == &honest ? 2 * kBlobBytes : 3 * kBlobBytes);
+    }
+  }
+  EXPECT_TRUE(decode_body(honest).ok());
+  EXPECT_REJECTED(decode_body(hostile), "traversal limit");
 }
 
 TEST(Codec, NestingDeeperThanLimitIsRejected) {
@@ -453,6 +492,54 @@ TEST(Codec, UnknownBodyKindDecodes) {
   const auto which = static_cast<std::uint16_t>(env.getBody().which());
   EXPECT_GT(which, static_cast<std::uint16_t>(Which::LEASE_RESULT));
   EXPECT_EQ(which, static_cast<std::uint16_t>(testschema::FutureEnvelope::Body::NEST));
+}
+
+TEST(Codec, CapabilityPointerIsRejected) {
+  // A newer peer's body kind (unknown here, so only the layout walk sees
+  // it) whose pointer is a capability pointer. Cap'n Proto's layout walk
+  // counts those without complaint, but kiln messages carry no
+  // capabilities and a reader that copies the message (setRoot,
+  // canonicalize) threw "invalid capability pointer". Found by
+  // fuzz/codec_fuzz.
+  capnp::MallocMessageBuilder m;
+  auto env = m.initRoot<testschema::FutureEnvelope>();
+  env.setVersion(schema::PROTOCOL_VERSION);
+  env.setRequestId(5);
+  env.getBody().initNest().setPayload(1);
+  ASSERT_EQ(m.getSegmentsForOutput().size(), 1u);
+  // The body's pointer is the first of the pointer section, right after the
+  // data section. An "other" pointer (kind 3) of type 0 is a capability.
+  auto* ptr = capnp::toAny(env).getDataSection().end();
+  const std::uint32_t lo = 3;
+  const std::uint32_t hi = 0;  // capability table index
+  std::memcpy(ptr, &lo, 4);
+  std::memcpy(ptr + 4, &hi, 4);
+  EXPECT_REJECTED(decode(encode(m).frames()), "capability");
+}
+
+TEST(Codec, AmplifiedVoidListInAnUnknownFieldIsRejected) {
+  // A newer peer's body kind whose pointer is a List(Void) of 2^28
+  // elements: no bytes on the wire, but a copy of the message charges one
+  // word per element. totalSize() does not, so decode() accepted it and a
+  // reader copying the message (setRoot) threw "traversal limit". Found by
+  // fuzz/codec_fuzz.
+  capnp::MallocMessageBuilder m;
+  auto env = m.initRoot<testschema::FutureEnvelope>();
+  env.setVersion(schema::PROTOCOL_VERSION);
+  env.setRequestId(5);
+  env.getBody().initNest().setPayload(1);
+  ASSERT_EQ(m.getSegmentsForOutput().size(), 1u);
+  auto* ptr = capnp::toAny(env).getDataSection().end();
+  const std::uint32_t lo = 1;                     // list pointer, offset 0
+  const std::uint32_t hi = 0u | (1u << 28 << 3);  // element size VOID, 2^28 elements
+  std::memcpy(ptr, &lo, 4);
+  std::memcpy(ptr + 4, &hi, 4);
+  const auto r = decode(encode(m).frames());
+  if (r.ok()) {
+    capnp::MallocMessageBuilder copy;
+    EXPECT_NO_THROW(copy.setRoot((*r)->envelope())) << "decode() accepted what cannot be copied";
+  }
+  EXPECT_FALSE(r.ok());
 }
 
 // Decodes `body` and, when it is accepted, reads it the way a receiver

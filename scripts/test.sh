@@ -13,11 +13,14 @@
 #             does the work, not kiln) runs here
 #
 # and clang-tidy's enforced checks on every translation unit
-# (scripts/tidy.sh), from out/asan's compilation database.
+# (scripts/tidy.sh), from out/asan's compilation database; then the libFuzzer
+# harnesses (scripts/fuzz.sh: out/fuzz, clang, ASan+UBSan), each for
+# KILN_FUZZ_SECONDS (default 30), failing on any crash, leak or timeout.
 #
 #   scripts/test.sh                          everything (what CI runs)
 #   KILN_TEST_SKIP_ASAN=1 scripts/test.sh    one optimized build with every test,
 #                                            no sanitizer pass
+#   KILN_TEST_SKIP_FUZZ=1 scripts/test.sh    no fuzzing stage
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -57,5 +60,9 @@ if [ "$asan" = 1 ]; then
 else
   stage "clang-tidy (enforced checks)"
   scripts/tidy.sh --all out/test
+fi
+if [ "${KILN_TEST_SKIP_FUZZ:-0}" != 1 ]; then
+  stage "fuzz (libFuzzer, ASan)"
+  scripts/fuzz.sh "${KILN_FUZZ_SECONDS:-30}"
 fi
 stage "all passed"

@@ -75,29 +75,48 @@ std::string side_effect_reason(string_view a) {
   return {};
 }
 
-// Expands @file arguments in place (bounded nesting).
-std::optional<Uncacheable> expand(std::span<const std::string> in_args, const ReadFile& read_file,
-                                  int depth, std::vector<std::string>& out) {
-  for (const std::string& arg : in_args) {
-    if (arg.size() > 1 && arg[0] == '@') {
-      if (depth >= 8) return Uncacheable{"response files nested too deeply"};
-      const auto text = read_file(arg.substr(1));
-      if (!text) return Uncacheable{"unreadable response file " + arg.substr(1)};
-      const std::vector<std::string> inner = split_response_file(*text);
-      if (auto bad = expand(inner, read_file, depth + 1, out)) return bad;
-    } else {
-      out.push_back(arg);
+// Expands @file arguments in place. Nesting, files read and arguments
+// produced are all bounded: a file that names another several times
+// multiplies at each level, so a few hundred bytes nested 8 deep could
+// otherwise ask for billions of reads and arguments.
+class Expander {
+ public:
+  explicit Expander(const ReadFile& read_file) : read_file_(read_file) {}
+
+  std::optional<Uncacheable> expand(std::span<const std::string> in_args, int depth,
+                                    std::vector<std::string>& out) {
+    for (const std::string& arg : in_args) {
+      if (arg.size() > 1 && arg[0] == '@') {
+        if (depth >= kMaxResponseDepth) return Uncacheable{"response files nested too deeply"};
+        if (++files_read_ > kMaxResponseFiles) {
+          return Uncacheable{"more than " + std::to_string(kMaxResponseFiles) + " response files"};
+        }
+        const auto text = read_file_(arg.substr(1));
+        if (!text) return Uncacheable{"unreadable response file " + arg.substr(1)};
+        const std::vector<std::string> inner = split_response_file(*text);
+        if (auto bad = expand(inner, depth + 1, out)) return bad;
+      } else {
+        if (out.size() >= kMaxArguments) {
+          return Uncacheable{"response files give more than " + std::to_string(kMaxArguments) +
+                             " arguments"};
+        }
+        out.push_back(arg);
+      }
     }
+    return std::nullopt;
   }
-  return std::nullopt;
-}
+
+ private:
+  const ReadFile& read_file_;
+  std::size_t files_read_ = 0;
+};
 
 }  // namespace
 
 std::optional<std::string> expand_response_files(std::span<const std::string> args,
                                                  const ReadFile& read_file,
                                                  std::vector<std::string>& out) {
-  if (auto bad = expand(args, read_file, 0, out)) return bad->reason;
+  if (auto bad = Expander(read_file).expand(args, 0, out)) return bad->reason;
   return std::nullopt;
 }
 
@@ -155,7 +174,12 @@ std::variant<CompileArgs, Uncacheable> analyze_compile(std::span<const std::stri
                                                        const ReadFile& read_file) {
   if (argv.empty()) return Uncacheable{"no compiler"};
   std::vector<std::string> args;
-  if (auto bad = expand(argv.subspan(1), read_file, 0, args)) return *bad;
+  if (auto bad = Expander(read_file).expand(argv.subspan(1), 0, args)) return *bad;
+  // Before the loop, so that option values are covered too: an empty -o,
+  // -MF or -x value is no name (GCC: "output filename may not be empty").
+  if (std::any_of(args.begin(), args.end(), [](const std::string& a) { return a.empty(); })) {
+    return Uncacheable{"empty argument"};
+  }
 
   CompileArgs out;
   out.compiler = argv[0];
@@ -172,7 +196,6 @@ std::variant<CompileArgs, Uncacheable> analyze_compile(std::span<const std::stri
       into = args[++i];
       return true;
     };
-    if (a.empty()) return Uncacheable{"empty argument"};
     if (a[0] != '-' || a == "-") {
       if (a == "-") return Uncacheable{"source from stdin"};
       const std::string lang = language.empty() ? language_of(a) : language;

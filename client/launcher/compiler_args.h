@@ -9,11 +9,12 @@
 // output to a file, only options kiln knows. Everything else is reported as
 // Uncacheable with a short reason ("linking", "preprocessing only (-E)",
 // "several source files", "output to stdout", "-save-temps", "unknown
-// option -foo"), and the launcher runs the real compiler unchanged. An
-// unknown option is never guessed at: a flag kiln does not know might
-// change the output in a way the key would miss.
+// option -foo", "empty argument"), and the launcher runs the real compiler
+// unchanged. An unknown option is never guessed at: a flag kiln does not
+// know might change the output in a way the key would miss.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <span>
@@ -61,15 +62,22 @@ struct Uncacheable {
 // Reads a response file's contents; nullopt if it cannot be read.
 using ReadFile = std::function<std::optional<std::string>(const std::string& path)>;
 
+// Limits of @file expansion: nesting depth, response files read and
+// arguments in all (the command line's own included). Past any of them a
+// command is Uncacheable and the real compiler gets it unchanged.
+inline constexpr int kMaxResponseDepth = 8;
+inline constexpr std::size_t kMaxResponseFiles = 1000;
+inline constexpr std::size_t kMaxArguments = std::size_t{1} << 20;
+
 // Analyzes argv (argv[0] is the compiler). @file arguments are expanded
 // through `read_file` (GCC quoting rules: whitespace separates, '…' and "…"
-// quote, backslash escapes), nested up to 8 levels.
+// quote, backslash escapes), within the limits above.
 std::variant<CompileArgs, Uncacheable> analyze_compile(std::span<const std::string> argv,
                                                        const ReadFile& read_file);
 
 // Appends `args` to `out` with @file arguments expanded (as
-// analyze_compile does); the reason when a file cannot be read or nests
-// too deeply.
+// analyze_compile does); the reason when a file cannot be read or a limit
+// is passed.
 std::optional<std::string> expand_response_files(std::span<const std::string> args,
                                                  const ReadFile& read_file,
                                                  std::vector<std::string>& out);

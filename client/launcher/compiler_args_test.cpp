@@ -89,6 +89,46 @@ TEST(CompilerArgs, ResponseFilesAreExpandedWithQuoting) {
             "response files nested too deeply");
 }
 
+TEST(CompilerArgs, ResponseFilesAreBoundedInCountAndArguments) {
+  // Files 0..6 each name the next one 20 times, file 7 holds one argument:
+  // 423 bytes, within the nesting limit, that expanded to 20^7 reads and as
+  // many arguments. Now the reads are bounded.
+  Files files;
+  std::string refs;
+  for (int level = 0; level < 7; ++level) {
+    refs.clear();
+    for (int i = 0; i < 20; ++i) refs += "@" + std::to_string(level + 1) + " ";
+    files[std::to_string(level)] = refs;
+  }
+  files["7"] = "-DX";
+  std::size_t reads = 0;
+  const auto counting = [&](const std::string& path) -> std::optional<std::string> {
+    ++reads;
+    const auto it = files.find(path);
+    if (it == files.end()) return std::nullopt;
+    return it->second;
+  };
+  const Args argv = {"cc", "-c", "a.c", "@0"};
+  const auto r = analyze_compile(argv, counting);
+  ASSERT_TRUE(std::holds_alternative<Uncacheable>(r));
+  EXPECT_EQ(std::get<Uncacheable>(r).reason, "more than 1000 response files");
+  EXPECT_EQ(reads, 1000u);
+
+  // Few files, many arguments: 16 reads of a file of 2^16 arguments.
+  std::string many;
+  for (int i = 0; i < (1 << 16); ++i) many += "-DX ";
+  std::string sixteen;
+  for (int i = 0; i < 17; ++i) sixteen += "@many ";
+  EXPECT_EQ(reason({"cc", "-c", "a.c", "@top"}, {{"top", sixteen}, {"many", many}}),
+            "response files give more than 1048576 arguments");
+  // Just under both limits is fine.
+  std::string sixteen_exact;
+  for (int i = 0; i < 15; ++i) sixteen_exact += "@many ";
+  EXPECT_EQ(ok({"cc", "-c", "a.c", "@top"}, {{"top", sixteen_exact}, {"many", many}})
+                .preprocessor_args.size(),
+            15u << 16);
+}
+
 TEST(CompilerArgs, UncacheableReasons) {
   EXPECT_EQ(reason({"cc", "a.o", "b.o", "-o", "app"}), "not a source file: a.o (linking?)");
   EXPECT_EQ(reason({"cc", "a.c", "-o", "app"}), "linking (no -c)");
@@ -105,6 +145,17 @@ TEST(CompilerArgs, UncacheableReasons) {
   EXPECT_EQ(reason({"cc", "-c", "a.c", "-Wl,--as-needed"}),
             "linker option -Wl,--as-needed (linking?)");
   EXPECT_EQ(reason({"cc", "-c", "a.c", "-o"}), "-o without a file");
+}
+
+TEST(CompilerArgs, EmptyValuesAreUncacheable) {
+  // An empty value after -o, -MF, -MT, -MQ or -x was taken as a name: with
+  // -o "" the compile was cacheable with no output file (GCC refuses it:
+  // "output filename may not be empty"), and with -MD its dependency file
+  // was ".d". Found by fuzz/compiler_args_fuzz.
+  for (const char* option : {"-o", "-MF", "-MT", "-MQ", "-x", "-D", "-include"}) {
+    EXPECT_EQ(reason({"cc", "-MD", "-c", "a.c", option, ""}), "empty argument") << option;
+  }
+  EXPECT_EQ(reason({"cc", "-c", "a.c", ""}), "empty argument");
 }
 
 TEST(CompilerArgs, SplitResponseFile) {

@@ -61,7 +61,10 @@ Status read_property(CTestCase& c, const Json& p) {
     if (!v.is_number()) return invalid(what + " is not a number");
     const double seconds = v.get<double>();
     if (!std::isfinite(seconds) || seconds > 1e9) return invalid(what + " is out of range");
-    if (seconds > 0) c.timeout = std::chrono::milliseconds(std::llround(seconds * 1000));
+    // At least 1 ms: rounded to 0 it would read as "no limit" downstream.
+    if (seconds > 0) {
+      c.timeout = std::chrono::milliseconds(std::max(1LL, std::llround(seconds * 1000)));
+    }
   } else if (name == "DISABLED" || name == "WILL_FAIL") {
     if (!v.is_boolean()) return invalid(what + " is not a boolean");
     (name == "DISABLED" ? c.disabled : c.will_fail) = v.get<bool>();

@@ -29,7 +29,7 @@ struct CTestCase {
   std::vector<std::string> command;
   std::string working_directory;                     // WORKING_DIRECTORY ("" if unset)
   std::vector<std::string> environment;              // ENVIRONMENT, "K=V" each
-  std::optional<std::chrono::milliseconds> timeout;  // TIMEOUT > 0
+  std::optional<std::chrono::milliseconds> timeout;  // TIMEOUT > 0, rounded, >= 1 ms
   std::vector<std::string> labels;                   // LABELS
   bool disabled = false;                             // DISABLED
   bool will_fail = false;                            // WILL_FAIL

@@ -125,6 +125,26 @@ TEST(ParseCTestJson, RefusesMalformedInput) {
   EXPECT_TRUE(parse_ctest_json(prop("SKIP_RETURN_CODE", "0")).ok());
 }
 
+TEST(ParseCTestJson, TinyTimeoutIsStillALimit) {
+  // CTest runs a test with TIMEOUT 0.0003 under a 0.3 ms limit. Rounded to
+  // whole milliseconds it became 0 ms, which the runner reads as "no
+  // limit": the shortest limit turned into none.
+  const auto timeout_of = [](const std::string& value) {
+    const std::string json =
+        R"({"kind":"ctestInfo","version":{"major":1,"minor":0},"tests":[{"name":"t","command":["x"],"properties":[{"name":"TIMEOUT","value":)" +
+        value + "}]}]}";
+    auto r = parse_ctest_json(json);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() && r->size() == 1 ? (*r)[0].timeout : std::nullopt;
+  };
+  EXPECT_EQ(timeout_of("0.0003"), std::optional(1ms));
+  EXPECT_EQ(timeout_of("5e-324"), std::optional(1ms));
+  EXPECT_EQ(timeout_of("0.0015"), std::optional(2ms));
+  EXPECT_EQ(timeout_of("2.5"), std::optional(2500ms));
+  EXPECT_EQ(timeout_of("0"), std::nullopt);
+  EXPECT_EQ(timeout_of("-0.0003"), std::nullopt);
+}
+
 TEST(ParseCTestJson, EveryTruncationIsAnError) {
   const std::string full = kCTest;
   for (std::size_t n = 0; n + 1 < full.size(); ++n) {
