@@ -26,6 +26,7 @@ bench="$build_dir/bin/bench_grid"
 kiln="$build_dir/bin/kiln"
 [ -x "$bench" ] || { echo "trust.sh: $bench not found; build bench_grid first" >&2; exit 1; }
 work=$(mktemp -d "${KILN_BENCH_DIR:-/var/tmp}/kiln-bench-trust.XXXXXX")
+chmod 755 "$work"  # the as-nobody run reaches its copy below
 pids=()
 cleanup() {
   local pid
