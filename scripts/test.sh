@@ -4,13 +4,12 @@
 # file compiled with -Werror in both:
 #
 #   out/test  optimized (-O2, line tables), what users run: the executables,
-#             fixtures and benchmarks; the end-to-end tests (the real
-#             binaries on loopback, real projects built through kiln) and
-#             the purity check run here
+#             fixtures and benchmarks; the real-project builds through kiln
+#             (label real_project) run here
 #   out/asan  AddressSanitizer + UndefinedBehaviorSanitizer (-O0, line
-#             tables): everything, unit tests too; every test but the
-#             real-project builds (label real_project: there the compiler
-#             does the work, not kiln) runs here
+#             tables): everything, unit tests too; every other test (the
+#             unit tests, the end-to-end scenarios with the real binaries on
+#             loopback, the purity check) runs here
 #
 # and clang-tidy's enforced checks on every translation unit
 # (scripts/tidy.sh), from out/asan's compilation database; then the libFuzzer
@@ -45,7 +44,11 @@ cmake -S . -B out/test -G Ninja -DKILN_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebIn
   "${line_tables[@]}" -DKILN_UNIT_TESTS=$unit_tests -DKILN_BENCHMARKS=ON >/dev/null
 cmake --build out/test -j "$jobs"
 stage "tests (optimized)"
-ctest --test-dir out/test --output-on-failure -j "$jobs" --timeout 300
+# With the sanitizer pass, each test runs once: the real-project builds
+# here (there the compiler does the work, not kiln), everything else there.
+only_here=()
+[ "$asan" = 1 ] && only_here=(-L real_project)
+ctest --test-dir out/test --output-on-failure -j "$jobs" --timeout 300 "${only_here[@]}"
 
 if [ "$asan" = 1 ]; then
   stage "build (ASan+UBSan, -Werror)"

@@ -70,9 +70,7 @@ void BinaryRoot::load() {
   std::sort(base_env_.begin(), base_env_.end());
 }
 
-milliseconds BinaryRoot::per_test_timeout() const {
-  return milliseconds(static_cast<std::int64_t>(std::llround(opts_.timeout_s * 1000)));
-}
+milliseconds BinaryRoot::per_test_timeout() const { return testing::per_test_timeout(opts_); }
 
 std::string BinaryRoot::durations_key() const {
   std::string key = (opts_.sharding_env ? "env:" : "gtest:") + name();

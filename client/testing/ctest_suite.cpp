@@ -173,8 +173,7 @@ std::filesystem::path CTestSuite::working_dir(const CTestCase& test) const {
 }
 
 milliseconds CTestSuite::timeout_of(const CTestCase& test) const {
-  return test.timeout.value_or(
-      milliseconds(static_cast<std::int64_t>(std::llround(opts_.timeout_s * 1000))));
+  return test.timeout.value_or(per_test_timeout(opts_));
 }
 
 }  // namespace kiln::client::testing

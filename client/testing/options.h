@@ -3,6 +3,9 @@
 // does for users.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -31,5 +34,11 @@ struct TestOptions {
   bool sharding_env = false;
   std::vector<std::string> command;  // the test binary and its arguments
 };
+
+// --timeout as a time limit: whole milliseconds, at least one (0 would be
+// "no limit" to the runner).
+inline std::chrono::milliseconds per_test_timeout(const TestOptions& opts) {
+  return std::chrono::milliseconds(std::max(1LL, std::llround(opts.timeout_s * 1000)));
+}
 
 }  // namespace kiln::client::testing
