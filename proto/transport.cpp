@@ -22,13 +22,21 @@
 // the remaining time and reads every message that arrived; a reply to
 // another request that is still outstanding (sent, not yet waited for) is
 // kept for its own wait(), anything else (timed-out requests, notifications,
-// malformed messages) is dropped.
+// malformed messages) is dropped. A socket monitor (an inproc PAIR fed by
+// zmq_socket_monitor, attached before connect so no event is missed) tells
+// wait() when the session is lost, so a request that can no longer be
+// answered fails at once instead of at its timeout; ZMTP heartbeats on the
+// DEALER (PING every second, dropped after 3 s without traffic) turn a
+// silent peer (a cut link, a frozen host) into such a loss too.
 #include "proto/transport.h"
 
 #include <capnp/schema.h>
 
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <map>
+#include <random>
 #include <set>
 #include <utility>
 #include <vector>
@@ -45,6 +53,9 @@ constexpr int kHighWaterMark = 1000;
 constexpr int kKeepaliveIdleSeconds = 60;
 constexpr int kKeepaliveIntervalSeconds = 10;
 constexpr int kKeepaliveCount = 6;
+// ZMTP heartbeats on connecting sockets: a peer silent this long is gone.
+constexpr int kHeartbeatIntervalMs = 1000;
+constexpr int kHeartbeatTimeoutMs = 3000;
 
 void set_common_options(zmq::socket_t& socket, const TransportLimits& limits) {
   socket.set(zmq::sockopt::linger, 0);
@@ -145,18 +156,31 @@ Result<zmq::socket_t> make_router(zmq::context_t& context, const std::string& en
   }
 }
 
+namespace {
+
+// A DEALER with kiln's options, not connected yet.
+zmq::socket_t dealer_socket(zmq::context_t& context, const std::string& identity,
+                            const TransportLimits& limits, const CurveClientKeys* curve) {
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  set_common_options(socket, limits);
+  socket.set(zmq::sockopt::heartbeat_ivl, kHeartbeatIntervalMs);
+  socket.set(zmq::sockopt::heartbeat_timeout, kHeartbeatTimeoutMs);
+  if (curve != nullptr) {
+    socket.set(zmq::sockopt::curve_serverkey, curve->server_key);
+    socket.set(zmq::sockopt::curve_publickey, curve->own.public_key);
+    socket.set(zmq::sockopt::curve_secretkey, curve->own.secret_key);
+  }
+  if (!identity.empty()) socket.set(zmq::sockopt::routing_id, zmq::buffer(identity));
+  return socket;
+}
+
+}  // namespace
+
 Result<zmq::socket_t> make_dealer(zmq::context_t& context, const std::string& endpoint,
                                   const std::string& identity, const TransportLimits& limits,
                                   const CurveClientKeys* curve) {
   try {
-    zmq::socket_t socket(context, zmq::socket_type::dealer);
-    set_common_options(socket, limits);
-    if (curve != nullptr) {
-      socket.set(zmq::sockopt::curve_serverkey, curve->server_key);
-      socket.set(zmq::sockopt::curve_publickey, curve->own.public_key);
-      socket.set(zmq::sockopt::curve_secretkey, curve->own.secret_key);
-    }
-    if (!identity.empty()) socket.set(zmq::sockopt::routing_id, zmq::buffer(identity));
+    zmq::socket_t socket = dealer_socket(context, identity, limits, curve);
     socket.connect(endpoint);
     return socket;
   } catch (const zmq::error_t& e) {
@@ -272,13 +296,73 @@ std::optional<Error> error_of(const Decoded& reply) {
 
 struct Connection::Impl {
   zmq::socket_t socket;
+  zmq::socket_t monitor;  // PAIR: the socket's connection events
   std::string endpoint;
   TransportLimits limits;
   std::uint64_t next_id = 1;
-  // Sent and not yet waited for (or timed out).
-  std::set<std::uint64_t> outstanding;
+  // Sent and not yet waited for (or timed out), with disconnects() at the
+  // time each was sent.
+  std::map<std::uint64_t, std::uint64_t> outstanding;
   // Replies that arrived while waiting for another request.
   std::map<std::uint64_t, std::unique_ptr<Decoded>> early;
+  // The link, from the monitor's events.
+  bool up = false;
+  std::uint64_t sessions = 0;
+  std::uint64_t disconnects = 0;
+  Clock::time_point down_since = Clock::now();
+
+  ~Impl() {
+    // Stop the monitor before its socket goes (the endpoint is per object).
+    if (monitor.handle() != nullptr) (void)zmq_socket_monitor(socket.handle(), nullptr, 0);
+  }
+
+  // Applies every event the monitor has queued.
+  void read_events() {
+    for (;;) {
+      zmq::message_t event;
+      if (!recv_frame(monitor, event)) return;
+      // The second frame (the peer's address) comes with the first.
+      for (bool more = event.more(); more;) {
+        zmq::message_t rest;
+        more = recv_frame(monitor, rest).has_value() && rest.more();
+      }
+      if (event.size() < sizeof(std::uint16_t)) continue;
+      std::uint16_t id = 0;
+      std::memcpy(&id, event.data(), sizeof id);
+      if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        up = true;
+        ++sessions;
+      } else if (id == ZMQ_EVENT_DISCONNECTED && up) {
+        up = false;
+        ++disconnects;
+        down_since = Clock::now();
+      }
+    }
+  }
+
+  // Reads what arrived: the reply to `request_id` is returned, replies to
+  // other outstanding requests are kept, the rest dropped.
+  std::unique_ptr<Decoded> read_replies(std::uint64_t request_id) {
+    while (auto received = receive(socket, false, limits)) {
+      if (!received->message.ok()) continue;  // malformed: nothing to trust
+      auto message = std::move(received->message).value();
+      const std::uint64_t id = message->envelope().getRequestId();
+      if (id != 0 && id == request_id) return message;
+      if (id != 0 && outstanding.contains(id)) early[id] = std::move(message);
+    }
+    return nullptr;
+  }
+
+  // Polls the socket and the monitor until one is readable or `left` ends.
+  void poll(std::chrono::milliseconds left) {
+    std::array<zmq::pollitem_t, 2> items{zmq::pollitem_t{socket.handle(), 0, ZMQ_POLLIN, 0},
+                                         zmq::pollitem_t{monitor.handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items.data(), items.size(), left);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+  }
 };
 
 Result<std::unique_ptr<Connection>> Connection::open(zmq::context_t& context,
@@ -286,10 +370,27 @@ Result<std::unique_ptr<Connection>> Connection::open(zmq::context_t& context,
                                                      const std::string& identity,
                                                      const TransportLimits& limits,
                                                      const CurveClientKeys* curve) {
-  auto socket = make_dealer(context, endpoint, identity, limits, curve);
-  if (!socket.ok()) return socket.error();
   auto impl = std::make_unique<Impl>();
-  impl->socket = std::move(socket).value();
+  try {
+    impl->socket = dealer_socket(context, identity, limits, curve);
+    // One inproc endpoint per Connection: an address that lives only as
+    // long as it does, plus a random part in case the next one gets the
+    // same address before the last monitor's endpoint is gone.
+    std::random_device random;
+    const std::string events = "inproc://kiln-link-" +
+                               std::to_string(reinterpret_cast<std::uintptr_t>(impl.get())) + "-" +
+                               std::to_string(random());
+    if (zmq_socket_monitor(impl->socket.handle(), events.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0) {
+      throw zmq::error_t();
+    }
+    impl->monitor = zmq::socket_t(context, zmq::socket_type::pair);
+    impl->monitor.set(zmq::sockopt::linger, 0);
+    impl->monitor.connect(events);
+    impl->socket.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    return make_error(Errc::kUnavailable, "cannot connect to " + endpoint + ": " + describe(e));
+  }
   impl->endpoint = endpoint;
   impl->limits = limits;
   return std::unique_ptr<Connection>(new Connection(std::move(impl)));
@@ -302,10 +403,11 @@ Result<std::uint64_t> Connection::send(const Fill& fill) {
   const std::uint64_t id = impl_->next_id++;
   capnp::MallocMessageBuilder message;
   fill(init_envelope(message, id));
+  impl_->read_events();
   if (!proto::send(impl_->socket, {}, message)) {
     return make_error(Errc::kUnavailable, "cannot queue a request to " + impl_->endpoint);
   }
-  impl_->outstanding.insert(id);
+  impl_->outstanding[id] = impl_->disconnects;
   return id;
 }
 
@@ -318,34 +420,60 @@ Result<std::unique_ptr<Decoded>> Connection::wait(std::uint64_t request_id,
     s.outstanding.erase(request_id);
     return reply;
   }
-  if (!s.outstanding.contains(request_id)) {
+  const auto sent = s.outstanding.find(request_id);
+  if (sent == s.outstanding.end()) {
     return make_error(Errc::kInvalidArgument,
                       "request " + std::to_string(request_id) + " is not outstanding");
   }
+  const std::uint64_t disconnects_at_send = sent->second;
   const auto deadline = Clock::now() + timeout;
   for (;;) {
-    while (auto received = receive(s.socket, false, s.limits)) {
-      if (!received->message.ok()) continue;  // malformed: nothing to trust
-      auto message = std::move(received->message).value();
-      const std::uint64_t id = message->envelope().getRequestId();
-      if (id == request_id) {
-        s.outstanding.erase(request_id);
-        return message;
-      }
-      if (id != 0 && s.outstanding.contains(id)) s.early[id] = std::move(message);
+    if (auto reply = s.read_replies(request_id)) {
+      s.outstanding.erase(request_id);
+      return reply;
+    }
+    s.read_events();
+    if (s.disconnects != disconnects_at_send) {
+      s.outstanding.erase(request_id);
+      return make_error(Errc::kUnavailable, "the connection to " + s.endpoint +
+                                                " was lost before request " +
+                                                std::to_string(request_id) + " was answered");
     }
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) break;
-    zmq::pollitem_t item{s.socket.handle(), 0, ZMQ_POLLIN, 0};
-    try {
-      zmq::poll(&item, 1, left);
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) throw;
-    }
+    s.poll(left);
   }
   s.outstanding.erase(request_id);
   return make_error(Errc::kUnavailable, "no reply from " + s.endpoint + " to request " +
                                             std::to_string(request_id) + " within " +
+                                            std::to_string(timeout.count()) + " ms");
+}
+
+Connection::Link Connection::link() {
+  Impl& s = *impl_;
+  s.read_events();
+  const auto down = s.up ? Clock::duration::zero() : Clock::now() - s.down_since;
+  return Link{s.up, s.sessions, std::chrono::duration_cast<std::chrono::milliseconds>(down)};
+}
+
+std::uint64_t Connection::disconnects() {
+  impl_->read_events();
+  return impl_->disconnects;
+}
+
+Status Connection::await_link(std::chrono::milliseconds timeout) {
+  Impl& s = *impl_;
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    s.read_events();
+    if (s.up) return {};
+    // Keep what arrives for its own wait() (nothing should, without a session).
+    (void)s.read_replies(0);
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) break;
+    s.poll(left);
+  }
+  return make_error(Errc::kUnavailable, "no session with " + s.endpoint + " within " +
                                             std::to_string(timeout.count()) + " ms");
 }
 

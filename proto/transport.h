@@ -110,18 +110,42 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Sends one request and returns its requestId (kUnavailable if it could
-  // not be queued).
+  // not be queued). A request sent while no session is up waits in the
+  // socket's queue for the next one.
   Result<std::uint64_t> send(const Fill& fill);
-  // Waits for the reply to `request_id`. kUnavailable on timeout (the
-  // request is then forgotten); kInvalidArgument if `request_id` is not
-  // outstanding. An Error body in the reply is returned as the reply (the
-  // caller reads it, e.g. with error_of).
+  // Waits for the reply to `request_id`. kUnavailable on timeout, and at
+  // once when the session it was sent on is lost (the peer died, restarted,
+  // or was silent past the heartbeat timeout: no reply can come any more;
+  // disconnects() tells the two apart); the request is then forgotten.
+  // kInvalidArgument if `request_id` is not outstanding. An Error body in
+  // the reply is returned as the reply (the caller reads it, e.g. with
+  // error_of).
   Result<std::unique_ptr<Decoded>> wait(std::uint64_t request_id,
                                         std::chrono::milliseconds timeout);
   // send + wait.
   Result<std::unique_ptr<Decoded>> call(const Fill& fill, std::chrono::milliseconds timeout);
   // Gives up on an outstanding request: its reply, if it comes, is dropped.
   void forget(std::uint64_t request_id);
+
+  // The link to the peer, as ZeroMQ reports it (a socket monitor): `up`
+  // once a session's handshake (CURVE or plain) has succeeded and until it
+  // is lost; `sessions` counts the sessions started (a reconnect to a
+  // restarted peer is a new one); `down_for` is how long there has been no
+  // session (since open() at first). ZeroMQ reconnects by itself; a peer
+  // that goes silent is dropped after the heartbeat timeout (3 s).
+  struct Link {
+    bool up = false;
+    std::uint64_t sessions = 0;
+    std::chrono::milliseconds down_for{0};
+  };
+  Link link();
+  // Sessions lost so far: if this grew while a request was outstanding, its
+  // wait() failed because the session was lost, not by timing out.
+  std::uint64_t disconnects();
+  // Waits until a session is up (at once if one is). kUnavailable after
+  // `timeout` without one. Replies that arrive meanwhile are kept for their
+  // wait().
+  Status await_link(std::chrono::milliseconds timeout);
 
   const std::string& endpoint() const;
   zmq::socket_t& socket();

@@ -322,6 +322,63 @@ TEST_P(TransportTest, ErrorRepliesMapToErrc) {
   EXPECT_EQ(error_code_of(Errc::kIo), schema::Error::Code::INTERNAL);
 }
 
+// The link to a peer that goes away and comes back on the same port, as a
+// restarted scheduler does.
+TEST(ConnectionLink, ALostSessionFailsTheWaitAndTheNextSessionIsNoticed) {
+  zmq::context_t context;
+  auto first = make_router(context, "tcp://127.0.0.1:0");
+  ASSERT_TRUE(first.ok());
+  const std::string endpoint = bound_endpoint(*first);
+  auto connection = Connection::open(context, endpoint);
+  ASSERT_TRUE(connection.ok());
+  Connection& c = **connection;
+  ASSERT_TRUE(c.await_link(kPatience).ok());
+  EXPECT_TRUE(c.link().up);
+  EXPECT_EQ(c.link().sessions, 1u);
+  EXPECT_EQ(c.disconnects(), 0u);
+
+  // A request the peer takes and never answers: it dies with it.
+  auto id = c.send(heartbeat_request(1));
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(receive_within(*first, true));
+  first->close();
+  auto lost = c.wait(*id, milliseconds(60000));
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.error().code, Errc::kUnavailable);
+  EXPECT_NE(lost.error().message.find("was lost"), std::string::npos) << lost.error().message;
+  EXPECT_EQ(c.disconnects(), 1u);
+  EXPECT_FALSE(c.link().up);
+
+  // Nobody there yet: await_link gives up.
+  EXPECT_FALSE(c.await_link(milliseconds(50)).ok());
+
+  // A request sent while down waits for the next session, and is answered.
+  auto queued = c.send(heartbeat_request(2));
+  ASSERT_TRUE(queued.ok());
+  auto second = make_router(context, endpoint);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  ASSERT_TRUE(c.await_link(kPatience).ok());
+  EXPECT_EQ(c.link().sessions, 2u);
+  auto in = receive_within(*second, true);
+  ASSERT_TRUE(in);
+  reply_heartbeat(*second, *in, *queued, 7);
+  auto reply = c.wait(*queued, kPatience);
+  ASSERT_TRUE(reply.ok()) << reply.error().message;
+  EXPECT_EQ(reply.value()->envelope().getBody().getHeartbeat().getBusySlots(), 7u);
+}
+
+TEST(ConnectionLink, NoPeerMeansNoSession) {
+  zmq::context_t context;
+  // Port 1 (tcpmux): nothing listens there, and only root could bind it.
+  auto connection = Connection::open(context, "tcp://127.0.0.1:1");
+  ASSERT_TRUE(connection.ok());
+  auto waited = (*connection)->await_link(milliseconds(100));
+  ASSERT_FALSE(waited.ok());
+  EXPECT_EQ(waited.error().code, Errc::kUnavailable);
+  EXPECT_FALSE((*connection)->link().up);
+  EXPECT_GT((*connection)->link().down_for, milliseconds(0));
+}
+
 TEST(Transport, BindFailureIsUnavailable) {
   zmq::context_t context;
   auto bad = make_router(context, "tcp://256.0.0.1:1");

@@ -38,11 +38,39 @@ GridExecutor::~GridExecutor() = default;
 
 Result<exec::ExecutedAction> GridExecutor::execute(const cas::Digest& action_digest,
                                                    const cas::Action& action) {
-  const cas::DigestFunction fn = local_.digest_function();
   auto connection = proto::Connection::open(context_, options_.endpoint, {}, {},
                                             options_.curve ? &*options_.curve : nullptr);
   if (!connection.ok()) return prefixed(connection.error(), "scheduler " + options_.endpoint);
   proto::Connection& conn = **connection;
+  const milliseconds action_timeout =
+      action.timeout_ms != 0 ? milliseconds(action.timeout_ms) : options_.default_action_timeout;
+  const auto deadline = Clock::now() + action_timeout + options_.grace;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    if (left <= milliseconds(0)) {
+      return make_error(Errc::kUnavailable,
+                        "scheduler " + options_.endpoint + " did not answer within " +
+                            std::to_string((action_timeout + options_.grace).count() / 1000) +
+                            " s");
+    }
+    if (auto up = conn.await_link(std::min(options_.reconnect_wait, left)); !up.ok()) {
+      return make_error(Errc::kUnavailable,
+                        "scheduler " + options_.endpoint + " unreachable for " +
+                            std::to_string(std::min(options_.reconnect_wait, left).count()) +
+                            " ms");
+    }
+    const std::uint64_t lost_before = conn.disconnects();
+    auto executed = attempt(conn, action_digest, action, deadline);
+    // A session lost on the way: start over on the next one (every step is
+    // idempotent). Anything else is the answer.
+    if (executed.ok() || conn.disconnects() == lost_before) return executed;
+  }
+}
+
+Result<exec::ExecutedAction> GridExecutor::attempt(proto::Connection& conn,
+                                                   const cas::Digest& action_digest,
+                                                   const cas::Action& action, Deadline deadline) {
+  const cas::DigestFunction fn = local_.digest_function();
   cas::RemoteCasOptions cas_options;
   cas_options.timeout = options_.request_timeout;
   cas::RemoteCas remote(conn, fn, cas_options);
@@ -50,7 +78,7 @@ Result<exec::ExecutedAction> GridExecutor::execute(const cas::Digest& action_dig
   if (auto uploaded = upload(remote, action_digest, action); !uploaded.ok()) {
     return uploaded.error();
   }
-  auto reply = submit_and_wait(conn, action_digest, action);
+  auto reply = submit_and_wait(conn, action_digest, action, deadline);
   if (!reply.ok()) return reply.error();
 
   if (auto error = proto::error_of(**reply)) return prefixed(*error, "scheduler");
@@ -98,15 +126,13 @@ Status GridExecutor::upload(cas::RemoteCas& remote, const cas::Digest& action_di
 
 // 2. executeRequest, submitted again every resubmit interval while no
 // answer comes (idempotent on the scheduler, which runs identical actions
-// once), so a restarted scheduler picks the request up; the older request
-// is cancelled each time so waiters do not pile up. kUnavailable when
-// nothing answers within the action's timeout plus the grace period.
+// once); the older request is cancelled each time so waiters do not pile
+// up. kUnavailable at the deadline, or at once when the session is lost
+// (execute() starts over on the next one).
 Result<std::unique_ptr<proto::Decoded>> GridExecutor::submit_and_wait(
-    proto::Connection& conn, const cas::Digest& action_digest, const cas::Action& action) {
+    proto::Connection& conn, const cas::Digest& action_digest, const cas::Action& action,
+    Deadline deadline) {
   const cas::DigestFunction fn = local_.digest_function();
-  const milliseconds action_timeout =
-      action.timeout_ms != 0 ? milliseconds(action.timeout_ms) : options_.default_action_timeout;
-  const auto deadline = Clock::now() + action_timeout + options_.grace;
   const auto submit = [&]() {
     return conn.send([&](schema::Envelope::Builder envelope) {
       auto request = envelope.getBody().initExecuteRequest();
@@ -115,21 +141,22 @@ Result<std::unique_ptr<proto::Decoded>> GridExecutor::submit_and_wait(
       cas::to_wire(action, fn, request.initAction());
     });
   };
+  const std::uint64_t lost_before = conn.disconnects();
   auto request_id = submit();
   if (!request_id.ok()) return prefixed(request_id.error(), "scheduler " + options_.endpoint);
   for (;;) {
     const auto now = Clock::now();
     if (now >= deadline) {
       return make_error(Errc::kUnavailable,
-                        "scheduler " + options_.endpoint + " did not answer within " +
-                            std::to_string((action_timeout + options_.grace).count() / 1000) +
-                            " s");
+                        "scheduler " + options_.endpoint + " did not answer in time");
     }
     const auto wait = std::min<milliseconds>(
         options_.resubmit_interval, std::chrono::duration_cast<milliseconds>(deadline - now));
     auto answer = conn.wait(*request_id, wait);
     if (answer.ok()) return std::move(answer).value();
-    if (answer.error().code != Errc::kUnavailable) return answer.error();
+    if (answer.error().code != Errc::kUnavailable || conn.disconnects() != lost_before) {
+      return answer.error();
+    }
     auto again = submit();
     if (!again.ok()) continue;
     const std::uint64_t previous = *request_id;

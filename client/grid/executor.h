@@ -5,12 +5,21 @@
 //           store lacks (find_missing first: nothing is sent twice)
 //   submit  executeRequest; while waiting, re-submit every resubmit interval
 //           (idempotent on the scheduler, which runs identical actions once)
-//           so a restarted scheduler picks the request up again
 //   fetch   every blob the result names into the local store, which then
 //           also records the result in its action cache (the local tier)
 //
-// A scheduler that does not answer within the action's timeout plus a grace
-// period is an error (kUnavailable), never a wrong result.
+// Faults (docs/architecture.md, "When the scheduler goes away"): the
+// connection knows when its session with the scheduler is lost (the
+// process died or restarted, or went silent past the 3 s heartbeat
+// timeout). A request in flight then fails at once, and the three steps
+// start over as soon as a session is back (a restarted scheduler: in
+// milliseconds), each of them idempotent. Bounds, all hard:
+//   - no session within `reconnect_wait` (at the start, or after one was
+//     lost): kUnavailable, and the caller falls back (a compile compiles
+//     here);
+//   - no result within the action's timeout plus `grace` from the start:
+//     kUnavailable.
+// Never a wrong result: only a reply to this request is taken.
 #pragma once
 
 #include <chrono>
@@ -39,12 +48,17 @@ class GridExecutor final : public exec::ActionExecutor {
   std::string where() const override { return options_.endpoint; }
 
  private:
-  // The three steps of execute(), each failing with what went wrong.
+  using Deadline = std::chrono::steady_clock::time_point;
+  // One pass of the three steps on the current session.
+  Result<exec::ExecutedAction> attempt(proto::Connection& conn, const cas::Digest& action_digest,
+                                       const cas::Action& action, Deadline deadline);
+  // The three steps, each failing with what went wrong.
   Status upload(cas::RemoteCas& remote, const cas::Digest& action_digest,
                 const cas::Action& action);
   Result<std::unique_ptr<proto::Decoded>> submit_and_wait(proto::Connection& conn,
                                                           const cas::Digest& action_digest,
-                                                          const cas::Action& action);
+                                                          const cas::Action& action,
+                                                          Deadline deadline);
   Status fetch(cas::RemoteCas& remote, const cas::Digest& action_digest, const cas::Action& action,
                const exec::ExecutedAction& executed);
 

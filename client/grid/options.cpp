@@ -61,6 +61,7 @@ Result<GridOptions> grid_options(const Config& config, GridUse use) {
     options.resubmit_interval = wait;
     options.default_action_timeout = std::chrono::minutes(10);
     options.grace = wait;
+    options.reconnect_wait = wait;
   }
   return options;
 }

@@ -19,6 +19,9 @@ struct GridOptions {
   std::chrono::milliseconds resubmit_interval{5000};
   std::chrono::milliseconds default_action_timeout{600000};
   std::chrono::milliseconds grace{60000};
+  // How long to wait for a session with the scheduler, at the start and
+  // after one was lost, before giving up (GridExecutor).
+  std::chrono::milliseconds reconnect_wait{30000};
   // When set, held around every access to the local store (one Store is
   // used by one thread at a time), never while waiting on the scheduler:
   // `kiln test` runs several GridExecutors on one store.
@@ -29,12 +32,13 @@ struct GridOptions {
 
 // What the grid is asked to do, which decides how long to wait for it.
 enum class GridUse {
-  // A compile from the launcher: each wait (a CAS request, the result) is
-  // bounded by remote_timeout (at least 1 s), after which the compile runs
-  // here; the action itself may take 10 minutes.
+  // A compile from the launcher: a CAS request, a silence of the scheduler
+  // and a lost scheduler each wait remote_timeout (at least 1 s), after
+  // which the compile runs here; the action itself may take 10 minutes.
   kCompile,
-  // `kiln run` and `kiln test` shards: CAS requests wait 30 s, the result
-  // the action's own timeout (10 minutes when it has none) plus a minute.
+  // `kiln run` and `kiln test` shards: CAS requests and a lost scheduler
+  // wait 30 s, the result the action's own timeout (10 minutes when it has
+  // none) plus a minute.
   kAction,
 };
 

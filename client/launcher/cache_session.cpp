@@ -4,9 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <ctime>
 #include <fstream>
+#include <iomanip>
 #include <span>
 
 #include "base/files.h"
@@ -34,8 +38,19 @@ FileStat stat_of(const struct stat& st) {
 void append_log(const Config& config, std::string_view line) {
   const std::string& file = config.logfile();
   if (file.empty()) return;
+  // "2026-12-07T06:12:20.637 [pid] line": local time to the millisecond,
+  // so a build's log lines up with other logs (ccache's has it too).
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm local{};
+  ::localtime_r(&seconds, &local);
+  std::array<char, 32> stamp{};
+  const std::size_t n = std::strftime(stamp.data(), stamp.size(), "%Y-%m-%dT%H:%M:%S", &local);
   std::ofstream out(file, std::ios::app);
-  out << "[" << ::getpid() << "] " << line << '\n';
+  out << std::string_view(stamp.data(), n) << '.' << std::setfill('0') << std::setw(3) << millis
+      << " [" << ::getpid() << "] " << line << '\n';
 }
 
 void write_output(int fd, std::string_view data) { (void)base::write_all(fd, data, "output"); }

@@ -3,7 +3,6 @@
 // request and the storing around them.
 #include "client/launcher/compile.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include "base/files.h"
 #include "client/launcher/action_key.h"
 #include "client/launcher/depfile.h"
+#include "client/launcher/grid_backoff.h"
 #include "exec/toolchain.h"
 
 namespace kiln::client::launcher {
@@ -22,7 +22,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::chrono::seconds kGridBackoff{60};
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string today() {
   const std::time_t now = std::time(nullptr);
@@ -67,6 +71,8 @@ class CompileJob final : public Job {
   Status write_depfile(const std::vector<ManifestFile>& files);
   Status store_result(const cas::Digest& key, std::string_view object, const base::Captured& ran);
   bool grid_backing_off() const;
+  std::string backoff_path() const;
+  std::optional<GridBackoff> read_backoff() const;
 
   CacheSession session_;
   const GridAccess& grid_;
@@ -251,6 +257,8 @@ Attempt CompileJob::attempt_grid(const PreprocessedAction& action,
     session_.log("the grid's compile printed diagnostics; compiling here for the exact messages");
     return Fallback{.store_as = action.digest};
   }
+  // The grid answered: whatever backoff there was is over.
+  if (executed.ok()) (void)::unlink(backoff_path().c_str());
   // The grid executor has recorded the result in the local tier.
   if (succeeded && deliver(executed->result, files)) {
     remember();
@@ -259,24 +267,27 @@ Attempt CompileJob::attempt_grid(const PreprocessedAction& action,
   if (executed.ok()) {
     session_.log("the grid's compile failed or is incomplete; compiling here");
   } else {
+    const GridBackoff backoff =
+        after_failure(read_backoff(), session_.config().scheduler(), now_seconds());
     session_.log("grid unavailable (" + executed.error().message + "); compiling here for " +
-                 std::to_string(kGridBackoff.count()) + " s");
-    (void)base::write_file_atomically((session_.dir() / "grid-backoff").string(),
-                                      session_.config().scheduler());
+                 std::to_string(backoff_window(backoff.failures).count()) + " s");
+    (void)base::write_file_atomically(backoff_path(), format_backoff(backoff) + "\n");
   }
   return Fallback{.outcome = Outcome::kMissRemoteFallback, .store_as = action.digest};
 }
 
-// After the grid failed to answer, the compiles of the next kGridBackoff go
-// straight to this machine (one wait per build, not one per file).
+// After the grid failed to answer, the compiles of a short window go
+// straight to this machine (grid_backoff.h).
 bool CompileJob::grid_backing_off() const {
-  const std::string file = (session_.dir() / "grid-backoff").string();
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) return false;
-  const auto age =
-      std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
-  if (age >= kGridBackoff) return false;
-  return read_file_or_none(file).value_or("") == session_.config().scheduler();
+  const auto backoff = read_backoff();
+  return backoff && backing_off(*backoff, session_.config().scheduler(), now_seconds());
+}
+
+std::string CompileJob::backoff_path() const { return (session_.dir() / "grid-backoff").string(); }
+
+std::optional<GridBackoff> CompileJob::read_backoff() const {
+  const auto text = read_file_or_none(backoff_path());
+  return text ? parse_backoff(*text) : std::nullopt;
 }
 
 // Writes a cached result out as the compiler would have: the object, the
