@@ -33,7 +33,8 @@ constexpr std::array kKeys = {
     ConfigKey{"logfile", "KILN_LOGFILE", "",
               "launcher: append one line per compile (what happened and why) to this file"},
     ConfigKey{"remote_timeout", "KILN_REMOTE_TIMEOUT", "10",
-              "launcher: seconds to wait for the grid's first answer before compiling here"},
+              "seconds to wait for an unreachable scheduler (and, for a compile, for each "
+              "answer) before running here"},
     ConfigKey{"scheduler_key", "KILN_SCHEDULER_KEY", "",
               "the scheduler's CURVE public key (Z85, or its .pub file); empty = the one kiln up "
               "recorded for this scheduler; 'none' = plain TCP (loopback only)"},

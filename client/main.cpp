@@ -19,6 +19,7 @@
 #include "client/local_sandbox.h"
 #include "client/run_command.h"
 #include "client/testing/command.h"
+#include "exec/fallback_executor.h"
 #include "exec/local_executor.h"
 
 extern char** environ;  // NOLINT: POSIX's name for the process environment
@@ -119,16 +120,21 @@ int show_config(Context& ctx, const std::string& config_path) {
 
 // The executor `kiln run` uses: the embedded default unless a scheduler is
 // configured (then this is kiln-grid: kiln has handed over before opening
-// the store).
+// the store), and this machine again when that grid is unavailable.
 ExecutorFactory run_executor(const GridLink& grid) {
   return [&grid](Context& ctx, cas::Store& store) -> std::unique_ptr<exec::ActionExecutor> {
-    if (ctx.config.has_scheduler()) {
-      return grid.access.make_executor(
-          store, check(grid::grid_options(ctx.config, grid::GridUse::kAction), "the grid"));
-    }
-    return std::make_unique<exec::LocalExecutor>(
-        store, exec::LocalExecutorOptions{.work_root = ctx.config.dir() / "sandbox",
-                                          .sandbox = make_local_sandbox(ctx)});
+    auto local = [&ctx, &store]() -> std::unique_ptr<exec::ActionExecutor> {
+      return std::make_unique<exec::LocalExecutor>(
+          store, exec::LocalExecutorOptions{.work_root = ctx.config.dir() / "sandbox",
+                                            .sandbox = make_local_sandbox(ctx)});
+    };
+    if (!ctx.config.has_scheduler()) return local();
+    return std::make_unique<exec::FallbackExecutor>(
+        grid.access.make_executor(
+            store, check(grid::grid_options(ctx.config, grid::GridUse::kAction), "the grid")),
+        local, [&ctx](const std::string& why) {
+          ctx.err << "kiln: warning: the grid is unavailable (" << why << "); running here\n";
+        });
   };
 }
 

@@ -110,31 +110,6 @@ zmq::message_t body_frame(kj::Array<capnp::word>&& body) {
   return frame;
 }
 
-Errc errc_of(schema::Error::Code code) {
-  switch (code) {
-    case schema::Error::Code::NOT_FOUND:
-      return Errc::kNotFound;
-    case schema::Error::Code::INVALID_ARGUMENT:
-    case schema::Error::Code::MALFORMED:
-    case schema::Error::Code::BAD_VERSION:
-    case schema::Error::Code::UNKNOWN_KIND:
-      return Errc::kInvalidArgument;
-    case schema::Error::Code::DIGEST_MISMATCH:
-      return Errc::kCorrupt;
-    case schema::Error::Code::RESOURCE_EXHAUSTED:
-      return Errc::kResourceExhausted;
-    case schema::Error::Code::TIMED_OUT:
-    case schema::Error::Code::CANCELLED:
-    case schema::Error::Code::UNAVAILABLE:
-      return Errc::kUnavailable;
-    case schema::Error::Code::PERMISSION_DENIED:
-      return Errc::kPermissionDenied;
-    case schema::Error::Code::INTERNAL:
-    default:
-      return Errc::kInternal;
-  }
-}
-
 }  // namespace
 
 Result<zmq::socket_t> make_router(zmq::context_t& context, const std::string& endpoint,
@@ -274,6 +249,31 @@ void set_error(schema::Envelope::Builder envelope, schema::Error::Code code,
   auto error = envelope.getBody().initError();
   error.setCode(code);
   error.setMessage(capnp::Text::Reader(message.c_str(), message.size()));
+}
+
+Errc errc_of(schema::Error::Code code) {
+  switch (code) {
+    case schema::Error::Code::NOT_FOUND:
+      return Errc::kNotFound;
+    case schema::Error::Code::INVALID_ARGUMENT:
+    case schema::Error::Code::MALFORMED:
+    case schema::Error::Code::BAD_VERSION:
+    case schema::Error::Code::UNKNOWN_KIND:
+      return Errc::kInvalidArgument;
+    case schema::Error::Code::DIGEST_MISMATCH:
+      return Errc::kCorrupt;
+    case schema::Error::Code::RESOURCE_EXHAUSTED:
+      return Errc::kResourceExhausted;
+    case schema::Error::Code::TIMED_OUT:
+    case schema::Error::Code::CANCELLED:
+    case schema::Error::Code::UNAVAILABLE:
+      return Errc::kUnavailable;
+    case schema::Error::Code::PERMISSION_DENIED:
+      return Errc::kPermissionDenied;
+    case schema::Error::Code::INTERNAL:
+    default:
+      return Errc::kInternal;
+  }
 }
 
 std::optional<Error> error_of(const Decoded& reply) {

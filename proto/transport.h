@@ -84,6 +84,10 @@ bool send(zmq::socket_t& socket, const std::string& peer, capnp::MessageBuilder&
 // The wire Error code for a kiln error category (kCorrupt → digestMismatch,
 // kIo/kPermissionDenied/kInternal → internal, ...).
 schema::Error::Code error_code_of(Errc code);
+// The other way: a wire error code as kiln's (notFound -> kNotFound,
+// digestMismatch -> kCorrupt, unavailable/timedOut/cancelled ->
+// kUnavailable, an unknown code -> kInternal).
+Errc errc_of(schema::Error::Code code);
 // Sets `envelope`'s body to an Error with this code and message.
 void set_error(schema::Envelope::Builder envelope, schema::Error::Code code,
                const std::string& message);

@@ -89,8 +89,11 @@ Result<exec::ExecutedAction> GridExecutor::attempt(proto::Connection& conn,
   }
   const auto response = body.getExecuteResponse();
   if (response.getHasStatus()) {
-    const std::string message = response.getStatus().getMessage();
-    return make_error(Errc::kUnavailable, "the grid could not run the action: " + message);
+    // Why the grid has no result: unavailable (no worker could take it,
+    // its attempts ran out) or the action itself (a bad output path...).
+    const auto status = response.getStatus();
+    return make_error(proto::errc_of(status.getCode()),
+                      "the grid could not run the action: " + std::string(status.getMessage()));
   }
   auto result = cas::from_wire(response.getResult(), fn);
   if (!result.ok()) return prefixed(result.error(), "result from the scheduler");

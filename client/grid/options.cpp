@@ -54,6 +54,9 @@ Result<GridOptions> grid_options(const Config& config, GridUse use) {
     if (!keys.ok()) return keys.error();
     options.curve = std::move(keys).value();
   }
+  // A scheduler that is gone is waited for as long as the user said.
+  options.reconnect_wait = std::max(std::chrono::milliseconds(std::chrono::seconds(1)),
+                                    std::chrono::milliseconds(config.remote_timeout()));
   if (use == GridUse::kCompile) {
     const std::chrono::milliseconds wait =
         std::max(std::chrono::seconds(1), config.remote_timeout());
@@ -61,7 +64,6 @@ Result<GridOptions> grid_options(const Config& config, GridUse use) {
     options.resubmit_interval = wait;
     options.default_action_timeout = std::chrono::minutes(10);
     options.grace = wait;
-    options.reconnect_wait = wait;
   }
   return options;
 }

@@ -36,9 +36,9 @@ enum class GridUse {
   // and a lost scheduler each wait remote_timeout (at least 1 s), after
   // which the compile runs here; the action itself may take 10 minutes.
   kCompile,
-  // `kiln run` and `kiln test` shards: CAS requests and a lost scheduler
-  // wait 30 s, the result the action's own timeout (10 minutes when it has
-  // none) plus a minute.
+  // `kiln run` and `kiln test` shards: a lost scheduler waits
+  // remote_timeout (then they run here), a CAS request 30 s, the result the
+  // action's own timeout (10 minutes when it has none) plus a minute.
   kAction,
 };
 

@@ -18,6 +18,7 @@
 #include <ctime>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -37,6 +38,7 @@
 #include "client/testing/store_records.h"
 #include "client/testing/summary.h"
 #include "client/testing/thread_runner.h"
+#include "exec/fallback_executor.h"
 #include "exec/local_executor.h"
 
 namespace kiln::client::testing {
@@ -138,18 +140,31 @@ int run_test(Context& ctx, const TestOptions& opts) {
       opts.progress == "always" || (opts.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
 
   const fs::path work_root = ctx.config.dir() / "sandbox";
-  // CTest's tests run in place (ctest_suite.h); the others as actions.
-  const std::shared_ptr<const exec::Sandbox> sandbox =
-      grid || !opts.ctest_dir.empty() ? nullptr : make_local_sandbox(ctx);
-  ExecutorFactory make_executor = [&shared, grid_options, grid, work_root, sandbox,
-                                   cancel =
-                                       interrupt.fd()]() -> std::unique_ptr<exec::ActionExecutor> {
-    if (grid) return std::make_unique<grid::GridExecutor>(shared.store, grid_options);
+  // CTest's tests run in place (ctest_suite.h); the others as actions, on
+  // the grid or here, and here when the grid is unavailable (once said).
+  std::shared_ptr<const exec::Sandbox> sandbox;
+  std::once_flag sandbox_made;
+  std::once_flag fell_back;
+  const auto local = [&, cancel = interrupt.fd()]() -> std::unique_ptr<exec::ActionExecutor> {
+    std::call_once(sandbox_made, [&] { sandbox = make_local_sandbox(ctx); });
     return std::make_unique<exec::LocalExecutor>(
         shared.store, exec::LocalExecutorOptions{.work_root = work_root,
                                                  .cancel_fd = cancel,
                                                  .store_mutex = &shared.mutex,
                                                  .sandbox = sandbox});
+  };
+  if (!grid && opts.ctest_dir.empty())
+    std::call_once(sandbox_made, [&] { sandbox = make_local_sandbox(ctx); });
+  ExecutorFactory make_executor = [&, grid_options,
+                                   grid]() -> std::unique_ptr<exec::ActionExecutor> {
+    if (!grid) return local();
+    return std::make_unique<exec::FallbackExecutor>(
+        std::make_unique<grid::GridExecutor>(shared.store, grid_options), local,
+        [&](const std::string& why) {
+          std::call_once(fell_back, [&] {
+            ctx.err << "kiln: warning: the grid is unavailable (" << why << "); shards run here\n";
+          });
+        });
   };
   const std::unique_ptr<Suite> suite =
       load_suite(ctx, opts, shared, interrupt, slots, std::move(make_executor));
