@@ -158,6 +158,7 @@ struct WorkerStatus {
   busy @2 :UInt32;
   lastHeardMsAgo @3 :UInt64;
   platform @4 :List(Model.Property);
+  quarantinedMsLeft @5 :UInt64;   # > 0: its leases kept failing, it gets none for now
 }
 
 struct StatusResponse {
@@ -182,6 +183,10 @@ struct StatusResponse {
   refusedConnections @13 :UInt64;
   refusedMessages @14 :UInt64;
   requireSha256 @15 :Bool;
+  # Backups: leases started on a free worker for actions running too long
+  # elsewhere, and how many of those answered first.
+  backups @16 :UInt64;
+  backupsWon @17 :UInt64;
 }
 
 struct Lease {

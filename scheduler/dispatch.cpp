@@ -9,11 +9,18 @@
 // spreads across workers.
 //
 // Matching, after every event: take the client at the front of the
-// rotation; among its buckets whose platform some free worker satisfies,
-// take the best entry; lease it to the least-loaded satisfying worker; move
-// the client to the back. A client none of whose buckets can run now is
-// skipped for the rest of the pass. The pass ends when a whole rotation
-// assigns nothing.
+// rotation; in each of its buckets, the first entry (of the first
+// kScanDepth) that some free worker may run; lease the best of them to the
+// least-loaded such worker; move the client to the back. A worker may run
+// an entry when it satisfies the platform, is not quarantined, holds no
+// lease of it already, and has not failed it (unless every connected worker
+// that could has). A client with nothing that can run now is skipped for
+// the rest of the pass; the pass ends when a whole rotation assigns
+// nothing.
+//
+// A running job holds one lease, or two while a backup runs. Backups are
+// looked for in tick() (once a heartbeat interval), not on every event:
+// they are for the tail of a build, not its latency.
 #include "scheduler/dispatch.h"
 
 #include <algorithm>
@@ -48,6 +55,18 @@ struct Waiter {
 // (−priority, sequence): std::set order = dispatch order.
 using QueueEntry = std::tuple<int, std::uint64_t, cas::Digest>;
 
+// How deep matching looks into a bucket past entries no free worker may run
+// (retries avoiding the workers they failed on).
+constexpr std::size_t kScanDepth = 16;
+// How many recent lease durations the backup threshold is the median of.
+constexpr std::size_t kDurationWindow = 64;
+
+struct Lease {
+  WorkerId worker;
+  Millis started{0};
+  Millis deadline{0};
+};
+
 struct Job {
   cas::Digest digest;
   Payload action;
@@ -60,10 +79,9 @@ struct Job {
   ClientId owner;
   int priority = 0;
   std::uint64_t sequence = 0;
-  bool running = false;
-  std::uint64_t lease_id = 0;
-  WorkerId worker;
-  Millis lease_deadline{0};
+  std::map<std::uint64_t, Lease> leases;  // running: one, or two with a backup
+  std::set<WorkerId> failed_on;
+  bool running() const { return !leases.empty(); }
 };
 
 struct Worker {
@@ -72,9 +90,12 @@ struct Worker {
   Millis last_heard{0};
   std::set<std::uint64_t> leases;
   std::unordered_map<std::string, bool> satisfies;  // by platform key
+  int failures_in_a_row = 0;
+  Millis quarantined_until{0};
 
   std::uint32_t busy() const { return static_cast<std::uint32_t>(leases.size()); }
   std::uint32_t free() const { return slots > busy() ? slots - busy() : 0; }
+  bool quarantined(Millis now) const { return now < quarantined_until; }
 };
 
 struct ClientQueue {
@@ -94,10 +115,14 @@ struct DispatchPolicy::State {
   std::map<WorkerId, Worker> workers;
   std::set<std::pair<std::uint32_t, WorkerId>, std::greater<>> free;  // (free slots, id)
   std::unordered_map<std::uint64_t, cas::Digest> leases;
+  std::deque<Millis> durations;  // of the last kDurationWindow successful leases
   std::vector<Command> out;
   std::uint64_t next_sequence = 1;
   std::uint64_t next_lease = 1;
   std::size_t queued = 0;
+  std::uint64_t backups = 0;
+  std::uint64_t backups_won = 0;
+  Millis clock{0};  // the latest `now` seen, for stats()
   bool draining = false;
 
   void set_free(const WorkerId& id, Worker& w, std::uint32_t old_free) {
@@ -112,7 +137,6 @@ struct DispatchPolicy::State {
   }
 
   void enqueue(Job& job) {
-    job.running = false;
     ClientQueue& q = queues[job.owner];
     if (q.empty()) rotation.push_back(job.owner);
     q.buckets[job.key].insert({-job.priority, job.sequence, job.digest});
@@ -143,28 +167,55 @@ struct DispatchPolicy::State {
   }
 
   void fail_job(Job& job, FailReason reason, const std::string& message) {
+    cancel_leases(job);
     for (const Waiter& w : job.waiters)
       out.push_back(Fail{w.client, w.request_id, job.digest, reason, message});
     forget_requests(job);
     jobs.erase(job.digest);  // invalidates `job`
   }
 
-  // Ends the current lease of a running job (the job stays).
-  void release_lease(Job& job) {
-    leases.erase(job.lease_id);
-    if (auto wit = workers.find(job.worker); wit != workers.end()) {
+  // Ends one lease of a running job (the job stays).
+  void release_lease(Job& job, std::uint64_t lease_id) {
+    auto it = job.leases.find(lease_id);
+    if (it == job.leases.end()) return;
+    leases.erase(lease_id);
+    if (auto wit = workers.find(it->second.worker); wit != workers.end()) {
       const std::uint32_t old_free = wit->second.free();
-      wit->second.leases.erase(job.lease_id);
+      wit->second.leases.erase(lease_id);
       set_free(wit->first, wit->second, old_free);
     }
-    job.running = false;
-    job.lease_id = 0;
-    job.worker.clear();
+    job.leases.erase(it);
   }
 
-  // A lease ended without a result: retry, or give up.
-  void attempt_failed(Job& job, const std::string& why) {
-    release_lease(job);
+  // Tells the workers to stop every lease of the job, and ends them.
+  void cancel_leases(Job& job) {
+    while (!job.leases.empty()) {
+      const auto [lease_id, lease] = *job.leases.begin();
+      out.push_back(CancelLease{lease.worker, lease_id});
+      release_lease(job, lease_id);
+    }
+  }
+
+  // Counts a failed lease against its worker: enough in a row quarantine it.
+  void worker_failed(Millis now, const WorkerId& id) {
+    auto wit = workers.find(id);
+    if (wit == workers.end()) return;
+    Worker& w = wit->second;
+    if (++w.failures_in_a_row >= options.quarantine_after && options.quarantine_after > 0) {
+      w.quarantined_until = now + options.quarantine;
+      w.failures_in_a_row = 0;
+    }
+  }
+
+  // A lease ended without a result: while another lease of the job runs it
+  // carries on; else retry, or give up.
+  void attempt_failed(Millis now, Job& job, std::uint64_t lease_id, const std::string& why) {
+    if (auto it = job.leases.find(lease_id); it != job.leases.end()) {
+      job.failed_on.insert(it->second.worker);
+      worker_failed(now, it->second.worker);
+    }
+    release_lease(job, lease_id);
+    if (job.running()) return;
     if (job.waiters.empty()) {
       jobs.erase(job.digest);
     } else if (job.attempts >= options.max_attempts) {
@@ -178,30 +229,48 @@ struct DispatchPolicy::State {
   }
 
   void start(Millis now, Job& job, const WorkerId& id, Worker& w) {
-    dequeue(job);
+    if (!job.running()) dequeue(job);
     const std::uint32_t old_free = w.free();
-    job.running = true;
-    job.lease_id = next_lease++;
-    job.worker = id;
+    const std::uint64_t lease_id = next_lease++;
     job.attempts += 1;
     const Millis timeout = job.timeout.count() > 0 ? job.timeout : options.default_timeout;
-    job.lease_deadline = now + timeout + options.lease_grace;
-    w.leases.insert(job.lease_id);
-    leases.emplace(job.lease_id, job.digest);
+    job.leases.emplace(lease_id, Lease{id, now, now + timeout + options.lease_grace});
+    w.leases.insert(lease_id);
+    leases.emplace(lease_id, job.digest);
     set_free(id, w, old_free);
-    out.push_back(
-        StartLease{id, job.lease_id, job.digest, job.action, job.queued_at, job.attempts});
+    out.push_back(StartLease{id, lease_id, job.digest, job.action, job.queued_at, job.attempts});
   }
 
-  // Finds a free worker for `key`, most free slots first.
-  std::optional<WorkerId> find_worker(const std::string& key, const Platform& platform) {
+  bool holds_lease_of(const WorkerId& id, const Job& job) const {
+    return std::any_of(job.leases.begin(), job.leases.end(),
+                       [&](const auto& lease) { return lease.second.worker == id; });
+  }
+
+  // Whether a connected, unquarantined worker that has not failed the job
+  // could run it (then the job waits for one rather than go back to a
+  // worker it failed on).
+  bool untried_worker_exists(Millis now, Job& job) {
+    return std::any_of(workers.begin(), workers.end(), [&](auto& entry) {
+      return !entry.second.quarantined(now) && job.failed_on.count(entry.first) == 0 &&
+             worker_satisfies(entry.second, job.key, job.platform);
+    });
+  }
+
+  // A free worker that may run the job, most free slots first.
+  std::optional<WorkerId> choose_worker(Millis now, Job& job) {
+    const bool avoid_failed = !job.failed_on.empty() && untried_worker_exists(now, job);
     for (const auto& [free_slots, id] : free) {
-      if (worker_satisfies(workers.at(id), key, platform)) return id;
+      Worker& w = workers.at(id);
+      if (w.quarantined(now) || !worker_satisfies(w, job.key, job.platform)) continue;
+      if (holds_lease_of(id, job)) continue;
+      if (avoid_failed && job.failed_on.count(id) != 0) continue;
+      return id;
     }
     return std::nullopt;
   }
 
   void match(Millis now) {
+    clock = std::max(clock, now);
     if (draining) return;
     std::size_t idle_turns = 0;
     while (!free.empty() && !rotation.empty() && idle_turns < rotation.size()) {
@@ -212,10 +281,14 @@ struct DispatchPolicy::State {
       const QueueEntry* best = nullptr;
       WorkerId best_worker;
       for (auto& [key, bucket] : q.buckets) {
-        if (best != nullptr && !(*bucket.begin() < *best)) continue;
-        if (auto worker = find_worker(key, q.platforms.at(key))) {
-          best = &*bucket.begin();
-          best_worker = *worker;
+        std::size_t depth = 0;
+        for (auto it = bucket.begin(); it != bucket.end() && depth < kScanDepth; ++it, ++depth) {
+          if (best != nullptr && !(*it < *best)) break;
+          if (auto worker = choose_worker(now, jobs.at(std::get<2>(*it)))) {
+            best = &*it;
+            best_worker = *worker;
+            break;
+          }
         }
       }
       if (best == nullptr) {
@@ -226,6 +299,47 @@ struct DispatchPolicy::State {
       Job& job = jobs.at(std::get<2>(*best));
       start(now, job, best_worker, workers.at(best_worker));
     }
+  }
+
+  // How long a lease may run before a free worker starts a backup of it.
+  Millis backup_threshold() const {
+    Millis median{0};
+    if (!durations.empty()) {
+      std::vector<Millis> sorted(durations.begin(), durations.end());
+      std::nth_element(sorted.begin(), sorted.begin() + static_cast<long>(sorted.size() / 2),
+                       sorted.end());
+      median = sorted[sorted.size() / 2];
+    }
+    const auto scaled = Millis(
+        static_cast<std::int64_t>(static_cast<double>(median.count()) * options.backup_factor));
+    return std::max(options.backup_min, scaled);
+  }
+
+  // Free workers that nothing queued can use take backups of the actions
+  // running longest past the threshold, one backup per action.
+  void start_backups(Millis now) {
+    if (draining || options.backup_factor <= 0 || free.empty()) return;
+    const Millis threshold = backup_threshold();
+    std::vector<std::pair<Millis, cas::Digest>> overdue;  // (started, job)
+    for (const auto& [digest, job] : jobs) {
+      if (job.leases.size() != 1 || job.waiters.empty()) continue;
+      const Lease& lease = job.leases.begin()->second;
+      if (now - lease.started > threshold) overdue.emplace_back(lease.started, digest);
+    }
+    std::sort(overdue.begin(), overdue.end());
+    for (const auto& [started, digest] : overdue) {
+      if (free.empty()) break;
+      Job& job = jobs.at(digest);
+      if (auto worker = choose_worker(now, job)) {
+        start(now, job, *worker, workers.at(*worker));
+        ++backups;
+      }
+    }
+  }
+
+  void record_duration(Millis duration) {
+    durations.push_back(duration);
+    if (durations.size() > kDurationWindow) durations.pop_front();
   }
 
   bool any_worker_satisfies(const std::string& key, const Platform& platform) {
@@ -260,14 +374,14 @@ struct DispatchPolicy::State {
     return text.empty() ? "(any)" : text;
   }
 
-  void requeue_worker_leases(const WorkerId& id, const std::string& why) {
+  void requeue_worker_leases(Millis now, const WorkerId& id, const std::string& why) {
     auto wit = workers.find(id);
     if (wit == workers.end()) return;
     const std::set<std::uint64_t> held = wit->second.leases;
     for (std::uint64_t lease : held) {
       auto lit = leases.find(lease);
       if (lit == leases.end()) continue;
-      attempt_failed(jobs.at(lit->second), why);
+      attempt_failed(now, jobs.at(lit->second), lease, why);
     }
   }
 };
@@ -314,9 +428,8 @@ void DispatchPolicy::cancel(Millis now, const ClientId& client, std::uint64_t re
   std::erase_if(job.waiters,
                 [&](const Waiter& w) { return w.client == client && w.request_id == request_id; });
   if (!job.waiters.empty()) return;
-  if (job.running) {
-    st.out.push_back(CancelLease{job.worker, job.lease_id});
-    st.release_lease(job);
+  if (job.running()) {
+    st.cancel_leases(job);
   } else {
     st.dequeue(job);
   }
@@ -353,7 +466,7 @@ void DispatchPolicy::worker_gone(Millis now, const WorkerId& id, const std::stri
   State& st = *state_;
   auto wit = st.workers.find(id);
   if (wit == st.workers.end()) return;
-  st.requeue_worker_leases(id, "worker " + id + " lost: " + reason);
+  st.requeue_worker_leases(now, id, "worker " + id + " lost: " + reason);
   st.free.erase({wit->second.free(), id});
   st.workers.erase(id);
   st.match(now);
@@ -385,7 +498,14 @@ ResultDisposition DispatchPolicy::lease_result(Millis now, const WorkerId& worke
   auto found = find_lease(st.workers, st.leases, st.jobs, worker, lease_id);
   if (auto* d = std::get_if<ResultDisposition>(&found)) return *d;
   Job& job = *std::get<Job*>(found);
-  st.release_lease(job);
+  const Lease lease = job.leases.at(lease_id);
+  st.record_duration(now - lease.started);
+  if (job.leases.size() > 1 && job.leases.begin()->first != lease_id) ++st.backups_won;
+  if (auto wit = st.workers.find(worker); wit != st.workers.end()) {
+    wit->second.failures_in_a_row = 0;
+  }
+  st.release_lease(job, lease_id);
+  st.cancel_leases(job);  // the backup (or the original) still running
   for (const Waiter& w : job.waiters)
     st.out.push_back(Complete{w.client, w.request_id, job.digest, result});
   st.forget_requests(job);
@@ -403,9 +523,9 @@ ResultDisposition DispatchPolicy::lease_error(Millis now, const WorkerId& worker
   if (auto* d = std::get_if<ResultDisposition>(&found)) return *d;
   Job& job = *std::get<Job*>(found);
   if (retryable) {
-    st.attempt_failed(job, error);
+    st.attempt_failed(now, job, lease_id, error);
   } else {
-    st.release_lease(job);
+    st.release_lease(job, lease_id);
     st.fail_job(job, FailReason::kWorkerError, error);
   }
   st.match(now);
@@ -427,15 +547,19 @@ void DispatchPolicy::tick(Millis now) {
   }
   std::vector<std::uint64_t> overdue;
   for (const auto& [lease, digest] : st.leases) {
-    if (now > st.jobs.at(digest).lease_deadline) overdue.push_back(lease);
+    if (now > st.jobs.at(digest).leases.at(lease).deadline) overdue.push_back(lease);
   }
   for (std::uint64_t lease : overdue) {
-    Job& job = st.jobs.at(st.leases.at(lease));
-    st.out.push_back(CancelLease{job.worker, lease});
-    st.attempt_failed(job, "lease expired on worker " + job.worker);
+    auto lit = st.leases.find(lease);
+    if (lit == st.leases.end()) continue;  // ended with an earlier one
+    Job& job = st.jobs.at(lit->second);
+    const WorkerId worker = job.leases.at(lease).worker;
+    st.out.push_back(CancelLease{worker, lease});
+    st.attempt_failed(now, job, lease, "lease expired on worker " + worker);
   }
   st.fail_unmatchable(now);
   st.match(now);
+  st.start_backups(now);
 }
 
 void DispatchPolicy::drain(Millis now) {
@@ -443,7 +567,7 @@ void DispatchPolicy::drain(Millis now) {
   st.draining = true;
   std::vector<cas::Digest> queued;
   for (const auto& [digest, job] : st.jobs) {
-    if (!job.running) queued.push_back(digest);
+    if (!job.running()) queued.push_back(digest);
   }
   for (const cas::Digest& digest : queued) {
     Job& job = st.jobs.at(digest);
@@ -470,15 +594,22 @@ DispatchStats DispatchPolicy::stats() const {
     s.busy_slots += w.busy();
   }
   s.queued = st.queued;
-  s.running = st.leases.size();
+  s.running = static_cast<std::size_t>(std::count_if(
+      st.jobs.begin(), st.jobs.end(), [](const auto& entry) { return entry.second.running(); }));
   s.waiting_requests = st.requests.size();
+  s.quarantined = static_cast<std::size_t>(
+      std::count_if(st.workers.begin(), st.workers.end(),
+                    [&](const auto& entry) { return entry.second.quarantined(st.clock); }));
+  s.backups = st.backups;
+  s.backups_won = st.backups_won;
   return s;
 }
 
 std::vector<WorkerView> DispatchPolicy::workers() const {
   std::vector<WorkerView> views;
   for (const auto& [id, w] : state_->workers) {
-    views.push_back(WorkerView{id, w.slots, w.busy(), w.last_heard, w.platform});
+    views.push_back(
+        WorkerView{id, w.slots, w.busy(), w.last_heard, w.platform, w.quarantined_until});
   }
   return views;
 }

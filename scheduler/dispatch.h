@@ -19,6 +19,15 @@
 //    hold (late, after requeue, or made up) is ignored.
 //  - A lease outlives neither the action's timeout plus `lease_grace` nor
 //    its worker; an expired lease counts as a failed attempt.
+//  - A retry goes to a worker the action has not failed on, while one that
+//    could run it is connected. A worker whose leases fail
+//    `quarantine_after` times in a row (a full disk, a broken toolchain)
+//    gets no lease for `quarantine`; its next success ends the count.
+//  - Backups (a slow or stuck worker must not hold a build): when a worker
+//    is free and nothing queued can use it, an action that has run longer
+//    than `backup_factor` times the median of recent leases (and at least
+//    `backup_min`) is started on it too; the first result wins and the
+//    other lease is cancelled. One backup per action.
 //  - An action no connected worker can run fails after no_worker_timeout.
 //  - After drain() nothing new is dispatched; running leases finish.
 #pragma once
@@ -114,6 +123,9 @@ struct DispatchStats {
   std::size_t queued = 0;   // distinct actions waiting for a slot
   std::size_t running = 0;  // distinct actions under lease
   std::size_t waiting_requests = 0;
+  std::size_t quarantined = 0;    // workers
+  std::uint64_t backups = 0;      // backup leases started so far
+  std::uint64_t backups_won = 0;  // ... whose result came first
 };
 
 struct WorkerView {
@@ -122,6 +134,7 @@ struct WorkerView {
   std::uint32_t busy = 0;
   Millis last_heard{0};
   Platform platform;
+  Millis quarantined_until{0};  // past: not quarantined
 };
 
 class DispatchPolicy {
@@ -135,6 +148,12 @@ class DispatchPolicy {
     // A queued action that no connected worker could ever run fails after
     // this long (kNoMatchingWorker), so a client can fall back.
     Millis no_worker_timeout{30000};
+    // Failed leases in a row that quarantine a worker, and for how long.
+    int quarantine_after = 3;
+    Millis quarantine{30000};
+    // Backups: 0 turns them off.
+    double backup_factor = 3.0;
+    Millis backup_min{10000};
   };
 
   explicit DispatchPolicy(Options options);
@@ -168,8 +187,8 @@ class DispatchPolicy {
   ResultDisposition lease_error(Millis now, const WorkerId& worker, std::uint64_t lease_id,
                                 const std::string& error, bool retryable);
 
-  // Expires dead workers and overdue leases. Call at least once per
-  // heartbeat interval.
+  // Expires dead workers and overdue leases, ends quarantines, starts
+  // backups. Call at least once per heartbeat interval.
   void tick(Millis now);
 
   // Stop dispatching; queued actions fail with kDraining, leases finish.

@@ -316,3 +316,190 @@ TEST_F(DispatchTest, DuplicateRequestIdIsIgnored) {
 
 }  // namespace
 }  // namespace kiln::scheduler
+
+namespace kiln::scheduler {
+namespace {
+
+// --- retries, quarantine and backups ----------------------------------------
+
+class DispatchFaultTest : public ::testing::Test {
+ protected:
+  static DispatchPolicy::Options options() {
+    DispatchPolicy::Options o;
+    o.heartbeat_interval = milliseconds(1000);
+    o.liveness = 1000;  // workers never go silent here
+    o.max_attempts = 3;
+    o.default_timeout = milliseconds(600000);
+    o.quarantine_after = 3;
+    o.quarantine = milliseconds(30000);
+    o.backup_factor = 3.0;
+    o.backup_min = milliseconds(10000);
+    return o;
+  }
+  StartLease start_of(const std::vector<Command>& commands) {
+    auto starts = only<StartLease>(commands);
+    EXPECT_EQ(starts.size(), 1u);
+    return starts.empty() ? StartLease{} : starts.front();
+  }
+  DispatchPolicy policy{options()};
+  Millis now{0};
+};
+
+TEST_F(DispatchFaultTest, ARetryGoesToAWorkerTheActionHasNotFailedOn) {
+  policy.worker_ready(now, "w1", 1, {});
+  policy.worker_ready(now, "w2", 1, {});
+  policy.submit(now, submission("c", 1, "a"));
+  const StartLease first = start_of(policy.take_commands());
+  const WorkerId other = first.worker == "w1" ? "w2" : "w1";
+  // The other worker is busy with b when a fails: a waits for it rather
+  // than go back to the worker it failed on.
+  policy.submit(now, submission("c", 2, "b"));
+  const StartLease b = start_of(policy.take_commands());
+  EXPECT_EQ(b.worker, other);
+  policy.lease_error(now, first.worker, first.lease_id, "disk full", true);
+  EXPECT_TRUE(only<StartLease>(policy.take_commands()).empty());
+  policy.lease_result(now, other, b.lease_id, payload("B"));
+  const StartLease retry = start_of(policy.take_commands());
+  EXPECT_EQ(retry.worker, other);
+  EXPECT_EQ(retry.action_digest, digest("a"));
+  EXPECT_EQ(retry.attempt, 2);
+}
+
+TEST_F(DispatchFaultTest, WithOneWorkerTheRetryGoesBackToIt) {
+  policy.worker_ready(now, "w1", 1, {});
+  policy.submit(now, submission("c", 1, "a"));
+  const StartLease first = start_of(policy.take_commands());
+  policy.lease_error(now, "w1", first.lease_id, "flaky", true);
+  const StartLease retry = start_of(policy.take_commands());
+  EXPECT_EQ(retry.worker, "w1");
+  EXPECT_EQ(retry.attempt, 2);
+}
+
+TEST_F(DispatchFaultTest, AWorkerThatKeepsFailingIsQuarantinedForAWhile) {
+  policy.worker_ready(now, "bad", 3, {});
+  std::vector<StartLease> leases;
+  for (int i = 0; i < 3; ++i) {
+    policy.submit(now, submission("c", 10 + i, "job" + std::to_string(i)));
+    leases.push_back(start_of(policy.take_commands()));
+  }
+  // Three failures in a row. The first two retries go back to it (no other
+  // worker); after the third it is quarantined and the retry waits.
+  for (int i = 0; i < 3; ++i) {
+    policy.lease_error(now, "bad", leases[i].lease_id, "No space left on device", true);
+    const auto retries = only<StartLease>(policy.take_commands());
+    EXPECT_EQ(retries.size(), i < 2 ? 1u : 0u) << i;
+  }
+  EXPECT_EQ(policy.stats().quarantined, 1u);
+  EXPECT_EQ(policy.stats().queued, 1u);
+  // A healthy worker arriving gets the work; the quarantined one nothing.
+  policy.worker_ready(now, "good", 4, {});
+  const StartLease moved = start_of(policy.take_commands());
+  EXPECT_EQ(moved.worker, "good");
+  EXPECT_EQ(moved.action_digest, digest("job2"));
+  policy.submit(now, submission("c", 20, "later"));
+  EXPECT_EQ(start_of(policy.take_commands()).worker, "good");
+  // After the quarantine it takes leases again: here, the backup of
+  // "later", which has run on good for 30 s (job2 failed on bad before, and
+  // good could run it: its backup does not go back to bad).
+  now += milliseconds(30001);
+  policy.tick(now);
+  EXPECT_EQ(policy.stats().quarantined, 0u);
+  const auto starts = only<StartLease>(policy.take_commands());
+  bool later_on_bad = false;
+  for (const StartLease& s : starts) {
+    EXPECT_FALSE(s.worker == "bad" && s.action_digest == digest("job2"));
+    later_on_bad |= s.worker == "bad" && s.action_digest == digest("later");
+  }
+  EXPECT_TRUE(later_on_bad);
+}
+
+TEST_F(DispatchFaultTest, AFreeWorkerBacksUpALeaseThatRunsTooLong) {
+  policy.worker_ready(now, "slow", 1, {});
+  policy.submit(now, submission("c", 1, "a"));
+  const StartLease original = start_of(policy.take_commands());
+  ASSERT_EQ(original.worker, "slow");
+  policy.worker_ready(now, "fast", 1, {});
+  // Recent leases take 1 s: the threshold is max(10 s, 3 x 1 s).
+  for (int i = 0; i < 5; ++i) {
+    policy.submit(now, submission("c", 100 + i, "quick" + std::to_string(i)));
+    const StartLease q = start_of(policy.take_commands());
+    ASSERT_EQ(q.worker, "fast");
+    now += milliseconds(1000);
+    policy.lease_result(now, "fast", q.lease_id, payload("Q"));
+    (void)policy.take_commands();
+  }
+  policy.tick(now);  // a has run 5 s: no backup yet
+  EXPECT_TRUE(only<StartLease>(policy.take_commands()).empty());
+  now = milliseconds(10001);
+  policy.tick(now);
+  const StartLease backup = start_of(policy.take_commands());
+  EXPECT_EQ(backup.worker, "fast");
+  EXPECT_EQ(backup.action_digest, digest("a"));
+  EXPECT_EQ(policy.stats().backups, 1u);
+  // Only one backup per action.
+  now += milliseconds(20000);
+  policy.tick(now);
+  EXPECT_TRUE(only<StartLease>(policy.take_commands()).empty());
+  // The backup's result answers the client and stops the original.
+  policy.lease_result(now, "fast", backup.lease_id, payload("A"));
+  const auto commands = policy.take_commands();
+  const auto done = only<Complete>(commands);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(*done[0].result, "A");
+  const auto cancels = only<CancelLease>(commands);
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(cancels[0].worker, "slow");
+  EXPECT_EQ(cancels[0].lease_id, original.lease_id);
+  EXPECT_EQ(policy.stats().backups_won, 1u);
+  EXPECT_TRUE(policy.idle());
+  // The original's late result is for a lease nobody holds.
+  EXPECT_EQ(policy.lease_result(now, "slow", original.lease_id, payload("late")),
+            ResultDisposition::kUnknownLease);
+}
+
+TEST_F(DispatchFaultTest, NoBackupWhileQueuedWorkCanUseTheFreeWorker) {
+  policy.worker_ready(now, "w1", 1, {});
+  policy.submit(now, submission("c", 1, "long"));
+  (void)policy.take_commands();
+  policy.submit(now, submission("c", 2, "queued"));
+  EXPECT_TRUE(only<StartLease>(policy.take_commands()).empty());
+  now += milliseconds(60000);
+  policy.tick(now);
+  EXPECT_TRUE(only<StartLease>(policy.take_commands()).empty());
+  EXPECT_EQ(policy.stats().backups, 0u);
+}
+
+TEST_F(DispatchFaultTest, AFailedBackupLeavesTheOriginalRunning) {
+  policy.worker_ready(now, "w1", 1, {});
+  policy.submit(now, submission("c", 1, "a"));
+  const StartLease original = start_of(policy.take_commands());
+  policy.worker_ready(now, "w2", 1, {});
+  now += milliseconds(10001);
+  policy.tick(now);
+  const StartLease backup = start_of(policy.take_commands());
+  ASSERT_NE(backup.worker, original.worker);
+  policy.lease_error(now, backup.worker, backup.lease_id, "broke", true);
+  const auto after = policy.take_commands();
+  EXPECT_TRUE(only<StartLease>(after).empty());
+  EXPECT_TRUE(only<Fail>(after).empty());
+  EXPECT_EQ(policy.stats().running, 1u);
+  policy.lease_result(now, original.worker, original.lease_id, payload("A"));
+  EXPECT_EQ(only<Complete>(policy.take_commands()).size(), 1u);
+}
+
+TEST_F(DispatchFaultTest, CancellingTheLastWaiterStopsBothLeases) {
+  policy.worker_ready(now, "w1", 1, {});
+  policy.submit(now, submission("c", 1, "a"));
+  (void)policy.take_commands();
+  policy.worker_ready(now, "w2", 1, {});
+  now += milliseconds(10001);
+  policy.tick(now);
+  ASSERT_EQ(only<StartLease>(policy.take_commands()).size(), 1u);
+  policy.cancel(now, "c", 1);
+  EXPECT_EQ(only<CancelLease>(policy.take_commands()).size(), 2u);
+  EXPECT_TRUE(policy.idle());
+  EXPECT_EQ(policy.stats().busy_slots, 0u);
+}
+
+}  // namespace
+}  // namespace kiln::scheduler

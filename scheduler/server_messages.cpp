@@ -474,6 +474,8 @@ void Server::Impl::send_status(const proto::Received& r, std::uint64_t id, Milli
     out.setLastHeardMsAgo(
         static_cast<std::uint64_t>(std::max(Millis{0}, now - w.last_heard).count()));
     cas::to_wire(w.platform, out.initPlatform(static_cast<unsigned>(w.platform.size())));
+    out.setQuarantinedMsLeft(
+        static_cast<std::uint64_t>(std::max(Millis{0}, w.quarantined_until - now).count()));
   }
   response.setQueued(stats.queued);
   response.setRunning(stats.running);
@@ -494,6 +496,8 @@ void Server::Impl::send_status(const proto::Received& r, std::uint64_t id, Milli
   response.setRefusedConnections(refused_connections);
   response.setRefusedMessages(refused_messages);
   response.setRequireSha256(options.require_sha256);
+  response.setBackups(stats.backups);
+  response.setBackupsWon(stats.backups_won);
   (void)proto::send(clients, r.peer, m, r.delimited);
 }
 

@@ -340,6 +340,7 @@ int run_status(Context& ctx, const StatusOptions& opts) {
                          {"slots", w.getSlots()},
                          {"busy", w.getBusy()},
                          {"last_heartbeat_ms_ago", w.getLastHeardMsAgo()},
+                         {"quarantined_ms_left", w.getQuarantinedMsLeft()},
                          {"platform", platform}});
     }
     nlohmann::json j = {{"scheduler", endpoint},
@@ -358,7 +359,9 @@ int run_status(Context& ctx, const StatusOptions& opts) {
                         {"authenticated", s.getAuthenticated()},
                         {"refused_connections", s.getRefusedConnections()},
                         {"refused_messages", s.getRefusedMessages()},
-                        {"require_sha256", s.getRequireSha256()}};
+                        {"require_sha256", s.getRequireSha256()},
+                        {"backups", s.getBackups()},
+                        {"backups_won", s.getBackupsWon()}};
     ctx.out << j.dump(2) << '\n';
     return kExitOk;
   }
@@ -371,11 +374,16 @@ int run_status(Context& ctx, const StatusOptions& opts) {
       if (std::string_view(p.getName().cStr()) == "sandbox") sandbox = p.getValue().cStr();
     }
     ctx.out << "  " << w.getWorkerId().cStr() << "  " << w.getBusy() << "/" << w.getSlots()
-            << " slots busy, heard " << ago(w.getLastHeardMsAgo()) << ", sandbox " << sandbox
-            << '\n';
+            << " slots busy, heard " << ago(w.getLastHeardMsAgo()) << ", sandbox " << sandbox;
+    if (w.getQuarantinedMsLeft() > 0) {
+      ctx.out << ", quarantined " << (w.getQuarantinedMsLeft() + 999) / 1000
+              << " s more (its leases kept failing)";
+    }
+    ctx.out << '\n';
   }
   ctx.out << "queue      " << s.getQueued() << " queued, " << s.getRunning() << " running, "
-          << s.getWaitingRequests() << " requests waiting\n";
+          << s.getWaitingRequests() << " requests waiting; " << s.getBackups() << " backups ("
+          << s.getBackupsWon() << " first)\n";
   ctx.out << "cache      " << s.getCacheBlobs() << " blobs, "
           << base::format_size(s.getCacheBytes());
   if (s.getCacheMaxBytes() != 0) ctx.out << " of " << base::format_size(s.getCacheMaxBytes());
