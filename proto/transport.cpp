@@ -25,9 +25,9 @@
 // malformed messages) is dropped. A socket monitor (an inproc PAIR fed by
 // zmq_socket_monitor, attached before connect so no event is missed) tells
 // wait() when the session is lost, so a request that can no longer be
-// answered fails at once instead of at its timeout; ZMTP heartbeats on the
-// DEALER (PING every second, dropped after 3 s without traffic) turn a
-// silent peer (a cut link, a frozen host) into such a loss too.
+// answered fails at once instead of at its timeout; TCP keepalive and a
+// limit on unacknowledged data (set_common_options) turn a silent peer (a
+// cut link, a dead host) into such a loss too, within about 10 s.
 #include "proto/transport.h"
 
 #include <capnp/schema.h>
@@ -50,12 +50,17 @@ using Clock = std::chrono::steady_clock;
 constexpr std::int64_t kMaxMsgSlack = 4096;
 // Messages queued per peer in each direction (ZeroMQ's own default).
 constexpr int kHighWaterMark = 1000;
-constexpr int kKeepaliveIdleSeconds = 60;
-constexpr int kKeepaliveIntervalSeconds = 10;
-constexpr int kKeepaliveCount = 6;
-// ZMTP heartbeats on connecting sockets: a peer silent this long is gone.
-constexpr int kHeartbeatIntervalMs = 1000;
-constexpr int kHeartbeatTimeoutMs = 3000;
+// A peer that has gone silent (its host died, its link was cut) is found
+// by the kernel, not by messages: TCP keepalive probes an idle connection
+// after 4 s, every 2 s, and gives up after 3 unanswered (about 10 s), and
+// data unacknowledged for 10 s (TCP_USER_TIMEOUT) ends a busy one.
+// ZMTP heartbeats would queue behind the data on a slow link (libzmq resets
+// their timeout only per whole message, and a chunk is 1 MiB), so a
+// saturated but healthy link would look dead; TCP acknowledgements do not.
+constexpr int kKeepaliveIdleSeconds = 4;
+constexpr int kKeepaliveIntervalSeconds = 2;
+constexpr int kKeepaliveCount = 3;
+constexpr int kUnacknowledgedLimitMs = 10000;
 
 void set_common_options(zmq::socket_t& socket, const TransportLimits& limits) {
   socket.set(zmq::sockopt::linger, 0);
@@ -67,6 +72,7 @@ void set_common_options(zmq::socket_t& socket, const TransportLimits& limits) {
   socket.set(zmq::sockopt::tcp_keepalive_idle, kKeepaliveIdleSeconds);
   socket.set(zmq::sockopt::tcp_keepalive_intvl, kKeepaliveIntervalSeconds);
   socket.set(zmq::sockopt::tcp_keepalive_cnt, kKeepaliveCount);
+  socket.set(zmq::sockopt::tcp_maxrt, kUnacknowledgedLimitMs);
 }
 
 std::span<const std::byte> bytes_of(const zmq::message_t& frame) {
@@ -138,8 +144,6 @@ zmq::socket_t dealer_socket(zmq::context_t& context, const std::string& identity
                             const TransportLimits& limits, const CurveClientKeys* curve) {
   zmq::socket_t socket(context, zmq::socket_type::dealer);
   set_common_options(socket, limits);
-  socket.set(zmq::sockopt::heartbeat_ivl, kHeartbeatIntervalMs);
-  socket.set(zmq::sockopt::heartbeat_timeout, kHeartbeatTimeoutMs);
   if (curve != nullptr) {
     socket.set(zmq::sockopt::curve_serverkey, curve->server_key);
     socket.set(zmq::sockopt::curve_publickey, curve->own.public_key);

@@ -119,7 +119,7 @@ class Connection {
   Result<std::uint64_t> send(const Fill& fill);
   // Waits for the reply to `request_id`. kUnavailable on timeout, and at
   // once when the session it was sent on is lost (the peer died, restarted,
-  // or was silent past the heartbeat timeout: no reply can come any more;
+  // or went silent for about 10 s: no reply can come any more;
   // disconnects() tells the two apart); the request is then forgotten.
   // kInvalidArgument if `request_id` is not outstanding. An Error body in
   // the reply is returned as the reply (the caller reads it, e.g. with
@@ -136,7 +136,8 @@ class Connection {
   // is lost; `sessions` counts the sessions started (a reconnect to a
   // restarted peer is a new one); `down_for` is how long there has been no
   // session (since open() at first). ZeroMQ reconnects by itself; a peer
-  // that goes silent is dropped after the heartbeat timeout (3 s).
+  // that goes silent is dropped after about 10 s (TCP keepalive, and
+  // data unacknowledged for 10 s).
   struct Link {
     bool up = false;
     std::uint64_t sessions = 0;

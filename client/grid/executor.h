@@ -10,8 +10,8 @@
 //
 // Faults (docs/architecture.md, "When the scheduler goes away"): the
 // connection knows when its session with the scheduler is lost (the
-// process died or restarted, or went silent past the 3 s heartbeat
-// timeout). A request in flight then fails at once, and the three steps
+// process died or restarted, or went silent for about 10 s: TCP keepalive).
+// A request in flight then fails at once, and the three steps
 // start over as soon as a session is back (a restarted scheduler: in
 // milliseconds), each of them idempotent. Bounds, all hard:
 //   - no session within `reconnect_wait` (at the start, or after one was
