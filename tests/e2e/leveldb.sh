@@ -42,10 +42,8 @@ trap cleanup EXIT
 
 "$root/scripts/install-packages.sh" g++ cmake ninja-build python3 procps libgtest-dev libgmock-dev libbenchmark-dev
 
-cache=${KILN_E2E_CACHE:-/var/tmp/kiln-e2e}
-mkdir -p "$cache"
-flock "$cache/.leveldb.lock" "$root/scripts/fetch-leveldb.sh" "$cache/leveldb" ||
-  fail "could not fetch leveldb's source"
+source "$(dirname "$0")/leveldb_lib.sh"
+cache=$(fetch_leveldb)
 
 # Two copies of the tree at different paths under one base dir.
 mkdir -p "$WORK/a" "$WORK/b"
@@ -73,23 +71,6 @@ build() {
   ninja -C "$dir" -j "$jobs" >"$dir.log" 2>&1 || fail "build in $dir failed: $(tail -30 "$dir.log")"
   BUILD_S=$(since "$t")
   COMPILES=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$dir/compile_commands.json")
-}
-
-# Distinct compiles (the same source with the same flags, e.g. util/testutil.cc
-# in every test target, is one cache entry): the command without -o/-MF/-MT.
-distinct_compiles() {
-  python3 - "$1/compile_commands.json" <<'EOF'
-import json, shlex, sys
-keys = set()
-for e in json.load(open(sys.argv[1])):
-    args, out, skip = shlex.split(e["command"]), [], False
-    for a in args:
-        if skip: skip = False; continue
-        if a in ("-o", "-MF", "-MT", "-MQ"): skip = True; continue
-        out.append(a)
-    keys.add(tuple(out))
-print(len(keys))
-EOF
 }
 
 # check_stats STEP RULE COMPILES [DISTINCT]: reads `kiln -s --json` and
@@ -130,21 +111,6 @@ EOF
   ) || fail "$1: launcher stats: $STATS"
 }
 
-# same_outputs DIR: every .o/.a/.so and linked program of (a) exists in
-# DIR, byte for byte.
-same_outputs() {
-  local n=0 f
-  while IFS= read -r f; do
-    [ -f "$1/$f" ] || fail "$1/$f is missing (it is in the plain build)"
-    cmp -s "$WORK/a/build-plain/$f" "$1/$f" || fail "$1/$f differs from the plain build's (cmp $WORK/a/build-plain/$f $1/$f)"
-    n=$((n + 1))
-  done < <(cd "$WORK/a/build-plain" && {
-    find . \( -name '*.o' -o -name '*.a' -o -name '*.so*' \) -type f
-    find . -maxdepth 1 -type f -perm -u+x # the linked test programs
-  } | sort)
-  [ "$n" -gt 0 ] || fail "the plain build produced no objects"
-  OUTPUTS=$n
-}
 
 # run_tests DIR: leveldb's tests but db_test and autocompact_test.
 run_tests() {
@@ -170,7 +136,7 @@ step() { # STEP BUILD_DIR SRC RULE [tests]
   build "$2" "$3" "$KILN"
   [ "$COMPILES" -eq "$n" ] || fail "$1: $COMPILES compiles, the plain build had $n"
   check_stats "$1" "$4" "$n" "$distinct"
-  same_outputs "$2"
+  same_outputs "$WORK/a/build-plain" "$2"
   TESTS="not run (the same bytes as (a)'s)"
   [ "${5:-}" = tests ] && run_tests "$2"
   record "$1" "$BUILD_S" "$OUTPUTS outputs identical; tests: $TESTS"
