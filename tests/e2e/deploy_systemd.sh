@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The systemd units of scripts/deploy/systemd/: `systemd-analyze verify`
-# finds nothing to say about them (run with the binaries of this build in
-# place of /usr/local/bin, so that their ExecStart= is checked too), their
+# The systemd units of scripts/deploy/systemd/, as install.sh installs
+# them (into a scratch root): `systemd-analyze verify` finds nothing to say
+# about them (their /usr/local/bin being the scratch root's, so that
+# ExecStart= is checked too), their
 # `systemd-analyze security` exposure stays at most 2.0 for the scheduler
 # and 3.0 for the workers (the scores are printed), kiln-worker@.service
 # stays kiln-worker.service with instance names, and a broken unit is
@@ -15,10 +16,22 @@ BIN=$(cd "$(dirname "$KILN")" && pwd)
 "$(dirname "$0")/../../scripts/install-packages.sh" systemd
 command -v systemd-analyze >/dev/null || fail "systemd-analyze is missing after installing systemd"
 
-mkdir -p "$WORK/units"
-for f in "$units"/*.service; do
-  sed "s|/usr/local/bin/|$BIN/|g" "$f" >"$WORK/units/$(basename "$f")"
+# install.sh into a scratch root; the units it installed are the ones
+# checked, pointing at the binaries it installed.
+DESTDIR=$WORK/root "$units/install.sh" "$BIN/.." >"$WORK/install.out" 2>&1 ||
+  fail "install.sh failed: $(cat "$WORK/install.out")"
+root=$WORK/root
+for f in usr/local/bin/kiln-scheduler usr/local/bin/kiln-worker usr/local/bin/kiln-run-as \
+  etc/kiln/scheduler.env etc/kiln/worker.env usr/local/share/doc/kiln/deploy.md; do
+  [ -e "$root/$f" ] || fail "install.sh did not install /$f"
 done
+mkdir -p "$WORK/units"
+for f in "$root"/etc/systemd/system/*.service; do
+  cmp -s "$f" "$units/$(basename "$f")" || fail "install.sh installed a different $(basename "$f")"
+  sed "s|/usr/local/bin/|$root/usr/local/bin/|g" "$f" >"$WORK/units/$(basename "$f")"
+done
+[ "$(find "$WORK/units" -name '*.service' | wc -l)" -eq 3 ] || fail "install.sh did not install the three units"
+BIN=$root/usr/local/bin
 cd "$WORK/units" || exit 1
 
 # verify prints nothing when all is well, and exits 0.
