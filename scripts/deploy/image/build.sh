@@ -21,7 +21,8 @@
 # build with the same inputs skips mmdebstrap. A cached tarball is used
 # only if its checksum still matches and it is younger than
 # KILN_IMAGE_CACHE_DAYS (7): Debian's security updates get in within a
-# week. One build at a time per cache (flock).
+# week. One build at a time per cache (flock); a cache directory other
+# users could write to is not used.
 #
 # Needs root (mmdebstrap's root mode, podman's root store); installs
 # mmdebstrap and podman with scripts/install-packages.sh. Prints the tag
@@ -109,19 +110,46 @@ make_rootfs() {
   mmdebstrap --quiet "${mmdebstrap_args[@]}" bookworm "$1" "$sources" ||
     die "mmdebstrap failed (it needs Debian's mirror, named in $sources)"
 }
+# A cache another user could write to could hand us their root file
+# system: the cache directory and every directory above it must belong to
+# root or to us and be writable by nobody else (or sticky, as /var/tmp).
+cache_is_private() {
+  local dir
+  dir=$(cd "$1" && pwd -P) || return 1
+  while :; do
+    local owner mode
+    owner=$(stat -c %u "$dir") mode=$(stat -c %a "$dir")
+    if [ "$owner" != 0 ] && [ "$owner" != "$(id -u)" ]; then return 1; fi
+    if [ $((8#$mode & 8#022)) -ne 0 ] && [ $((8#$mode & 8#1000)) -eq 0 ]; then return 1; fi
+    [ "$dir" = / ] && return 0
+    dir=$(dirname "$dir")
+  done
+}
 if [ -n "${KILN_IMAGE_CACHE:-}" ]; then
   mkdir -p "$KILN_IMAGE_CACHE"
+  if ! cache_is_private "$KILN_IMAGE_CACHE"; then
+    echo "build.sh: $KILN_IMAGE_CACHE (or a directory above it) may be written by other users: not using it" >&2
+    unset KILN_IMAGE_CACHE
+  fi
+fi
+if [ -n "${KILN_IMAGE_CACHE:-}" ]; then
   key=$({
     echo "kiln image rootfs 1" # bump when make_rootfs changes in a way its arguments do not show
     printf '%s\n' "${mmdebstrap_args[@]}"
     cat "$sources"
   } | sha256sum | cut -c1-24)
   cached=$KILN_IMAGE_CACHE/rootfs-$key.tar
+  days=${KILN_IMAGE_CACHE_DAYS:-7}
   exec 9>"$KILN_IMAGE_CACHE/lock"
   flock 9
+  # Under the lock no other build writes here: a temporary tarball is a
+  # killed build's. Tarballs of other inputs (another KILN_IMAGE_PACKAGES)
+  # stay until they are too old to be used.
+  find "$KILN_IMAGE_CACHE" -maxdepth 1 \( -name 'rootfs-*.tar.tmp.*' -o \
+    \( -name 'rootfs-*.tar*' -mtime +"$days" \) \) -delete
   fresh=""
   if [ -f "$cached" ] && [ -f "$cached.sha256" ]; then
-    if [ -n "$(find "$cached" -mtime -"${KILN_IMAGE_CACHE_DAYS:-7}")" ] &&
+    if [ -n "$(find "$cached" -mtime -"$days")" ] &&
       (cd "$KILN_IMAGE_CACHE" && sha256sum --quiet -c "$cached.sha256" 2>/dev/null); then
       fresh=1
       echo "build.sh: root file system from the cache: $cached" >&2
@@ -134,8 +162,6 @@ if [ -n "${KILN_IMAGE_CACHE:-}" ]; then
     make_rootfs "$cached.tmp.$$"
     mv "$cached.tmp.$$" "$cached"
     (cd "$KILN_IMAGE_CACHE" && sha256sum "$(basename "$cached")" >"$cached.sha256")
-    # Older tarballs of the same cache are of other inputs, or stale.
-    find "$KILN_IMAGE_CACHE" -maxdepth 1 -name 'rootfs-*.tar*' ! -name "rootfs-$key.tar*" -delete
   fi
   cp "$cached" "$rootfs"
   flock -u 9
