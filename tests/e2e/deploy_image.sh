@@ -14,12 +14,13 @@
 # removed at the end.
 #
 # Needs root. Where podman cannot run a container here even with the
-# fallback below, the test is skipped (exit 77) with podman's own error.
+# fallback of podman_lib.sh, the test is skipped (exit 77) with podman's
+# own error.
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/grid_lib.sh"
+source "$(dirname "$0")/podman_lib.sh"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-skip() { echo "SKIP: $*"; exit 77; }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (mmdebstrap's root mode, podman's root store)"
 "$repo/scripts/install-packages.sh" podman mmdebstrap python3
@@ -43,30 +44,7 @@ KILN_IMAGE_CACHE="${KILN_E2E_CACHE:-/var/tmp/kiln-e2e}/image" \
   fail "build.sh failed: $(tail -20 "$WORK/build.err")"
 echo "image built in $(($(date +%s) - started)) s: $(grep -E 'MiB|cache' "$WORK/build.err" | tr '\n' ' ')"
 
-# Can podman run a container here? Podman's defaults raise the open-file
-# and process limits past what this process may (no CAP_SYS_RESOURCE in
-# some VMs), and crun refuses hybrid cgroup hierarchies: then use runc and
-# this process's own limits, through a configuration of this test only.
-if ! podman run --rm "$tag" true >"$WORK/probe" 2>&1; then
-  first=$(cat "$WORK/probe")
-  "$repo/scripts/install-packages.sh" runc
-  nofile=$(ulimit -Hn)
-  nproc=$(ulimit -Hu)
-  # podman itself runs with at most 32768 processes here (seen in
-  # /proc/PID/limits); a container may not ask for more than it has.
-  if [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; then nproc=32768; fi
-  [ "$nofile" != unlimited ] || nofile=1048576
-  cat >"$WORK/containers.conf" <<EOF
-[containers]
-default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
-[engine]
-runtime = "runc"
-EOF
-  export CONTAINERS_CONF=$WORK/containers.conf
-  podman run --rm "$tag" true >"$WORK/probe" 2>&1 ||
-    skip "podman cannot run a container here: '$first'; with runc and this shell's limits: '$(cat "$WORK/probe")'"
-  echo "podman: using runc and nofile=$nofile nproc=$nproc (the defaults failed: $first)"
-fi
+podman_ready "$tag"
 
 client_port=$(free_port)
 worker_port=$(free_port)
