@@ -22,9 +22,14 @@ DESTDIR=$WORK/root "$units/install.sh" "$BIN/.." >"$WORK/install.out" 2>&1 ||
   fail "install.sh failed: $(cat "$WORK/install.out")"
 root=$WORK/root
 for f in usr/local/bin/kiln-scheduler usr/local/bin/kiln-worker usr/local/bin/kiln-run-as \
-  etc/kiln/scheduler.env etc/kiln/worker.env usr/local/share/doc/kiln/deploy.md; do
+  etc/kiln/scheduler.env etc/kiln/worker.env usr/local/share/doc/kiln/deploy.md \
+  etc/sysusers.d/kiln.conf; do
   [ -e "$root/$f" ] || fail "install.sh did not install /$f"
 done
+# The worker's user, as systemd-sysusers makes it from kiln.sysusers.
+systemd-sysusers --root="$root" >"$WORK/sysusers.out" 2>&1 || fail "systemd-sysusers: $(cat "$WORK/sysusers.out")"
+grep -q '^kiln-worker:x:[0-9]*:[0-9]*:.*:/usr/sbin/nologin$' "$root/etc/passwd" ||
+  fail "systemd-sysusers made no user kiln-worker: $(cat "$WORK/sysusers.out")"
 mkdir -p "$WORK/units"
 for f in "$root"/etc/systemd/system/*.service; do
   cmp -s "$f" "$units/$(basename "$f")" || fail "install.sh installed a different $(basename "$f")"
