@@ -5,7 +5,10 @@
 #
 #   out/test  optimized (-O2, line tables), what users run: the executables,
 #             fixtures and benchmarks; the real-project builds through kiln
-#             (label real_project) run here
+#             (label real_project) and the deployment tests (label deploy:
+#             the units, image and manifests are for these binaries, and a
+#             sanitizer's runtime cannot run under the units' system call
+#             filters) run here
 #   out/asan  AddressSanitizer + UndefinedBehaviorSanitizer (-O0, line
 #             tables): everything, unit tests too; every other test (the
 #             unit tests, the end-to-end scenarios with the real binaries on
@@ -45,9 +48,10 @@ cmake -S . -B out/test -G Ninja -DKILN_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebIn
 cmake --build out/test -j "$jobs"
 stage "tests (optimized)"
 # With the sanitizer pass, each test runs once: the real-project builds
-# here (there the compiler does the work, not kiln), everything else there.
+# (there the compiler does the work, not kiln) and the deployment tests
+# here, everything else there.
 only_here=()
-[ "$asan" = 1 ] && only_here=(-L real_project)
+[ "$asan" = 1 ] && only_here=(-L 'real_project|deploy')
 ctest --test-dir out/test --output-on-failure -j "$jobs" --timeout 300 "${only_here[@]}"
 
 if [ "$asan" = 1 ]; then
@@ -59,7 +63,7 @@ if [ "$asan" = 1 ]; then
   scripts/tidy.sh --all out/asan
   stage "tests (ASan+UBSan)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir out/asan --output-on-failure -j "$jobs" --timeout 600 -LE real_project
+    ctest --test-dir out/asan --output-on-failure -j "$jobs" --timeout 600 -LE 'real_project|deploy'
 else
   stage "clang-tidy (enforced checks)"
   scripts/tidy.sh --all out/test
