@@ -39,6 +39,10 @@ struct FutureEnvelope {
     cancelLease @19 :Wire.CancelLease;
     statusRequest @20 :Wire.StatusRequest;
     statusResponse @21 :Wire.StatusResponse;
-    nest @22 :Nest;                       # the member this build lacks
+    getRecordsRequest @22 :Wire.GetRecordsRequest;
+    getRecordsResponse @23 :Wire.GetRecordsResponse;
+    putRecordsRequest @24 :Wire.PutRecordsRequest;
+    putRecordsResponse @25 :Wire.PutRecordsResponse;
+    nest @26 :Nest;                       # the member this build lacks
   }
 }

@@ -49,6 +49,14 @@ struct Envelope {
     # Observability.
     statusRequest @20 :StatusRequest;     # anyone -> scheduler (client endpoint)
     statusResponse @21 :StatusResponse;
+
+    # Client records: what clients keep for each other (kiln test's
+    # duration books, per-test pass records, slice plans), in a namespace
+    # of the sender's key apart from the action cache (PROTOCOL.md §9).
+    getRecordsRequest @22 :GetRecordsRequest;
+    getRecordsResponse @23 :GetRecordsResponse;
+    putRecordsRequest @24 :PutRecordsRequest;
+    putRecordsResponse @25 :PutRecordsResponse;
   }
 }
 
@@ -211,4 +219,41 @@ struct LeaseResult {
   referenced @7 :List(Model.Digest);
   timedOut @8 :Bool;
   missingOutputs @9 :List(Text);
+}
+
+# A record's key is the client's own digest (of what it describes); the
+# scheduler files it under the sender's namespace, so the same key from
+# another namespace is another record.
+struct GetRecordsRequest {
+  digestFunction @0 :Model.DigestFunction;
+  keys @1 :List(Model.Digest);    # at most 1,000
+}
+
+struct FoundRecord {
+  found @0 :Bool;
+  document @1 :Data;
+}
+
+struct GetRecordsResponse {
+  # One per key, in the request's order; fewer when the answer would not
+  # fit in one message: the client asks again for the rest.
+  records @0 :List(FoundRecord);
+}
+
+struct ClientRecord {
+  key @0 :Model.Digest;
+  document @1 :Data;              # at most 4 MiB
+}
+
+struct PutRecordsRequest {
+  digestFunction @0 :Model.DigestFunction;
+  records @1 :List(ClientRecord);
+  # Keep a record already there: the first writer's document stays, and the
+  # response says what is stored (how slices of one test run agree).
+  ifAbsent @2 :Bool;
+}
+
+struct PutRecordsResponse {
+  # With ifAbsent, the document now stored under each key, in order.
+  stored @0 :List(Data);
 }

@@ -29,6 +29,7 @@ bool may_send(std::optional<proto::Role> role, Endpoint endpoint, Which kind) {
     case Which::FIND_MISSING_REQUEST:
     case Which::DOWNLOAD_REQUEST:
     case Which::STATUS_REQUEST:
+    case Which::GET_RECORDS_REQUEST:
     case Which::ERROR:
       return true;
     default:

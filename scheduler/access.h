@@ -8,9 +8,9 @@
 //                       leaseResult (the only way the action cache is
 //                       written), CAS transfers
 //   client    clients   everything the client endpoint serves: execute,
-//                       cancel, uploads, reads, status
+//                       cancel, uploads, reads, status, client records
 //   readonly  clients   reads only: getActionResult, findMissing,
-//                       download, status
+//                       download, status, getRecords
 //
 // A role never connects to the other endpoint. Without authentication
 // (plain TCP on loopback) every peer may send everything its endpoint

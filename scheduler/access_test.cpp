@@ -19,12 +19,13 @@ TEST(Access, EachRoleConnectsToItsEndpointOnly) {
 }
 
 TEST(Access, AReadOnlyKeyReadsButNeverWritesOrSubmits) {
-  for (Which kind : {Which::GET_ACTION_RESULT_REQUEST, Which::FIND_MISSING_REQUEST,
-                     Which::DOWNLOAD_REQUEST, Which::STATUS_REQUEST, Which::ERROR}) {
+  for (Which kind :
+       {Which::GET_ACTION_RESULT_REQUEST, Which::FIND_MISSING_REQUEST, Which::DOWNLOAD_REQUEST,
+        Which::STATUS_REQUEST, Which::GET_RECORDS_REQUEST, Which::ERROR}) {
     EXPECT_TRUE(may_send(Role::kReadOnly, Endpoint::kClients, kind)) << static_cast<int>(kind);
   }
   for (Which kind : {Which::EXECUTE_REQUEST, Which::UPLOAD_CHUNK, Which::CANCEL_REQUEST,
-                     Which::LEASE_RESULT, Which::WORKER_HELLO}) {
+                     Which::LEASE_RESULT, Which::WORKER_HELLO, Which::PUT_RECORDS_REQUEST}) {
     EXPECT_FALSE(may_send(Role::kReadOnly, Endpoint::kClients, kind)) << static_cast<int>(kind);
   }
 }

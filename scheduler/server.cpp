@@ -458,6 +458,18 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, Logger log
   impl->store = std::move(store).value();
   impl->fn = impl->store->digest_function();
   impl->cas = std::make_unique<cas::CasService>(*impl->store);
+  // Client records beside it, a sixteenth of its size (at least 16 MiB).
+  ClientRecordsOptions records_options;
+  records_options.dir = o.store_dir / "client-records";
+  records_options.function = impl->fn;
+  records_options.max_bytes =
+      o.max_store_bytes == 0 ? 0 : std::max<std::uint64_t>(o.max_store_bytes / 16, 16u << 20);
+  records_options.warn = [log = impl->log](std::string_view line) {
+    log(LogLevel::kWarn, "client records: " + std::string(line));
+  };
+  auto records = ClientRecords::open(std::move(records_options));
+  if (!records.ok()) return records.error();
+  impl->records = std::move(records).value();
 
   // The ZAP handler first: a CURVE server without one admits any key.
   if (auto trust = impl->setup_trust(); !trust.ok()) return trust.error();

@@ -27,6 +27,7 @@
 #include "proto/transport.h"
 #include "proto/zap.h"
 #include "scheduler/access.h"
+#include "scheduler/client_records.h"
 #include "scheduler/dispatch.h"
 #include "scheduler/peer_guard.h"
 #include "scheduler/server.h"
@@ -77,6 +78,8 @@ struct Server::Impl {
   // The store outlives the service that refers to it.
   std::unique_ptr<cas::Store> store;
   std::unique_ptr<cas::CasService> cas;
+  // What clients keep for each other (client_records.h), apart from it.
+  std::unique_ptr<ClientRecords> records;
   cas::DigestFunction fn = cas::DigestFunction::kXxh3_128;
   DispatchPolicy policy;
   PeerGuard client_guard;
@@ -174,6 +177,15 @@ struct Server::Impl {
   void cache_result(const LeaseInfo& lease, const cas::ActionResult& result, bool all_present,
                     bool timed_out, capnp::List<schema::Digest>::Reader claimed);
   void send_status(const proto::Received& r, std::uint64_t id, Millis now);
+
+  // --- client records (server_records.cpp) ----------------------------------------------
+
+  // The namespace `r`'s records are filed under: its key's name.
+  std::string record_space(const proto::Received& r) const;
+  void on_get_records(const proto::Received& r, std::uint64_t id,
+                      schema::GetRecordsRequest::Reader request, Millis now);
+  void on_put_records(const proto::Received& r, std::uint64_t id,
+                      schema::PutRecordsRequest::Reader request, Millis now);
   bool has_session(const WorkerId& peer, Which kind);
   void bad_message(bool worker_side, const std::string& peer, const std::string& reason,
                    Millis now);

@@ -54,8 +54,12 @@ std::string Server::Impl::kind_name(Which kind) {
                                            "leaseResult",
                                            "cancelLease",
                                            "statusRequest",
-                                           "statusResponse"};
-  static_assert(std::size(kNames) == static_cast<std::size_t>(Which::STATUS_RESPONSE) + 1,
+                                           "statusResponse",
+                                           "getRecordsRequest",
+                                           "getRecordsResponse",
+                                           "putRecordsRequest",
+                                           "putRecordsResponse"};
+  static_assert(std::size(kNames) == static_cast<std::size_t>(Which::PUT_RECORDS_RESPONSE) + 1,
                 "kNames lists every body kind of wire.capnp, in order");
   const auto index = static_cast<std::size_t>(kind);
   if (index < std::size(kNames)) return kNames[index];
@@ -73,6 +77,8 @@ bool is_request(Which kind) {
     case Which::GET_ACTION_RESULT_REQUEST:
     case Which::EXECUTE_REQUEST:
     case Which::STATUS_REQUEST:
+    case Which::GET_RECORDS_REQUEST:
+    case Which::PUT_RECORDS_REQUEST:
       return true;
     default:
       return false;
@@ -129,6 +135,12 @@ void Server::Impl::on_client_message(const proto::Received& r, Millis now) {
       return;
     case Which::STATUS_REQUEST:
       send_status(r, id, now);
+      return;
+    case Which::GET_RECORDS_REQUEST:
+      on_get_records(r, id, body.getGetRecordsRequest(), now);
+      return;
+    case Which::PUT_RECORDS_REQUEST:
+      on_put_records(r, id, body.getPutRecordsRequest(), now);
       return;
     case Which::ERROR: {
       const auto error = body.getError();

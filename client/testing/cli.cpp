@@ -14,6 +14,11 @@ std::function<int(Context&)> add_test_command(CLI::App& app, TestRunner run) {
   cmd->add_option(
       "-j,--jobs", opts->jobs,
       "Shards running at once (default: this machine's cores; on a grid, its workers' slots)");
+  cmd->add_option("--shard-index", opts->shard_index,
+                  "Run only slice I (from 0) of --total-shards N: for CI jobs that fan out "
+                  "themselves; every slice agrees on the split");
+  cmd->add_option("--total-shards", opts->total_shards,
+                  "How many slices the CI jobs split the suite into (with --shard-index)");
   cmd->add_flag("--queue", opts->queue,
                 "Queue mode: hand out small batches as slots free up instead of fixed shards");
   cmd->add_option("--retries", opts->retries, "Re-run a failed test alone up to N more times")
@@ -82,6 +87,17 @@ std::function<int(Context&)> add_test_command(CLI::App& app, TestRunner run) {
                            "kiln test: --shards wants a number from 1 to 10000 or 'auto', not '" +
                                opts->shards + "'");
     }
+    if (opts->shard_index.has_value() != opts->total_shards.has_value())
+      throw CommandError(kExitUsage,
+                         "kiln test: --shard-index and --total-shards go together (slice I of N)");
+    if (opts->total_shards && (*opts->total_shards < 1 || *opts->total_shards > 10000))
+      throw CommandError(kExitUsage,
+                         "kiln test: --total-shards wants a number from 1 to 10000, not " +
+                             std::to_string(*opts->total_shards));
+    if (opts->shard_index && (*opts->shard_index < 0 || *opts->shard_index >= *opts->total_shards))
+      throw CommandError(kExitUsage, "kiln test: --shard-index wants 0 to " +
+                                         std::to_string(*opts->total_shards - 1) + ", not " +
+                                         std::to_string(*opts->shard_index));
     (void)cmd;
     return run(ctx, *opts);
   };

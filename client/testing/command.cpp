@@ -26,6 +26,7 @@
 #include "base/files.h"
 #include "client/grid/commands.h"
 #include "client/grid/executor.h"
+#include "client/grid/records.h"
 #include "client/local_sandbox.h"
 #include "client/local_store.h"
 #include "client/testing/ctest_suite.h"
@@ -35,6 +36,7 @@
 #include "client/testing/json_report.h"
 #include "client/testing/junit.h"
 #include "client/testing/sharding_env_suite.h"
+#include "client/testing/shared_records.h"
 #include "client/testing/store_records.h"
 #include "client/testing/summary.h"
 #include "client/testing/thread_runner.h"
@@ -182,8 +184,27 @@ int run_test(Context& ctx, const TestOptions& opts) {
   options.no_cache = opts.no_cache;
   options.progress = progress;
   options.where = grid ? endpoint : "this machine";
+  if (opts.total_shards) {
+    options.slice = EngineOptions::Slice{static_cast<std::size_t>(*opts.shard_index),
+                                         static_cast<std::size_t>(*opts.total_shards)};
+  }
   const SteadyClock clock;
-  StoreRecords records(shared);
+  StoreRecords local_records(shared);
+  // On a grid, what runs learn is shared through the scheduler
+  // (shared_records.h); CTest suites, which run here, share too.
+  std::unique_ptr<SharedRecords> shared_records;
+  Result<grid::GridOptions> record_options =
+      grid || endpoint.empty() ? Result<grid::GridOptions>(grid_options)
+                               : grid::grid_options(ctx.config, grid::GridUse::kAction);
+  if (!endpoint.empty() && record_options.ok()) {
+    shared_records = std::make_unique<SharedRecords>(
+        local_records,
+        std::make_unique<grid::GridRecords>(*record_options, shared.store.digest_function()),
+        shared.store.digest_function(),
+        [&](const std::string& why) { ctx.err << "kiln: warning: " << why << '\n'; });
+  }
+  Records& records = shared_records ? static_cast<Records&>(*shared_records)
+                                    : static_cast<Records&>(local_records);
   RunReport report;
   {
     ThreadRunner runner;  // joined before the suite, the store or the interrupt go
@@ -192,7 +213,13 @@ int run_test(Context& ctx, const TestOptions& opts) {
 
   write_reports(ctx, opts, *suite, report);
   print_summary(ctx.out, report.results, report.info, suite->batches());
-  const int code = exit_code(report, opts.flaky_fails);
+  int code = exit_code(report, opts.flaky_fails);
+  // A slice may hold no tests (more slices than tests): nothing to do.
+  if (code == kTestExitNoTests && options.slice) {
+    ctx.err << "kiln test: slice " << options.slice->index + 1 << " of " << options.slice->total
+            << " holds no tests\n";
+    return kTestExitPassed;
+  }
   if (code == kTestExitNoTests)
     ctx.err << "kiln: error: no tests found in " << suite->name() << '\n';
   return code;

@@ -47,10 +47,17 @@ RunReport Engine::run() {
     if (auto book = DurationBook::from_json(*text); book && book->key() == book_.key())
       book_ = std::move(*book);
   }
-  for (TestResult r : suite_.preset()) final_[r.id] = std::move(r);
+  select_tests();
+  std::size_t presets = 0;
+  if (presets_) {
+    for (TestResult r : suite_.preset()) {
+      final_[r.id] = std::move(r);
+      ++presets;
+    }
+  }
   const std::vector<TestCase> to_run = look_up_cache();
   total_ = final_.size() + to_run.size();
-  cached_ = total_ - to_run.size() - suite_.preset().size();
+  cached_ = total_ - to_run.size() - presets;
   const std::size_t shards = plan(to_run);
   announce(to_run.size(), shards);
   loop();
@@ -58,19 +65,60 @@ RunReport Engine::run() {
   return finish();
 }
 
+// tests_: every test of the suite, or the slice the options name. The
+// first slice to plan stores the split (put_if_absent) and every slice
+// uses what is stored, so all agree even when the duration book changes
+// between them; where nothing can be stored, the plan from this book.
+void Engine::select_tests() {
+  if (!options_.slice) {
+    tests_ = suite_.tests();
+    return;
+  }
+  const auto [index, total] = *options_.slice;
+  presets_ = index == 0;
+  std::string material = "slices " + std::to_string(total) + "\n";
+  for (const TestCase& t : suite_.tests()) {
+    material += t.id;
+    material += '\0';
+    material += suite_.cache_material(t.id);
+    material += '\n';
+  }
+  std::optional<std::vector<std::vector<std::string>>> slices;
+  if (auto stored = records_.get(kSliceRecord, material)) slices = decode_slices(*stored, total);
+  if (!slices) {
+    const auto planned = plan_slices(suite_.tests(), book_, total, kDefaultEstimate);
+    slices = planned;
+    if (auto stored = records_.put_if_absent(kSliceRecord, material, encode_slices(planned))) {
+      if (auto agreed = decode_slices(*stored, total)) slices = std::move(agreed);
+    }
+  }
+  if (index >= slices->size()) return;
+  const std::set<std::string> mine((*slices)[index].begin(), (*slices)[index].end());
+  for (const TestCase& t : suite_.tests())
+    if (mine.contains(t.id)) tests_.push_back(t);
+}
+
 // The tests the results cache cannot answer; the others go into final_.
 std::vector<TestCase> Engine::look_up_cache() {
-  std::vector<TestCase> to_run;
-  for (const TestCase& test : suite_.tests()) {
+  std::vector<TestCase> candidates;
+  std::vector<std::string> materials;
+  for (const TestCase& test : tests_) {
     if (final_.contains(test.id)) continue;
-    if (!options_.no_cache) {
-      if (auto cached = records_.get(kResultRecord, suite_.cache_material(test.id))) {
-        if (auto r = decode_test_result(*cached); r && r->id == test.id) {
-          r->cached = true;
-          r->attempts = 1;
-          final_[test.id] = std::move(*r);
-          continue;
-        }
+    candidates.push_back(test);
+    if (!options_.no_cache) materials.push_back(suite_.cache_material(test.id));
+  }
+  if (options_.no_cache) return candidates;
+  const std::vector<std::optional<std::string>> cached =
+      records_.get_many(kResultRecord, materials);
+  std::vector<TestCase> to_run;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    const TestCase& test = candidates[i];
+    if (i < cached.size() && cached[i]) {
+      if (auto r = decode_test_result(*cached[i]); r && r->id == test.id) {
+        r->cached = true;
+        r->attempts = 1;
+        final_[test.id] = std::move(*r);
+        continue;
       }
     }
     to_run.push_back(test);
@@ -115,7 +163,13 @@ std::size_t Engine::plan(const std::vector<TestCase>& to_run) {
 
 void Engine::announce(std::size_t to_run, std::size_t shards) {
   std::ostringstream line;
-  line << "kiln test: " << suite_.name() << ": " << total_ << " test" << (total_ == 1 ? "" : "s");
+  line << "kiln test: " << suite_.name() << ": ";
+  if (options_.slice) {
+    line << "slice " << options_.slice->index + 1 << " of " << options_.slice->total << " ("
+         << suite_.tests().size() << " test" << (suite_.tests().size() == 1 ? "" : "s")
+         << " in all): ";
+  }
+  line << total_ << " test" << (total_ == 1 ? "" : "s");
   if (cached_ != 0) line << " (" << cached_ << " cached)";
   if (to_run != 0) {
     line << "; running " << to_run << " in ";
@@ -338,8 +392,9 @@ void Engine::save() {
 RunReport Engine::finish() {
   RunReport report;
   report.signal = interrupt_.signal();
-  for (const TestResult& r : suite_.preset()) report.results.push_back(final_.at(r.id));
-  for (const TestCase& t : suite_.tests()) {
+  if (presets_)
+    for (const TestResult& r : suite_.preset()) report.results.push_back(final_.at(r.id));
+  for (const TestCase& t : tests_) {
     auto it = final_.find(t.id);
     if (it != final_.end()) {
       report.results.push_back(it->second);

@@ -95,6 +95,9 @@ struct RecordKind {
 };
 inline constexpr RecordKind kResultRecord{"kiln-test-result/1", "result.json"};
 inline constexpr RecordKind kDurationsRecord{"kiln-test-durations/1", "durations.json"};
+// A slice plan (plan.h), keyed by the slice count and every test's id and
+// cache material: slices of one build agree, a rebuild plans afresh.
+inline constexpr RecordKind kSliceRecord{"kiln-test-slices/1", "slices.json"};
 
 // Where records live (the local store, for the real one).
 class Records {
@@ -103,9 +106,23 @@ class Records {
   // The document stored for `kind` and `material`; nullopt when there is
   // none, or it cannot be read (a broken store is a cache miss).
   virtual std::optional<std::string> get(const RecordKind& kind, std::string_view material) = 0;
+  // get() for each of `materials`, in order; records kept far away answer
+  // in one round trip.
+  virtual std::vector<std::optional<std::string>> get_many(
+      const RecordKind& kind, const std::vector<std::string>& materials) {
+    std::vector<std::optional<std::string>> found;
+    found.reserve(materials.size());
+    for (const std::string& m : materials) found.push_back(get(kind, m));
+    return found;
+  }
   // Stores `document` for `kind` and `material`, replacing what was there.
   virtual Status put(const RecordKind& kind, std::string_view material,
                      std::string_view document) = 0;
+  // Stores `document` unless a record is there, and returns the record
+  // there now (the first writer's); nullopt when it cannot be stored.
+  virtual std::optional<std::string> put_if_absent(const RecordKind& kind,
+                                                   std::string_view material,
+                                                   std::string_view document) = 0;
   // Called once, after the run's last put.
   virtual void flush() = 0;
 };
@@ -135,6 +152,14 @@ struct EngineOptions {
   bool no_cache = false;                // run every test; passes are still recorded
   bool progress = false;                // keep a live progress line on `err`
   std::string where = "this machine";   // for the announcement
+  // --shard-index I --total-shards N: decide only slice `index` of `total`
+  // (plan.h's plan_slices, agreed through kSliceRecord). Reports then hold
+  // that slice's tests, and CTest's preset results only in slice 0.
+  struct Slice {
+    std::size_t index = 0;
+    std::size_t total = 1;
+  };
+  std::optional<Slice> slice{};
 };
 
 struct RunReport {
@@ -171,6 +196,7 @@ class Engine {
     Job job{};
   };
 
+  void select_tests();
   std::vector<TestCase> look_up_cache();
   std::size_t plan(const std::vector<TestCase>& to_run);
   void announce(std::size_t to_run, std::size_t shards);
@@ -198,6 +224,8 @@ class Engine {
   std::ostream& err_;
   EngineOptions options_;
   DurationBook book_;
+  std::vector<TestCase> tests_;  // what this run decides: the suite's, or a slice of them
+  bool presets_ = true;          // whether it reports the suite's preset results
   Millis start_{0};
   std::deque<Job> pending_;
   std::optional<BatchQueue> queue_;

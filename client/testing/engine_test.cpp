@@ -396,5 +396,59 @@ TEST(ExitCode, InterruptThenSetupThenNoTestsThenFailures) {
   EXPECT_EQ(exit_code(report, false), 128 + SIGTERM);
 }
 
+// --shard-index/--total-shards: each run decides one slice; the first to
+// plan stores the split, so slices planned after the duration book changed
+// still take the tests the first one left them.
+TEST(Engine, SlicesSplitTheSuiteOnceEvenWhenTheBookChangesBetweenThem) {
+  const Ids ids{"A.a", "A.b", "A.c", "B.a", "B.b", "B.c", "C.a"};
+  Harness h;
+  std::vector<std::string> decided;
+  for (std::size_t index = 0; index < 3; ++index) {
+    FakeSuite suite(ids);
+    // Every slice finds different durations than the last one recorded.
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      suite.script(ids[i],
+                   {Step{Act::kPass, std::chrono::milliseconds(10 + 300 * ((i + index) % 3))}});
+    EngineOptions options = shards(2, 2);
+    options.no_cache = true;
+    options.slice = EngineOptions::Slice{index, 3};
+    const RunReport report = h.run(suite, options);
+    EXPECT_EQ(exit_code(report, false), kTestExitPassed);
+    for (const TestResult& r : report.results) decided.push_back(r.id);
+    EXPECT_NE(h.err.str().find("slice " + std::to_string(index + 1) + " of 3 (7 tests in all)"),
+              std::string::npos)
+        << h.err.str();
+  }
+  std::sort(decided.begin(), decided.end());
+  EXPECT_EQ(decided, ids) << "every test in exactly one slice";
+}
+
+TEST(Engine, ASliceReportsOnlyItsTestsAndPresetsOnlyInSliceZero) {
+  FakeSuite suite({"A.a", "A.b"});
+  TestResult disabled = test_result("D.x", Outcome::kSkipped);
+  suite.preset_list = {disabled};
+  Harness h;
+  EngineOptions options = shards(1, 1);
+  options.slice = EngineOptions::Slice{1, 2};
+  const RunReport second = h.run(suite, options);
+  ASSERT_EQ(second.results.size(), 1u);
+  EXPECT_NE(second.results[0].id, "D.x");
+  options.slice = EngineOptions::Slice{0, 2};
+  const RunReport first = h.run(suite, options);
+  ASSERT_EQ(first.results.size(), 2u);
+  EXPECT_EQ(first.results[0].id, "D.x");
+  EXPECT_NE(first.results[1].id, second.results[0].id);
+}
+
+TEST(Engine, MoreSlicesThanTestsLeavesSomeEmpty) {
+  FakeSuite suite({"A.a"});
+  Harness h;
+  EngineOptions options = shards(1, 1);
+  options.slice = EngineOptions::Slice{4, 5};
+  const RunReport report = h.run(suite, options);
+  EXPECT_TRUE(report.results.empty());
+  EXPECT_EQ(exit_code(report, false), kTestExitNoTests) << "run_test turns this into a pass";
+}
+
 }  // namespace
 }  // namespace kiln::client::testing

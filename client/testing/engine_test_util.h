@@ -70,6 +70,11 @@ class MemoryRecords final : public Records {
     docs[key(kind, material)] = std::string(document);
     return {};
   }
+  std::optional<std::string> put_if_absent(const RecordKind& kind, std::string_view material,
+                                           std::string_view document) override {
+    if (fail_puts) return std::nullopt;
+    return docs.try_emplace(key(kind, material), document).first->second;
+  }
   void flush() override { ++flushes; }
 
   static std::string key(const RecordKind& kind, std::string_view material) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,12 @@ namespace kiln::client::testing {
 struct TestOptions {
   std::string shards = "auto";  // a count from 1 to 10000, or "auto"
   std::size_t jobs = 0;         // shards at once; 0: cores here, the workers' slots on a grid
-  bool queue = false;           // hand out batches as slots free up
-  int retries = 0;              // extra runs of a failed test, alone
+  // --shard-index I --total-shards N: only slice I of N (engine.h's Slice);
+  // both or neither, 0 <= I < N <= 10000 (cli.cpp checks).
+  std::optional<long> shard_index;
+  std::optional<long> total_shards;
+  bool queue = false;  // hand out batches as slots free up
+  int retries = 0;     // extra runs of a failed test, alone
   bool flaky_fails = false;
   double timeout_s = 300;  // per test
   bool no_cache = false;

@@ -9,6 +9,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <queue>
+#include <set>
 #include <tuple>
 
 namespace kiln::client::testing {
@@ -368,6 +369,53 @@ Millis makespan(std::span<const Shard> plan) {
   Millis longest(0);
   for (const Shard& s : plan) longest = std::max(longest, s.estimate);
   return longest;
+}
+
+std::vector<std::vector<std::string>> plan_slices(std::span<const TestCase> tests,
+                                                  const DurationBook& book, std::size_t total,
+                                                  Millis default_estimate) {
+  std::vector<std::vector<std::string>> slices(std::max<std::size_t>(total, 1));
+  if (tests.empty()) return slices;
+  std::vector<Shard> plan = plan_shards(tests, book, slices.size(), default_estimate);
+  for (std::size_t i = 0; i < plan.size(); ++i) slices[i] = std::move(plan[i].tests);
+  return slices;
+}
+
+namespace {
+constexpr const char* kSlicesFormat = "kiln-test-slices";
+constexpr std::int64_t kSlicesVersion = 1;
+}  // namespace
+
+std::string encode_slices(const std::vector<std::vector<std::string>>& slices) {
+  nlohmann::json doc = {{"format", kSlicesFormat}, {"version", kSlicesVersion}};
+  doc["slices"] = slices;
+  return doc.dump();
+}
+
+std::optional<std::vector<std::vector<std::string>>> decode_slices(std::string_view text,
+                                                                   std::size_t total) {
+  if (text.size() > kMaxJsonBytes || !depth_within(text, kMaxJsonDepth)) return std::nullopt;
+  const nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) return std::nullopt;
+  const auto format = doc.find("format");
+  const auto version = doc.find("version");
+  const auto list = doc.find("slices");
+  if (format == doc.end() || *format != kSlicesFormat) return std::nullopt;
+  if (version == doc.end() || !version->is_number_integer() ||
+      version->get<std::int64_t>() != kSlicesVersion)
+    return std::nullopt;
+  if (list == doc.end() || !list->is_array() || list->size() != total) return std::nullopt;
+  std::vector<std::vector<std::string>> slices;
+  std::set<std::string, std::less<>> seen;
+  for (const auto& slice : *list) {
+    if (!slice.is_array()) return std::nullopt;
+    auto& ids = slices.emplace_back();
+    for (const auto& id : slice) {
+      if (!id.is_string() || !seen.insert(id.get<std::string>()).second) return std::nullopt;
+      ids.push_back(id.get<std::string>());
+    }
+  }
+  return slices;
 }
 
 BatchQueue::BatchQueue(std::span<const TestCase> tests, const DurationBook& book,

@@ -146,6 +146,23 @@ Millis makespan_lower_bound(Millis total, Millis longest, std::size_t shards);
 // The longest shard of a plan (its makespan if shards run in parallel).
 Millis makespan(std::span<const Shard> plan);
 
+// `kiln test --shard-index I --total-shards N`: one of N slices of a
+// suite, for CI systems that fan jobs out themselves. Every slice must
+// agree on the split, so the first slice to plan stores it (engine.h,
+// kSliceRecord) and the others read it back: a slice plan is the N
+// slices' test ids, encoded as
+//   {"format":"kiln-test-slices","version":1,"slices":[["A.a","B.b"],…]}
+// plan_slices gives exactly `total` slices (some empty when there are
+// fewer tests), balanced by estimate as plan_shards does.
+std::vector<std::vector<std::string>> plan_slices(std::span<const TestCase> tests,
+                                                  const DurationBook& book, std::size_t total,
+                                                  Millis default_estimate);
+std::string encode_slices(const std::vector<std::vector<std::string>>& slices);
+// nullopt unless `text` is a slice plan of exactly `total` slices in which
+// no id appears twice.
+std::optional<std::vector<std::vector<std::string>>> decode_slices(std::string_view text,
+                                                                   std::size_t total);
+
 // Queue mode (dynamic sharding): workers ask for the next batch as they
 // free up, so a slow machine or a mis-estimated test costs little.
 // Tests are handed out longest first. Not thread-safe: the caller

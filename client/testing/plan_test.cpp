@@ -618,6 +618,35 @@ TEST(IsSystemLibrary, ProjectLibrariesAreNot) {
   }
 }
 
+TEST(Slices, ExactlyTotalSlicesBalancedAndEncodedBack) {
+  DurationBook book("k");
+  book.record("A.long", std::chrono::milliseconds(900));
+  const std::vector<TestCase> tests{{"A.long"}, {"B.a"}, {"B.b"}, {"B.c"}};
+  const auto slices = plan_slices(tests, book, 6, std::chrono::milliseconds(100));
+  ASSERT_EQ(slices.size(), 6u);
+  EXPECT_EQ(slices[0], std::vector<std::string>{"A.long"});
+  std::size_t filled = 0;
+  for (const auto& s : slices) filled += s.empty() ? 0 : 1;
+  EXPECT_EQ(filled, 4u);
+  const std::string text = encode_slices(slices);
+  EXPECT_EQ(decode_slices(text, 6), slices);
+  EXPECT_EQ(decode_slices(text, 5), std::nullopt) << "another slice count";
+}
+
+TEST(Slices, DecodeRefusesWhatIsNotAPlan) {
+  EXPECT_EQ(decode_slices("", 1), std::nullopt);
+  EXPECT_EQ(decode_slices("[]", 1), std::nullopt);
+  EXPECT_EQ(decode_slices(R"({"format":"kiln-test-slices","version":2,"slices":[[]]})", 1),
+            std::nullopt);
+  EXPECT_EQ(decode_slices(R"({"format":"kiln-test-slices","version":1,"slices":[["a"],["a"]]})", 2),
+            std::nullopt)
+      << "a test in two slices";
+  EXPECT_EQ(decode_slices(R"({"format":"kiln-test-slices","version":1,"slices":[[1]]})", 1),
+            std::nullopt);
+  EXPECT_NE(decode_slices(R"({"format":"kiln-test-slices","version":1,"slices":[[],["a"]]})", 2),
+            std::nullopt);
+}
+
 }  // namespace
 TEST(GTestListTail, SkipsWhatAMainPrintedBeforeTheList) {
   const std::string before =

@@ -24,6 +24,10 @@ struct SharedStore {
   std::mutex mutex;
 };
 
+// The key a record is filed under: digest(kind.kind + '\0' + material), in
+// the store's digest function (the scheduler's client records use the same).
+cas::Digest record_key(cas::DigestFunction fn, const RecordKind& kind, std::string_view material);
+
 class StoreRecords final : public Records {
  public:
   explicit StoreRecords(SharedStore& shared) : shared_(shared) {}
@@ -32,6 +36,9 @@ class StoreRecords final : public Records {
   // function, the record's name kind.name. A store error is a miss.
   std::optional<std::string> get(const RecordKind& kind, std::string_view material) override;
   Status put(const RecordKind& kind, std::string_view material, std::string_view document) override;
+  // Under the store's lock, so no other thread of this process interleaves.
+  std::optional<std::string> put_if_absent(const RecordKind& kind, std::string_view material,
+                                           std::string_view document) override;
   // Writes the access times the reads updated (cas::Store::flush_access);
   // a failure only costs eviction order, and is ignored.
   void flush() override;

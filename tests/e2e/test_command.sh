@@ -216,12 +216,73 @@ expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" "$KILN" test --shards 4 "${FAST[@]
 [ "$(py "d['run']['slots']" g2.json)" -eq 4 ] || fail "grid: slots are not the workers' 2 x 2"
 expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" "$KILN" test --shards 4 "${FAST[@]}" --json g3.json -- "$SUITE"
 [ "$(py "d['summary']['cached']" g3.json)" -eq 46 ] || fail "grid: second run not cached"
-# Fresh clients (new CI runners: empty local cache, no durations) plan the
-# same shards, so the second one's come from the scheduler's action cache.
+# Fresh clients (new CI runners: empty local cache) read the pass records
+# earlier runners left on the scheduler: nothing runs again.
 export KILN_DIR=$WORK/cache-grid-fresh1
-expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" "$KILN" test --shards 4 "${FAST[@]}" -- "$SUITE"
-export KILN_DIR=$WORK/cache-grid-fresh2
 expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" "$KILN" test --shards 4 "${FAST[@]}" --json g4.json -- "$SUITE"
-[ "$(py "d['summary']['cached']" g4.json)" -eq 46 ] || fail "grid: a fresh client's run was not answered by the grid's cache"
-py "[s['where'] for s in d['run']['shards']]" g4.json | grep -q "cache" || fail "grid: shards not from the cache"
+[ "$(py "d['summary']['cached']" g4.json)" -eq 46 ] || fail "grid: a fresh client did not use the shared pass records"
+[ "$(py "len(d['run']['shards'])" g4.json)" -eq 0 ] || fail "grid: a fresh client ran shards for recorded passes"
+# Other teams' keys (other names in the authorized keys) have records of
+# their own: none of these, so their tests run. Two such teams, each on
+# a fresh runner, plan alike (blind), so the second one's shards are the
+# first one's actions, which the scheduler's action cache answers.
+for team in team2 team3; do
+  "$KILN" keygen -o "$KEYS/$team" --comment "$team" >/dev/null 2>&1 || fail "kiln keygen"
+  echo "client $(sed -n 's/^public = //p' "$KEYS/$team.pub") $team" >>"$KEYS/authorized_keys"
+done
+kill -HUP "$SCHED_PID"
+sleep 0.5
+for team in team2 team3; do
+  KILN_DIR=$WORK/cache-$team expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" KILN_CLIENT_KEY="$KEYS/$team.key" \
+    "$KILN" test --shards 4 "${FAST[@]}" --json $team.json -- "$SUITE"
+  [ "$(py "len(d['run']['shards'])" $team.json)" -eq 4 ] || fail "grid: $team read another team's pass records"
+done
+[ "$(py "d['summary']['cached']" team3.json)" -eq 46 ] || fail "grid: team3's shards were not cached"
+py "[s['where'] for s in d['run']['shards']]" team3.json | grep -q "cache" || fail "grid: shards not from the cache"
+
+echo "-- shared CI knowledge: a fresh runner plans with the durations others recorded"
+# Runner A (fresh) runs the skewed tests on the grid and records their
+# durations on the scheduler; runner B (fresh, nothing local) plans the
+# same split that A's own machine now plans from its local book.
+GSPLIT=(--no-cache --shards 4 -j 4 --env FIXTURE_TIME_SCALE=0.3 -- "$SUITE" --gtest_filter='Skewed.*')
+shard_sets() { py "sorted(sorted(s['test_ids']) for s in d['run']['shards'])" "$1"; }
+KILN_DIR=$WORK/runner-a expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" "$KILN" test --json ra.json "${GSPLIT[@]}"
+KILN_DIR=$WORK/runner-a expect_exit 0 "$KILN" test --json ra2.json "${GSPLIT[@]}"
+KILN_DIR=$WORK/runner-b expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" "$KILN" test --json rb.json "${GSPLIT[@]}"
+[ "$(shard_sets rb.json)" = "$(shard_sets ra2.json)" ] ||
+  fail "the fresh runner's plan is not the recorded one: $(shard_sets rb.json) vs $(shard_sets ra2.json)"
+[ "$(shard_sets rb.json)" != "$(shard_sets ra.json)" ] || fail "the recorded plan is the blind one"
+echo "   fresh runner planned $(planned rb.json) ms for the longest shard (blind: $(planned ra.json) ms)"
+
+echo "-- --shard-index/--total-shards: CI jobs each run one slice, and the slices agree"
+# Three fresh runners, one after another (each records durations the next
+# could plan differently from): together they run every test exactly once.
+for i in 0 1 2; do
+  KILN_DIR=$WORK/slice-$i expect_exit 0 env KILN_SCHEDULER="$CLIENT_EP" "$KILN" test --shard-index $i \
+    --total-shards 3 --no-cache "${FAST[@]}" --junit slice$i.xml --json slice$i.json -- "$SUITE"
+done
+python3 - slice0.json slice1.json slice2.json <<'PY' || fail "the slices do not split the suite"
+import json, sys
+ids = [[t["id"] for t in json.load(open(f))["tests"]] for f in sys.argv[1:]]
+every = [i for s in ids for i in s]
+assert len(every) == len(set(every)) == 46, f"{len(every)} results, {len(set(every))} distinct"
+assert all(s for s in ids), f"an empty slice: {[len(s) for s in ids]}"
+print("   slices of", [len(s) for s in ids], "tests")
+PY
+# Locally too (no scheduler): the same agreement through the local store.
+for i in 0 1; do
+  KILN_DIR=$WORK/slice-local expect_exit 0 "$KILN" test --shard-index $i --total-shards 2 \
+    "${FAST[@]}" --json local$i.json -- "$SUITE"
+done
+[ "$(python3 -c 'import json,sys; print(sum(len(json.load(open(f))["tests"]) for f in sys.argv[1:]))' \
+  local0.json local1.json)" -eq 46 ] || fail "local slices do not split the suite"
+# More slices than tests leaves some empty: they pass, saying so.
+KILN_DIR=$WORK/slice-many expect_exit 0 "$KILN" test --shard-index 59 --total-shards 60 \
+  "${FAST[@]}" -- "$SUITE"
+grep -q "slice 60 of 60 holds no tests" "$WORK/err" || fail "an empty slice: $(cat "$WORK/err")"
+expect_exit 2 "$KILN" test --shard-index 3 --total-shards 3 -- "$SUITE"
+grep -q "^kiln: error: kiln test: --shard-index wants 0 to 2, not 3" "$WORK/err" ||
+  fail "slice out of range: $(cat "$WORK/err")"
+expect_exit 2 "$KILN" test --shard-index 1 -- "$SUITE"
+grep -q "go together" "$WORK/err" || fail "--shard-index alone: $(cat "$WORK/err")"
 echo "PASS"
