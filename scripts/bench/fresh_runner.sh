@@ -54,7 +54,7 @@ start_grid() {
   "$bin/kiln-scheduler" --no-auth --client-endpoint tcp://127.0.0.1:0 --worker-endpoint \
     tcp://127.0.0.1:0 --store "$work/central.$1" --ready-file "$ready" >"$work/scheduler.$1.log" 2>&1 &
   SCHED=$!
-  for _ in $(seq 1 250); do [ "$(wc -l <"$ready" 2>/dev/null || echo 0)" -ge 2 ] && break; sleep 0.02; done
+  for _ in $(seq 1 250); do [ -f "$ready" ] && [ "$(wc -l <"$ready")" -ge 2 ] && break; sleep 0.02; done
   ENDPOINT=$(sed -n 1p "$ready")
   [ -n "$ENDPOINT" ] || fail "kiln-scheduler did not start: $(tail -3 "$work/scheduler.$1.log")"
   "$bin/kiln-worker" --scheduler "$(sed -n 2p "$ready")" --no-auth --id w --slots 8 \
