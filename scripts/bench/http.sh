@@ -18,7 +18,7 @@ work=${KILN_BENCH_DIR:-/var/tmp}/kiln-bench-http.$$
 trap 'rm -rf "$work"' EXIT
 
 all=""
-for i in $(seq 1 "$repeat"); do all="$all$("$bench" "$work" http)
+for _ in $(seq 1 "$repeat"); do all="$all$("$bench" "$work" http)
 "; done
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; medians of $repeat runs"

@@ -54,7 +54,8 @@ value() { awk -v n="$1" '$1 == n { print $2 }' "$WORK/page"; }
 scrape() { get /metrics "$token" >"$WORK/page"; [ "$(head -1 "$WORK/page")" = 200 ] || fail "scrape: $(cat "$WORK/page")"; sed -i 1d "$WORK/page"; }
 
 # --- five actions, one that fails, and a central cache hit ---------------------
-mkdir -p "$WORK/proj" && cd "$WORK/proj"
+mkdir -p "$WORK/proj"
+cd "$WORK/proj"
 for i in 1 2 3 4 5; do
   "$KILN" run -o "out-$i.txt" -- sh -c "echo $i > out-$i.txt" >/dev/null || fail "action $i failed"
 done
@@ -96,7 +97,7 @@ sys.exit(1 if bad else 0)
 EOF
 [ "$(value kiln_action_cache_hits_total)" -ge 1 ] || fail "no cache hit counted: $(grep cache "$WORK/page")"
 [ "$(value kiln_action_requests_total)" -ge 7 ] || fail "requests: $(grep requests_total "$WORK/page")"
-[ "$(value kiln_workers)" = 1 ] && [ "$(value kiln_worker_slots)" = 2 ] || fail "workers: $(grep worker "$WORK/page")"
+{ [ "$(value kiln_workers)" = 1 ] && [ "$(value kiln_worker_slots)" = 2 ]; } || fail "workers: $(grep worker "$WORK/page")"
 [ "$(value kiln_action_execution_seconds_count)" = 6 ] ||
   fail "execution histogram: $(grep execution "$WORK/page")"
 [ "$(value 'kiln_action_execution_seconds_bucket{le="+Inf"}')" = 6 ] || fail "+Inf bucket"
