@@ -13,6 +13,10 @@ find_package(pugixml REQUIRED)            # libpugixml-dev: kiln test's XML repo
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)          # liblmdb-dev
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)   # libxxhash-dev
 pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
+# libcpp-httplib-dev: the scheduler's HTTP server (/metrics). Debian builds
+# it as a library (httplib.h declares, libcpp-httplib.so implements), with
+# OpenSSL, zlib and brotli support compiled in; kiln serves plain HTTP.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
 # The lean `kiln` executable starts once per compile, so it links what it
 # can statically (client/CMakeLists.txt): every target that links these

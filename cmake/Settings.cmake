@@ -70,7 +70,7 @@ set_property(GLOBAL PROPERTY KILN_PURE_TARGETS "")
 function(kiln_assert_pure target)
   set_property(GLOBAL APPEND PROPERTY KILN_PURE_TARGETS ${target})
   set(forbidden cppzmq libzmq PkgConfig::LMDB kiln::dep::lmdb PkgConfig::LIBARCHIVE spdlog::spdlog
-                kiln_base kiln_cas_fs kiln_store kiln_exec kiln_transport kiln_remote_cas)
+                PkgConfig::HTTPLIB kiln_http kiln_base kiln_cas_fs kiln_store kiln_exec kiln_transport kiln_remote_cas)
   set(queue ${target})
   set(seen "")
   while(queue)

@@ -122,6 +122,7 @@ struct DispatchPolicy::State {
   std::size_t queued = 0;
   std::uint64_t backups = 0;
   std::uint64_t backups_won = 0;
+  std::uint64_t retries = 0;
   Millis clock{0};  // the latest `now` seen, for stats()
   bool draining = false;
 
@@ -224,6 +225,7 @@ struct DispatchPolicy::State {
     } else if (draining) {
       fail_job(job, FailReason::kDraining, "scheduler is shutting down; last attempt: " + why);
     } else {
+      ++retries;
       enqueue(job);
     }
   }
@@ -602,6 +604,7 @@ DispatchStats DispatchPolicy::stats() const {
                     [&](const auto& entry) { return entry.second.quarantined(st.clock); }));
   s.backups = st.backups;
   s.backups_won = st.backups_won;
+  s.retries = st.retries;
   return s;
 }
 

@@ -126,6 +126,7 @@ struct DispatchStats {
   std::size_t quarantined = 0;    // workers
   std::uint64_t backups = 0;      // backup leases started so far
   std::uint64_t backups_won = 0;  // ... whose result came first
+  std::uint64_t retries = 0;      // actions queued again after a failed attempt
 };
 
 struct WorkerView {

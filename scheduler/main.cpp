@@ -17,10 +17,16 @@
 // plain TCP, refused on anything but loopback (docs/security.md). Port 0
 // picks a free port; --ready-file then tells the caller which (kiln up and
 // the tests use it).
+//
+// --http-endpoint HOST:PORT serves /metrics, /healthz and /ready (off by
+// default: a second port is a choice, like a network is). Off loopback it
+// needs --http-token-file, whose token clients send as a bearer token; the
+// file is a secret like a key, so it must not be readable by others.
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -33,6 +39,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/files.h"
 #include "base/log_spdlog.h"
 #include "base/size.h"
 #include "cas/store.h"
@@ -61,13 +68,14 @@ std::string default_store_dir() {
   return std::string(home != nullptr && *home != '\0' ? home : "/tmp") + "/.cache/kiln/scheduler";
 }
 
-// Writes the two endpoints to `path` through a temporary file and a rename,
-// so a reader never sees half of it.
+// Writes the two endpoints (and the HTTP address, when served) to `path`
+// through a temporary file and a rename, so a reader never sees half of it.
 void write_ready_file(const std::filesystem::path& path, const Server& server) {
   const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << server.client_endpoint() << '\n' << server.worker_endpoint() << '\n';
+    if (!server.http_endpoint().empty()) out << "http://" << server.http_endpoint() << '\n';
     out.flush();
     if (!out) {
       throw Failure(kExitFailure, "cannot write " + tmp.string() + ": " + std::strerror(errno));
@@ -80,6 +88,41 @@ void write_ready_file(const std::filesystem::path& path, const Server& server) {
     throw Failure(kExitFailure,
                   "cannot write the ready file " + path.string() + ": " + ec.message());
   }
+}
+
+// The bearer token in `path`: its first line, without surrounding
+// whitespace. Refused (usage) when empty, unreadable, or readable by group
+// or others, as a secret key is.
+std::string read_token_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw Failure(kExitUsage,
+                  "--http-token-file: cannot read " + path + ": " + std::strerror(errno));
+  }
+  if ((st.st_mode & 077) != 0) {
+    throw Failure(kExitUsage,
+                  "--http-token-file: " + path + " may be read by others: chmod 600 it");
+  }
+  base::ReadFileOptions limit;
+  limit.max_bytes = 4096;
+  auto text = base::read_file(path, limit);
+  if (!text.ok()) throw Failure(kExitUsage, "--http-token-file: " + text.error().message);
+  std::string token = text->substr(0, text->find('\n'));
+  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  while (!token.empty() && space(token.back())) token.pop_back();
+  while (!token.empty() && space(token.front())) token.erase(0, 1);
+  if (token.size() < 16) {
+    throw Failure(kExitUsage, "--http-token-file: " + path +
+                                  " holds no token of at least 16 characters (e.g. openssl rand "
+                                  "-hex 32 > FILE)");
+  }
+  for (const char c : token) {
+    if (c < 0x21 || c > 0x7e) {
+      throw Failure(kExitUsage,
+                    "--http-token-file: the token must be printable ASCII without spaces");
+    }
+  }
+  return token;
 }
 
 // Blocks SIGTERM, SIGINT and SIGHUP in this thread and every thread started
@@ -104,7 +147,8 @@ int run(int argc, char** argv) {
   app.footer(
       "Exit codes: 0 stopped cleanly, 1 failure (store, bind, ready file), 2 usage.\n"
       "SIGTERM/SIGINT: drain (finish running actions), a second one: stop now.\n"
-      "SIGHUP: re-read --authorized-keys.\n");
+      "SIGHUP: re-read --authorized-keys.\n"
+      "HTTP (--http-endpoint): GET /metrics (Prometheus), /healthz, /ready.\n");
   ServerOptions options;
   options.client_endpoint = "tcp://127.0.0.1:7010";
   options.worker_endpoint = "tcp://127.0.0.1:7011";
@@ -118,6 +162,7 @@ int run(int argc, char** argv) {
   std::string authorized_keys;
   bool no_auth = false;
   std::string digest_function = "xxh3-128";
+  std::string token_file;
   app.add_option("--client-endpoint", options.client_endpoint,
                  "ZeroMQ endpoint for clients (port 0: any free port)")
       ->capture_default_str();
@@ -151,6 +196,11 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--require-sha256", options.require_sha256,
                "Take work from clients this grid does not trust: SHA-256 only (a sha256 store)");
+  app.add_option("--http-endpoint", options.http_endpoint,
+                 "Serve HTTP (/metrics, /healthz, /ready) on HOST:PORT, e.g. 127.0.0.1:9090 "
+                 "(port 0: any free port; default: no HTTP)");
+  app.add_option("--http-token-file", token_file,
+                 "A file holding the bearer token HTTP clients must send (required off loopback)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -181,6 +231,12 @@ int run(int argc, char** argv) {
     options.authorized_keys_file = authorized_keys;
   }
   options.drain_timeout = std::chrono::milliseconds(drain_timeout_ms);
+  if (!token_file.empty()) {
+    if (options.http_endpoint.empty()) {
+      throw Failure(kExitUsage, "--http-token-file needs --http-endpoint");
+    }
+    options.http_token = read_token_file(token_file);
+  }
 
   auto logger = std::make_shared<spdlog::logger>("kiln-scheduler",
                                                  std::make_shared<spdlog::sinks::stderr_sink_mt>());

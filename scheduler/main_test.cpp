@@ -179,5 +179,60 @@ TEST_F(MainTest, AReadableSecretKeyIsRefused) {
       << read(dir_ / "stderr");
 }
 
+// HTTP on the command line: off loopback only with a token file, which
+// must be a private file holding a real token; each refusal a usage error
+// in one line. With port 0 the ready file names the port.
+TEST_F(MainTest, HttpOffLoopbackNeedsATokenFile) {
+  const std::vector<std::string> base = {
+      "--no-auth",         "--client-endpoint", "tcp://127.0.0.1:0",      "--worker-endpoint",
+      "tcp://127.0.0.1:0", "--store",           (dir_ / "store").string()};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  auto one_line_usage_error = [&](const std::string& what) {
+    EXPECT_EQ(wait_exit(), 2);
+    const std::string err = read(dir_ / "stderr");
+    EXPECT_EQ(err.rfind("kiln-scheduler: error: ", 0), 0u) << err;
+    EXPECT_NE(err.find(what), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  };
+  spawn(with({"--http-endpoint", "0.0.0.0:0"}));
+  one_line_usage_error("refusing to serve HTTP on 0.0.0.0:0 without a token");
+  spawn(with({"--http-endpoint", "localhost"}));
+  one_line_usage_error("is not HOST:PORT");
+  const fs::path token = dir_ / "token";
+  std::ofstream(token) << "0123456789abcdef0123456789abcdef\n";
+  fs::permissions(token, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  spawn(with({"--http-endpoint", "0.0.0.0:0", "--http-token-file", token.string()}));
+  one_line_usage_error("may be read by others");
+  fs::permissions(token, fs::perms::owner_read | fs::perms::owner_write);
+  spawn(with({"--http-token-file", token.string()}));
+  one_line_usage_error("--http-token-file needs --http-endpoint");
+  std::ofstream(token) << "short\n";
+  spawn(with({"--http-endpoint", "0.0.0.0:0", "--http-token-file", token.string()}));
+  one_line_usage_error("no token of at least 16 characters");
+}
+
+TEST_F(MainTest, ReadyFileNamesTheHttpPort) {
+  const fs::path ready = dir_ / "ready";
+  spawn({"--no-auth", "--client-endpoint", "tcp://127.0.0.1:0", "--worker-endpoint",
+         "tcp://127.0.0.1:0", "--store", (dir_ / "store").string(), "--ready-file", ready.string(),
+         "--http-endpoint", "127.0.0.1:0"});
+  for (int i = 0; i < 500 && !fs::exists(ready); ++i) std::this_thread::sleep_for(milliseconds(10));
+  std::istringstream lines(read(ready));
+  std::string line;
+  std::vector<std::string> all;
+  while (std::getline(lines, line)) all.push_back(line);
+  ASSERT_EQ(all.size(), 3u) << read(ready) << read(dir_ / "stderr");
+  EXPECT_EQ(all[2].rfind("http://127.0.0.1:", 0), 0u) << all[2];
+  EXPECT_NE(all[2], "http://127.0.0.1:0");
+  EXPECT_NE(read(dir_ / "stderr").find("serving HTTP on " + all[2].substr(7)), std::string::npos)
+      << read(dir_ / "stderr");
+  ASSERT_EQ(::kill(pid_, SIGTERM), 0);
+  EXPECT_EQ(wait_exit(), 0) << read(dir_ / "stderr");
+}
+
 }  // namespace
 }  // namespace kiln::scheduler

@@ -100,6 +100,7 @@ Status Server::Impl::run() {
       if (policy.idle() || stop_now || t - drain_started >= options.drain_timeout) break;
     }
     Millis wait = std::clamp(next_heartbeat - t, Millis{0}, interval);
+    if (http) wait = std::clamp(next_publish - t, Millis{0}, wait);
     if (draining) wait = std::clamp(drain_started + options.drain_timeout - t, Millis{0}, wait);
     std::vector<zmq::pollitem_t> items = {
         {static_cast<void*>(clients), 0, ZMQ_POLLIN, 0},
@@ -146,6 +147,10 @@ Status Server::Impl::run() {
       policy.tick(t);
       cas->expire(t);
       flush_commands(t);
+      if (http && t >= next_publish) {
+        publish_metrics(t);
+        next_publish = t + options.metrics_interval;
+      }
     } catch (const kj::Exception& e) {
       log(LogLevel::kError, std::string("periodic work failed: ") + e.getDescription().cStr());
     } catch (const std::exception& e) {
@@ -223,6 +228,7 @@ void Server::Impl::begin_drain(Millis now) {
                            std::to_string(options.drain_timeout.count()) + " ms");
   policy.drain(now);
   flush_commands(now);
+  if (http) publish_metrics(now);  // /ready says "draining" at once
 }
 
 // After the loop: answer whoever still waits, end the worker sessions, and
@@ -255,6 +261,7 @@ void Server::Impl::shutdown() {
   } catch (const std::exception& e) {
     log(LogLevel::kWarn, std::string("shutdown: ") + e.what());
   }
+  if (http) publish_metrics(now());  // the last numbers, while HTTP lives on until ~Server
   log(LogLevel::kInfo, "stopped after " + std::to_string(t.count()) + " ms; " +
                            std::to_string(executed) + " actions executed, " +
                            std::to_string(cache_hits) + " cache hits");
@@ -287,7 +294,13 @@ void Server::Impl::apply(const StartLease& c, Millis now) {
     (void)policy.lease_error(now, c.worker, c.lease_id, "internal: undecodable action", false);
     return;
   }
-  leases[c.lease_id] = LeaseInfo{c.worker, c.action_digest, *action};
+  leases[c.lease_id] = LeaseInfo{c.worker, c.action_digest, *action, now};
+  // The first lease only: a retry's or a backup's wait would count the
+  // failed or slow attempt before it.
+  if (c.attempt == 1) {
+    queue_wait.observe(static_cast<double>(std::max(Millis{0}, now - c.queued_at).count()) /
+                       1000.0);
+  }
   capnp::MallocMessageBuilder m;
   auto lease = proto::init_envelope(m, c.lease_id).getBody().initLease();
   lease.setLeaseId(c.lease_id);
@@ -323,6 +336,9 @@ void Server::Impl::apply(const Complete& c, Millis now) {
 }
 
 void Server::Impl::apply(const Fail& c, Millis now) {
+  static_assert(static_cast<int>(FailReason::kDraining) ==
+                static_cast<int>(FailureKind::kDraining));
+  ++failed[static_cast<std::size_t>(c.reason)];
   ErrorCode code = ErrorCode::UNAVAILABLE;
   if (c.reason == FailReason::kWorkerError) {
     auto it = worker_errors.find(c.action_digest);
@@ -486,6 +502,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, Logger log
   impl->client_endpoint = proto::bound_endpoint(impl->clients);
   impl->worker_endpoint = proto::bound_endpoint(impl->workers);
   if (auto monitored = impl->monitor_handshakes(); !monitored.ok()) return monitored.error();
+  if (auto http = impl->start_http(); !http.ok()) return http.error();
 
   impl->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (impl->wake_fd < 0) {
@@ -499,6 +516,9 @@ Server::~Server() = default;
 
 std::string Server::client_endpoint() const { return impl_->client_endpoint; }
 std::string Server::worker_endpoint() const { return impl_->worker_endpoint; }
+std::string Server::http_endpoint() const {
+  return impl_->http ? impl_->http->address().to_string() : std::string();
+}
 
 Status Server::run() { return impl_->run(); }
 

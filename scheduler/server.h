@@ -67,6 +67,16 @@ struct ServerOptions {
   // naming XXH3-128 (whose collisions can be made to order) is refused with
   // a message that says so.
   bool require_sha256 = false;
+
+  // HTTP (/metrics, /healthz, /ready; docs/metrics.md): "HOST:PORT" to
+  // serve it, "" for none. Port 0 picks a free port (http_endpoint() says
+  // which). Anything but a loopback host needs `http_token`, which clients
+  // then send as "Authorization: Bearer TOKEN" (the probes need none).
+  std::string http_endpoint;
+  std::string http_token;
+  // How often the loop publishes the numbers the HTTP threads serve: a
+  // scrape sees them at most this old.
+  std::chrono::milliseconds metrics_interval{1000};
 };
 
 class Server {
@@ -75,7 +85,9 @@ class Server {
   // store errors as Store::open reports them, kInvalidArgument for trust
   // settings that do not hold together (a bad key, an unreadable or
   // malformed authorized-keys file, plain TCP on a non-loopback endpoint,
-  // require_sha256 with an XXH3 store).
+  // require_sha256 with an XXH3 store, an HTTP endpoint that is not
+  // HOST:PORT or not loopback without a token). Binds HTTP too, when asked:
+  // it serves from then on, from a snapshot run() publishes.
   static Result<std::unique_ptr<Server>> create(ServerOptions options, Logger log);
   ~Server();
   Server(const Server&) = delete;
@@ -84,6 +96,8 @@ class Server {
   // The bound endpoints, with real ports.
   std::string client_endpoint() const;
   std::string worker_endpoint() const;
+  // The bound HTTP address ("127.0.0.1:PORT"), "" without HTTP.
+  std::string http_endpoint() const;
 
   // Serves until stopped and drained. Returns an error only for a fatal
   // condition of the process (e.g. the poll itself failing); a bad message

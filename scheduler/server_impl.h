@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -29,6 +30,8 @@
 #include "scheduler/access.h"
 #include "scheduler/client_records.h"
 #include "scheduler/dispatch.h"
+#include "scheduler/http.h"
+#include "scheduler/metrics.h"
 #include "scheduler/peer_guard.h"
 #include "scheduler/server.h"
 
@@ -43,6 +46,7 @@ struct Server::Impl {
     WorkerId worker;
     cas::Digest digest;
     cas::Action action;
+    Millis started{0};  // for the execution-time histogram
   };
 
   struct PendingRequest {
@@ -57,6 +61,8 @@ struct Server::Impl {
         client_guard(guard_options(options)),
         worker_guard(guard_options(options)) {}
   ~Impl() {
+    // First: its threads read `published` and call now().
+    http.reset();
     if (wake_fd >= 0) ::close(wake_fd);
   }
 
@@ -114,6 +120,23 @@ struct Server::Impl {
   std::uint64_t cache_hits = 0;
   std::uint64_t cache_misses = 0;
   std::uint64_t executed = 0;
+  // The rest of what /metrics counts (metrics.h); the policy counts
+  // backups and retries itself.
+  std::uint64_t action_requests = 0;
+  std::array<std::uint64_t, kFailureKinds> failed{};
+  std::uint64_t bad_messages = 0;
+  Histogram queue_wait{duration_buckets_seconds()};
+  Histogram execution{duration_buckets_seconds()};
+
+  // HTTP (server_http.cpp). The loop owns every number above; the HTTP
+  // threads must not read them. Every metrics_interval the loop copies
+  // them into a fresh MetricsSnapshot and swaps it in under the mutex; a
+  // request takes the pointer under the mutex and renders outside it, so
+  // neither side waits for the other longer than a pointer copy.
+  std::unique_ptr<HttpServer> http;
+  std::mutex published_mutex;
+  std::shared_ptr<const MetricsSnapshot> published;
+  Millis next_publish{0};
 
   // Trust (server_trust.cpp; docs/security.md). The ZAP handler is bound
   // before the routers, so no handshake happens without it. The monitors
@@ -161,6 +184,17 @@ struct Server::Impl {
   // it may not is answered permissionDenied: false.
   bool admit(const proto::Received& r, Endpoint endpoint, Which kind, std::uint64_t id, Millis now);
   void trust_warning(Refusal refusal, const std::string& line, Millis now);
+
+  // --- HTTP (server_http.cpp) ---------------------------------------------------
+
+  // In create(), after the routers bind.
+  Status start_http();
+  // On the loop's thread: a snapshot of everything /metrics shows.
+  void publish_metrics(Millis now);
+  std::shared_ptr<const MetricsSnapshot> last_metrics();
+  // On an HTTP thread: these read only `published` (and now()).
+  HttpReply metrics_page(std::uint64_t unauthorized);
+  HttpReply health_page(bool readiness);
 
   // --- messages (server_messages.cpp) ----------------------------------------------------------
 

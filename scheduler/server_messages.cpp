@@ -279,6 +279,7 @@ void Server::Impl::on_execute(const proto::Received& r, std::uint64_t id,
                   "actionDigest " + digest->to_string() + " is not the digest of the action sent");
   }
 
+  ++action_requests;
   if (!request.getSkipCacheLookup()) {
     auto hit = cas->get_action_result(*digest);
     if (!hit.ok()) {
@@ -432,6 +433,7 @@ void Server::Impl::on_lease_result(const WorkerId& peer, schema::LeaseResult::Re
     return;
   }
   ++executed;
+  execution.observe(static_cast<double>(std::max(Millis{0}, now - lease.started).count()) / 1000.0);
   log(LogLevel::kDebug, "lease " + std::to_string(lease_id) + " done by " + who + ": exit " +
                             std::to_string(action_result->exit_code));
   if (result.getCacheable()) {
@@ -527,6 +529,7 @@ void Server::Impl::bad_message(bool worker_side, const std::string& peer, const 
                                Millis now) {
   const std::string who =
       std::string(worker_side ? "worker-endpoint" : "client") + " peer " + printable(peer);
+  ++bad_messages;
   warn_limited("dropped a message from " + who + ": " + reason, now);
   PeerGuard& guard = worker_side ? worker_guard : client_guard;
   if (!guard.record_bad(peer, now)) return;

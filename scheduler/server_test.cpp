@@ -6,6 +6,7 @@
 #include "scheduler/server.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -689,6 +690,136 @@ TEST_F(ServerTest, BindFailureIsAnError) {
   auto second = Server::create(clash, nullptr);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.error().code, Errc::kUnavailable);
+}
+
+// /metrics over real HTTP, from a Server whose loop runs real actions with
+// a (scripted) worker: the counters and gauges agree with what happened,
+// and with `kiln status`.
+std::string scrape(int port, const std::string& token = {}) {
+  httplib::Client http("127.0.0.1", port);
+  httplib::Headers headers;
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  auto reply = http.Get("/metrics", headers);
+  if (!reply) return "no reply";
+  if (reply->status != 200) return "status " + std::to_string(reply->status);
+  return reply->body;
+}
+
+// Scrapes until the page has every one of `lines` (the loop publishes
+// every metrics_interval), or kPatience passed; returns the last page.
+std::string scrape_until(int port, const std::vector<std::string>& lines) {
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  std::string page;
+  do {
+    page = scrape(port);
+    if (std::all_of(lines.begin(), lines.end(), [&](const std::string& l) {
+          return page.find(l + "\n") != std::string::npos;
+        })) {
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return page;
+}
+
+int http_port(const Server& server) {
+  const std::string endpoint = server.http_endpoint();
+  return std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+}
+
+bool has_all(const std::string& page, const std::vector<std::string>& lines) {
+  for (const auto& l : lines) {
+    if (page.find(l + "\n") == std::string::npos) {
+      ADD_FAILURE() << "missing '" << l << "' in:\n" << page;
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST_F(ServerTest, MetricsCountWhatTheLoopDid) {
+  const Fixture a = prepare("a");
+  const Fixture b = prepare("b");
+  options_.http_endpoint = "127.0.0.1:0";
+  options_.metrics_interval = milliseconds(20);
+  start();
+  ASSERT_EQ(server_->http_endpoint().rfind("127.0.0.1:", 0), 0u);
+  const int port = http_port(*server_);
+  EXPECT_TRUE(has_all(scrape(port), {"kiln_workers 0", "kiln_queued_actions 0"}));
+
+  zmq::socket_t w = worker(1);
+  auto c = client();
+  ASSERT_TRUE(status_until(*c, [](auto s) { return s.getWorkers().size() == 1; }));
+  // One slot: a runs, b waits in the queue.
+  const std::uint64_t id_a = send_execute(*c, a);
+  const std::uint64_t lease_a = expect_lease(w, a);
+  const std::uint64_t id_b = send_execute(*c, b);
+  EXPECT_TRUE(has_all(
+      scrape_until(port, {"kiln_queued_actions 1", "kiln_running_actions 1"}),
+      {"kiln_queued_actions 1", "kiln_running_actions 1", "kiln_workers 1", "kiln_worker_slots 1",
+       "kiln_worker_slots_busy 1", "kiln_waiting_requests 2", "kiln_action_requests_total 2"}));
+  send_result(w, lease_a, a);
+  ASSERT_TRUE(c->wait(id_a, kPatience).ok());
+  const std::uint64_t lease_b = expect_lease(w, b);
+  send_result(w, lease_b, b);
+  ASSERT_TRUE(c->wait(id_b, kPatience).ok());
+  // a again: a cache hit.
+  const std::uint64_t id_hit = send_execute(*c, a);
+  ASSERT_TRUE(c->wait(id_hit, kPatience).ok());
+
+  const std::vector<std::string> expected = {
+      "kiln_action_requests_total 3",
+      "kiln_action_cache_hits_total 1",
+      "kiln_action_cache_misses_total 2",
+      "kiln_actions_executed_total 2",
+      "kiln_queued_actions 0",
+      "kiln_running_actions 0",
+      "kiln_worker_slots_busy 0",
+      "kiln_action_queue_wait_seconds_count 2",
+      "kiln_action_execution_seconds_count 2",
+      "kiln_action_execution_seconds_bucket{le=\"+Inf\"} 2",
+      "kiln_action_requests_failed_total{reason=\"worker_error\"} 0",
+      "kiln_refused_connections_total 0",
+      "kiln_draining 0"};
+  const std::string page = scrape_until(port, expected);
+  EXPECT_TRUE(has_all(page, expected));
+  EXPECT_NE(page.find("kiln_store_size_bytes "), std::string::npos);
+  // The same numbers as statusRequest (kiln status).
+  EXPECT_TRUE(status_until(*c, [](auto s) {
+    return s.getExecuted() == 2 && s.getActionCacheHits() == 1 && s.getActionCacheMisses() == 2;
+  }));
+
+  httplib::Client http("127.0.0.1", port);
+  auto health = http.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto ready = http.Get("/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+}
+
+TEST_F(ServerTest, MetricsNeedTheTokenWhenOneIsSet) {
+  const std::string token = "a-test-token-of-some-length";
+  options_.http_endpoint = "127.0.0.1:0";
+  options_.http_token = token;
+  options_.metrics_interval = milliseconds(20);
+  start();
+  const int port = http_port(*server_);
+  EXPECT_EQ(scrape(port), "status 401");
+  EXPECT_EQ(scrape(port, "wrong-token-of-some-length!"), "status 401");
+  EXPECT_TRUE(has_all(scrape(port, token), {"kiln_http_unauthorized_requests_total 2"}));
+}
+
+TEST_F(ServerTest, HttpOffLoopbackNeedsAToken) {
+  options_.http_endpoint = "0.0.0.0:0";
+  auto refused = Server::create(options_, nullptr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("without a token"), std::string::npos);
+  options_.http_endpoint = "127.0.0.1";
+  auto malformed = Server::create(options_, nullptr);
+  ASSERT_FALSE(malformed.ok());
+  EXPECT_EQ(malformed.error().code, Errc::kInvalidArgument);
 }
 
 }  // namespace

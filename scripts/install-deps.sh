@@ -12,7 +12,9 @@ packages=(
   libarchive-dev libspdlog-dev libssl-dev
   libcli11-dev nlohmann-json3-dev   # command line, --json
   libpugixml-dev                    # kiln test: GoogleTest XML in, JUnit XML out
+  libcpp-httplib-dev                # the scheduler's HTTP server (/metrics)
   libgtest-dev libgmock-dev clang-format clang-tidy   # tests, formatting, naming
+  prometheus                        # promtool and Prometheus for the /metrics tests (tests/e2e/metrics.sh)
   python3 procps                    # end-to-end scenarios (JSON checks, pgrep)
   bubblewrap                        # the action sandbox (bwrap)
   dpkg-dev libbenchmark-dev         # the real project (leveldb from apt-get source) and its tests

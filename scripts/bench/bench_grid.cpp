@@ -18,9 +18,14 @@
 //   sandbox      the trivial action through the executor in the bubblewrap
 //                sandbox against the same executor running it straight,
 //                alternating: p50/p99 and the time added
+//   http         dispatch with 50 fake workers with the scheduler's HTTP
+//                endpoint on and /metrics scraped every 100 ms, against
+//                HTTP off, alternating rounds (issue "Metrics")
 //
 // Prints tab-separated lines "name<TAB>value<TAB>unit"; scripts/bench/grid.sh
 // turns them into the table.
+#include <httplib.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -99,12 +104,13 @@ struct PeerKeys {
 struct Grid {
   std::unique_ptr<kiln::scheduler::Server> server;
   std::thread thread;
-  std::string client_ep, worker_ep;
+  std::string client_ep, worker_ep, http_ep;
   PeerKeys peers;
-  explicit Grid(const fs::path& dir, const Keys* keys = nullptr) {
+  explicit Grid(const fs::path& dir, const Keys* keys = nullptr, bool http = false) {
     kiln::scheduler::ServerOptions o;
     o.store_dir = dir / "central";
     o.policy.heartbeat_interval = 1000ms;
+    if (http) o.http_endpoint = "127.0.0.1:0";
     if (keys != nullptr) {
       o.secret_key = keys->scheduler.secret_key;
       o.authorized_keys_file = keys->authorized;
@@ -113,6 +119,7 @@ struct Grid {
     server = must(kiln::scheduler::Server::create(o, [](auto, const std::string&) {}), "server");
     client_ep = server->client_endpoint();
     worker_ep = server->worker_endpoint();
+    http_ep = server->http_endpoint();
     thread = std::thread([this] { (void)server->run(); });
   }
   ~Grid() {
@@ -439,6 +446,79 @@ void bench_trust(const fs::path& dir, zmq::context_t& ctx, int rounds) {
   }
 }
 
+// Scrapes http://ENDPOINT/metrics every `period` on its own thread until
+// destroyed, as Prometheus would (a fresh connection each time), and
+// checks each answer.
+class Scraper {
+ public:
+  Scraper(const std::string& endpoint, std::chrono::milliseconds period)
+      : port_(std::stoi(endpoint.substr(endpoint.rfind(':') + 1))), thread_([this, period] {
+          auto next = Clock::now();
+          while (!stop_.load()) {
+            httplib::Client client("127.0.0.1", port_);
+            auto reply = client.Get("/metrics");
+            if (!reply || reply->status != 200 ||
+                reply->body.find("kiln_queued_actions ") == std::string::npos) {
+              die("a scrape of /metrics failed");
+            }
+            ++scrapes_;
+            next += period;
+            std::this_thread::sleep_until(next);
+          }
+        }) {}
+  ~Scraper() {
+    stop_.store(true);
+    thread_.join();
+  }
+  int scrapes() const { return scrapes_.load(); }
+
+ private:
+  int port_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> scrapes_{0};
+  std::thread thread_;
+};
+
+// Dispatch with HTTP on and scraped every 100 ms against HTTP off, in
+// alternating rounds so that the machine's load falls on both alike. Each
+// round pairs the two, and the median of the pairs' ratios is the answer:
+// on a shared machine the rate drifts more between rounds than within a
+// pair. NOSCRAPE=1 in the environment keeps HTTP on but unscraped (the
+// cost of publishing snapshots alone).
+void bench_http(const fs::path& dir, zmq::context_t& ctx, int rounds, int actions) {
+  std::vector<double> rate[2];
+  std::vector<double> ratios;  // time on / time off, per round
+  int scrapes = 0;
+  double scraping_s = 0;
+  const bool scrape = std::getenv("NOSCRAPE") == nullptr;
+  for (int round = 0; round < rounds; ++round) {
+    for (int on : {round % 2, 1 - round % 2}) {
+      const fs::path d = dir / ("r" + std::to_string(round) + "-" + std::to_string(on));
+      Grid grid(d, nullptr, on != 0);
+      std::unique_ptr<kiln::cas::Store> local;
+      const auto action = prepare(d, ctx, grid, local);
+      FakeWorkers fake(ctx, grid, 50, 5);
+      wait_workers(ctx, grid, 50);
+      (void)pump(ctx, grid, action, 200, 200);  // warm up
+      std::optional<Scraper> scraper;
+      if (on && scrape) scraper.emplace(grid.http_ep, 100ms);
+      const int scrapes_before = scraper ? scraper->scrapes() : 0;
+      const auto t = Clock::now();
+      rate[on].push_back(pump(ctx, grid, action, actions, 512));
+      if (scraper) {
+        scraping_s += seconds_since(t);
+        scrapes += scraper->scrapes() - scrapes_before;
+      }
+      fs::remove_all(d);
+    }
+    ratios.push_back(rate[0].back() / rate[1].back());
+  }
+  emit("http_dispatch_off", percentile(rate[0], 0.5), "actions/s");
+  emit("http_dispatch_on", percentile(rate[1], 0.5), "actions/s");
+  emit("http_time_ratio", percentile(ratios, 0.5), "x");
+  emit("http_scrapes_per_s", scraping_s > 0 ? scrapes / scraping_s : 0, "1/s");
+}
+
 // The trivial action (`true`, empty input root) through the executor, in
 // the bubblewrap sandbox and straight, alternating.
 void bench_sandbox(const fs::path& dir, int rounds) {
@@ -491,6 +571,7 @@ int main(int argc, char** argv) {
   if (only == "all" || only == "transfer") bench_transfer(dir / "t", ctx, 256);
   if (only == "trust") bench_trust(dir / "trust", ctx, 4);
   if (only == "sandbox") bench_sandbox(dir / "sandbox", 200);
+  if (only == "http") bench_http(dir / "http", ctx, 6, 20000);
   fs::remove_all(dir);
   return 0;
 }

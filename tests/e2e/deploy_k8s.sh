@@ -41,15 +41,16 @@ fi
 
 cp -r "$repo/scripts/deploy/k8s" "$WORK/k8s"
 keys=$WORK/k8s/overlays/example/keys
-rm -f "$keys"/*.key "$keys"/*.pub "$keys/authorized_keys" # a developer's own, if any
+rm -f "$keys"/*.key "$keys"/*.pub "$keys/authorized_keys" "$keys/http-token" # a developer's own, if any
 for name in scheduler worker; do
   "$KILN" keygen -o "$keys/$name" >/dev/null 2>&1 || fail "kiln keygen $name failed"
 done
 echo "worker $(sed -n 's/^public = //p' "$keys/worker.pub") k8s-workers" >"$keys/authorized_keys"
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$keys/http-token")
 
 check() { "$python" "$WORK/k8s/check.py" "$@"; }
 external=(--external Secret/kiln-scheduler-key --external Secret/kiln-worker-key
-  --external ConfigMap/kiln-authorized-keys)
+  --external Secret/kiln-http-token --external ConfigMap/kiln-authorized-keys)
 for k in "${kubectls[@]}"; do
   for dir in base overlays/example overlays/unsandboxed; do
     "$k" kustomize "$WORK/k8s/$dir" >"$WORK/render.yaml" 2>"$WORK/render.err" ||
