@@ -19,6 +19,7 @@
 # where network namespaces cannot be made.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/leveldb_lib.sh"
+source "$(dirname "$0")/netns_lib.sh"
 
 KILN=$(realpath "$KILN")
 BIN=$(dirname "$KILN")
@@ -28,59 +29,18 @@ skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root to make network namespaces"
 "$root/scripts/install-packages.sh" iproute2 g++ cmake ninja-build python3 libgtest-dev \
   libgmock-dev libbenchmark-dev >&2
-tag=k$$
-tag=${tag:0:7}
-net=10.$((RANDOM % 200 + 30)).$((RANDOM % 250)).0
-net=${net%.0}
-ip netns add "$tag-probe" 2>"$WORK/netns.err" || skip "ip netns add failed: $(cat "$WORK/netns.err")"
-ip netns del "$tag-probe"
-
-HOSTS=()
-PIDS=()
 # Every process started here, and every process left in a namespace, is
 # killed; KEEP=1 keeps $WORK (logs, builds) for a look after a failure.
 cleanup() {
-  local pid h
-  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  for h in "${HOSTS[@]}"; do
-    for pid in $(ip netns pids "$tag-$h" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
-  done
-  { wait; } 2>/dev/null || true
-  for h in "${HOSTS[@]}"; do ip netns del "$tag-$h" 2>/dev/null || true; done
-  ip link del "${tag}br" 2>/dev/null || true
+  netns_cleanup
   umount "$WORK/full" 2>/dev/null || true
-  [ -n "${SLOW_CGROUP:-}" ] && rmdir "$SLOW_CGROUP" 2>/dev/null || true
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+netns_init || skip "$NETNS_ERROR"
+net=$NET
+tag=$NETNS_TAG
 
-# host NAME LAST_OCTET: a namespace with one veth on the bridge, at $net.N.
-ip link add "${tag}br" type bridge
-ip link set "${tag}br" up
-host() {
-  local name=$1 ns=$tag-$1
-  ip netns add "$ns"
-  ip link add "$tag$name" type veth peer name "${tag}p$name"
-  ip link set "${tag}p$name" master "${tag}br" up
-  ip link set "$tag$name" netns "$ns"
-  ip -n "$ns" addr add "$net.$2/24" dev "$tag$name"
-  ip -n "$ns" link set "$tag$name" up
-  ip -n "$ns" link set lo up
-  HOSTS+=("$name")
-}
-on() { local h=$1; shift; ip netns exec "$tag-$h" "$@"; }
-# spawn HOST PIDFILE CMD...: CMD in the background on HOST; PIDFILE gets its
-# own pid (`ip netns exec` forks: its pid is not the command's).
-spawn() {
-  local h=$1 pidfile=$2
-  shift 2
-  rm -f "$pidfile"
-  on "$h" bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" &
-  PIDS+=($!)
-  for _ in $(seq 1 100); do [ -s "$pidfile" ] && break; sleep 0.02; done
-  [ -s "$pidfile" ] || fail "could not start $1 on $h"
-  PIDS+=("$(cat "$pidfile")")
-}
 host sched 1
 host w1 11
 host w2 12
@@ -158,7 +118,7 @@ build_on() {
     bind "$WORK/$2" "$WORK/build" bash -c "$(declare -f configure fail); WORK='$WORK'
       configure '$WORK/build' '$KILN' && ninja -C '$WORK/build' -j 2" >"$WORK/$2.log" 2>&1 &
   BUILD_PID=$!
-  PIDS+=("$BUILD_PID")
+  NETNS_PIDS+=("$BUILD_PID")
 }
 finished() { cat "$WORK/$1.kiln.log" 2>/dev/null | wc -l; }
 # check_build NAME: it passed, matches the plain build, nothing fell back.
@@ -215,23 +175,13 @@ start_worker w3 "$WORK/full"
 for side in "on w2 tc qdisc add dev ${tag}w2" "tc qdisc add dev ${tag}pw2"; do
   $side root tbf rate 2mbit burst 32kbit latency 400ms || fail "tc failed: $side"
 done
-# w2 again, in a cgroup of its own limited to a tenth of a core (cgroup v1's
-# cpu controller, or v2's cpu.max).
+# w2 again, in a cgroup of its own limited to a tenth of a core.
 kill -9 "$(cat "$WORK/w2.pid")"
-if [ -d /sys/fs/cgroup/cpu ] && [ -w /sys/fs/cgroup/cpu ]; then
-  SLOW_CGROUP=/sys/fs/cgroup/cpu/kiln-fleet-$tag
-  mkdir -p "$SLOW_CGROUP"
-  echo 100000 >"$SLOW_CGROUP/cpu.cfs_period_us"
-  echo 10000 >"$SLOW_CGROUP/cpu.cfs_quota_us"
-elif [ -f /sys/fs/cgroup/cgroup.controllers ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers; then
-  SLOW_CGROUP=/sys/fs/cgroup/kiln-fleet-$tag
-  mkdir -p "$SLOW_CGROUP"
-  echo "10000 100000" >"$SLOW_CGROUP/cpu.max"
-fi
-if [ -n "${SLOW_CGROUP:-}" ]; then
+cpu_limit slow-w2 0.1
+if [ -n "$CGROUP_PROCS" ]; then
   # The worker starts inside the cgroup: bash joins it, then execs.
-  spawn w2 "$WORK/w2.pid" bash -c 'echo $$ >"$0/cgroup.procs" && shift && exec "$@"' \
-    "$SLOW_CGROUP" x "$BIN/kiln-worker" --scheduler "$WORKER_EP" --id w2 --slots 1 \
+  spawn w2 "$WORK/w2.pid" bash -c 'echo $$ >"$0" && shift && exec "$@"' \
+    "$CGROUP_PROCS" x "$BIN/kiln-worker" --scheduler "$WORKER_EP" --id w2 --slots 1 \
     --store "$WORK/w2/store" --work-dir "$WORK/w2/work" --key "$WORK/keys/worker.key" \
     --scheduler-key "$WORK/keys/scheduler.pub" >>"$WORK/w2.log" 2>&1
 else
