@@ -19,6 +19,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 #include <zmq.hpp>
 
 #include "cas/cas_service.h"
@@ -108,6 +109,12 @@ struct Server::Impl {
   // commands they cause are sent (cleared by every flush).
   std::unordered_map<cas::Digest, ErrorCode, cas::DigestHash> worker_errors;
 
+  // Action-cache entries accepted since the last write_cache_batch(), with
+  // what each is for the log. Written once per serve() (and before anything
+  // reads the action cache), so a burst of results costs one commit.
+  std::vector<cas::CasService::ActionResultEntry> cache_batch;
+  std::vector<std::string> cache_batch_what;
+
   std::uint64_t cache_hits = 0;
   std::uint64_t cache_misses = 0;
   std::uint64_t executed = 0;
@@ -173,6 +180,7 @@ struct Server::Impl {
   void on_lease_result(const WorkerId& peer, schema::LeaseResult::Reader result, Millis now);
   void cache_result(const LeaseInfo& lease, const cas::ActionResult& result, bool all_present,
                     bool timed_out, capnp::List<schema::Digest>::Reader claimed);
+  void write_cache_batch();
   void send_status(const proto::Received& r, std::uint64_t id, Millis now);
   bool has_session(const WorkerId& peer, Which kind);
   void bad_message(bool worker_side, const std::string& peer, const std::string& reason,
