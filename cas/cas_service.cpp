@@ -33,6 +33,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <unordered_set>
 #include <utility>
 
 #include "cas/wire_model.h"
@@ -484,6 +485,30 @@ Status CasService::put_action_result(const Digest& action, const ActionResult& r
                                            missing->front().to_string() + ", which is not stored");
   }
   return impl_->store.put_action_result(action, *encoded, referenced);
+}
+
+Result<std::vector<std::size_t>> CasService::put_action_results(
+    std::span<const ActionResultEntry> entries) {
+  std::vector<Digest> all;
+  for (const auto& e : entries) all.insert(all.end(), e.referenced.begin(), e.referenced.end());
+  auto missing = impl_->store.find_missing(all);
+  if (!missing.ok()) return missing.error();
+  const std::unordered_set<Digest, DigestHash> absent(missing->begin(), missing->end());
+  std::vector<std::size_t> left_out;
+  std::vector<Store::ActionEntry> batch;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    auto encoded = encode_action_result(e.result, impl_->fn);
+    const bool complete = std::none_of(e.referenced.begin(), e.referenced.end(),
+                                       [&](const Digest& d) { return absent.count(d) != 0; });
+    if (!encoded.ok() || !complete) {
+      left_out.push_back(i);
+      continue;
+    }
+    batch.push_back(Store::ActionEntry{e.action, std::move(*encoded), e.referenced});
+  }
+  if (Status s = impl_->store.put_action_results(batch); !s.ok()) return s.error();
+  return left_out;
 }
 
 Result<std::optional<ActionResult>> CasService::get_action_result(const Digest& action) {

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,16 @@ class CasService {
   // this for a cacheable LeaseResult). Fails if a referenced blob is absent.
   Status put_action_result(const Digest& action, const ActionResult& result,
                            const std::vector<Digest>& referenced);
+  // Several entries in one store transaction (one commit, one fsync): a
+  // scheduler collects a poll turn's results and writes them together. An
+  // entry naming a blob the store lacks is left out, and its index
+  // returned; the others are stored. A store error stores none.
+  struct ActionResultEntry {
+    Digest action;
+    ActionResult result;
+    std::vector<Digest> referenced;
+  };
+  Result<std::vector<std::size_t>> put_action_results(std::span<const ActionResultEntry> entries);
   Result<std::optional<ActionResult>> get_action_result(const Digest& action);
 
   // Forgets a peer's partial uploads.

@@ -342,6 +342,28 @@ TEST_F(CasServiceTest, ActionCacheRoundTrip) {
   EXPECT_EQ(service_->stats().action_cache_misses, 1u);
 }
 
+// A scheduler writes a poll turn's results in one transaction; an entry
+// naming a blob the store lacks is left out, the others are stored.
+TEST_F(CasServiceTest, ActionResultsInOneBatchLeaveOutTheIncomplete) {
+  const Digest log = store_->put(std::string_view("")).value();
+  const Digest never = digest_of(kXxh, "never stored");
+  ActionResult result;
+  result.stdout_digest = log;
+  result.stderr_digest = log;
+  std::vector<CasService::ActionResultEntry> entries;
+  for (const char* name : {"a", "b", "c"}) {
+    entries.push_back({digest_of(kXxh, name), result, {log}});
+  }
+  entries[1].referenced.push_back(never);
+  auto left_out = service_->put_action_results(entries);
+  ASSERT_TRUE(left_out.ok()) << left_out.error().message;
+  EXPECT_EQ(*left_out, std::vector<std::size_t>{1});
+  EXPECT_EQ(service_->get_action_result(entries[0].action).value(), result);
+  EXPECT_EQ(service_->get_action_result(entries[1].action).value(), std::nullopt);
+  EXPECT_EQ(service_->get_action_result(entries[2].action).value(), result);
+  EXPECT_TRUE(service_->put_action_results({}).value().empty());
+}
+
 TEST_F(CasServiceTest, OtherKindsAreNotServed) {
   capnp::MallocMessageBuilder request;
   proto::init_envelope(request, 1).getBody().initHeartbeat();

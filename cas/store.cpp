@@ -450,6 +450,26 @@ Status Store::put_action_result(const Digest& action, std::string_view encoded_r
   });
 }
 
+Status Store::put_action_results(std::span<const ActionEntry> entries) {
+  const DigestFunction fn = impl_->opt.function;
+  for (const ActionEntry& e : entries) {
+    if (e.action.function != fn) return wrong_function(e.action, fn);
+    for (const auto& d : e.referenced) {
+      if (d.function != fn) return wrong_function(d, fn);
+    }
+  }
+  if (entries.empty()) return {};
+  return impl_->write("cannot store action results", [&](WriteCtx& c) -> Status {
+    for (const ActionEntry& e : entries) {
+      if (Status s = impl_->put_action(c, blob_key(e.action), e.encoded_result, e.referenced);
+          !s.ok()) {
+        return s;
+      }
+    }
+    return {};
+  });
+}
+
 Result<std::optional<std::string>> Store::get_action_result(const Digest& action) {
   Impl& s = *impl_;
   if (action.function != s.opt.function) return wrong_function(action, s.opt.function);

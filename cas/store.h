@@ -140,6 +140,15 @@ class Store final : public BlobSource {
   // are present.
   Status put_action_result(const Digest& action, std::string_view encoded_result,
                            std::span<const Digest> referenced);
+  // Several entries in one write transaction: one commit (and, durable, one
+  // fsync) for all, which is what lets a scheduler cache a thousand
+  // results a second. All or nothing: an error stores none of them.
+  struct ActionEntry {
+    Digest action;
+    std::string encoded_result;
+    std::vector<Digest> referenced;
+  };
+  Status put_action_results(std::span<const ActionEntry> entries);
   Result<std::optional<std::string>> get_action_result(const Digest& action);
 
   Result<StoreStats> stats();

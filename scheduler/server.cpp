@@ -162,17 +162,20 @@ Status Server::Impl::run() {
 }
 
 Status Server::Impl::serve(zmq::socket_t& socket, bool worker_side) {
+  Status status;
   for (std::size_t i = 0; i < kMaxMessagesPerTurn; ++i) {
     std::optional<proto::Received> received;
     try {
       received = proto::receive(socket, true);
     } catch (const zmq::error_t& e) {
-      return make_error(Errc::kIo, std::string("receive failed: ") + e.what());
+      status = make_error(Errc::kIo, std::string("receive failed: ") + e.what());
+      break;
     }
-    if (!received) return {};
+    if (!received) break;
     handle(*received, worker_side);
   }
-  return {};
+  write_cache_batch();
+  return status;
 }
 
 // One message, start to end; whatever it does, the loop goes on.

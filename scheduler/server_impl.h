@@ -20,6 +20,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 #include <zmq.hpp>
 
 #include "cas/cas_service.h"
@@ -117,6 +118,12 @@ struct Server::Impl {
   // commands they cause are sent (cleared by every flush).
   std::unordered_map<cas::Digest, ErrorCode, cas::DigestHash> worker_errors;
 
+  // Action-cache entries accepted since the last write_cache_batch(), with
+  // what each is for the log. Written once per serve() (and before anything
+  // reads the action cache), so a burst of results costs one commit.
+  std::vector<cas::CasService::ActionResultEntry> cache_batch;
+  std::vector<std::string> cache_batch_what;
+
   std::uint64_t cache_hits = 0;
   std::uint64_t cache_misses = 0;
   std::uint64_t executed = 0;
@@ -210,6 +217,7 @@ struct Server::Impl {
   void on_lease_result(const WorkerId& peer, schema::LeaseResult::Reader result, Millis now);
   void cache_result(const LeaseInfo& lease, const cas::ActionResult& result, bool all_present,
                     bool timed_out, capnp::List<schema::Digest>::Reader claimed);
+  void write_cache_batch();
   void send_status(const proto::Received& r, std::uint64_t id, Millis now);
 
   // --- client records (server_records.cpp) ----------------------------------------------
