@@ -65,7 +65,7 @@ done
 CLIENT_EP=tcp://$NET.1:7010
 WORKER_EP=tcp://$NET.1:7011
 
-cp -a "$src/leveldb" "$WORK/leveldb"
+cp -a "$src" "$WORK/leveldb"
 now() { date +%s.%N; }
 # build DIR [LAUNCHER [JOBS]]: configure and build; prints the ninja step's seconds.
 build() {
@@ -130,7 +130,7 @@ for round in $(seq 1 "$repeat"); do
   t[cold]+=" $(grid_build "cold.$round")"
   t[warm]+=" $(grid_build "warm.$round")"
   stop_grid
-  echo "round $round: plain${t[plain]##* } s, grid cold ${t[cold]##* } s, grid warm ${t[warm]##* } s" >&2
+  echo "round $round: plain ${t[plain]##* } s, grid cold ${t[cold]##* } s, grid warm ${t[warm]##* } s" >&2
 done
 
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
