@@ -7,6 +7,8 @@
 #   1. two clients build at once; mid-build one worker's link is cut
 #      (ip link set down: its leases come back after 3 missed heartbeats),
 #      then the scheduler is killed -9 and started again on its address;
+#      then a fresh client at the same path gets every compile as a grid
+#      hit;
 #   2. one client builds while one worker's disk is full (its store and work
 #      dir on a 3 MiB tmpfs: it is quarantined, its leases retried
 #      elsewhere) and another worker is slow (a tenth of a core, through
@@ -162,6 +164,23 @@ wait "$b2" || fail "client 2's build failed: $(tail -20 "$WORK/two.log")"
 echo "  both builds ended $(($(date +%s) - t0)) s after the restart"
 check_build one
 check_build two
+
+echo "-- a fresh client at the same path takes every compile from the grid"
+# (another CI runner with the same checkout path: sccache-dist's shared cache)
+build_on c2 four
+wait "$BUILD_PID" || fail "the fresh client's build failed: $(tail -20 "$WORK/four.log")"
+KILN_DIR="$WORK/cache-four" "$KILN" -s --json >"$WORK/four.stats.json"
+python3 - "$WORK/four.stats.json" "$compiles" "$(distinct_compiles "$WORK/plain")" <<'EOF' ||
+import json, sys
+s, n, distinct = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
+h, m = s["hits"], s["misses"]
+assert h["total"] == n and m["total"] == 0, f"{h['total']} hits, {m['total']} misses of {n} compiles"
+assert h["remote"] >= distinct, f"{h['remote']} grid hits, {distinct} distinct compiles"
+print(f"  four: {h['remote']} grid hits, {h['direct'] + h['preprocessed']} local hits, no compile ran")
+EOF
+  fail "four: $(cat "$WORK/four.stats.json")"
+same_outputs "$WORK/plain" "$WORK/four"
+echo "  four: $OUTPUTS objects and programs identical to the plain build"
 
 echo "-- 2. a worker with a full disk and one on a slow link"
 # A new scheduler with an empty store, so that every compile runs again.
