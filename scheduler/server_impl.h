@@ -224,6 +224,8 @@ struct Server::Impl {
 
   // The namespace `r`'s records are filed under: its key's name.
   std::string record_space(const proto::Received& r) const;
+  // Whether a records request names the store's digest function.
+  bool records_function_ok(schema::DigestFunction function) const;
   void on_get_records(const proto::Received& r, std::uint64_t id,
                       schema::GetRecordsRequest::Reader request, Millis now);
   void on_put_records(const proto::Received& r, std::uint64_t id,

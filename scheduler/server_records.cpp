@@ -31,13 +31,17 @@ std::string Server::Impl::record_space(const proto::Received& r) const {
   return it == keys.end() ? std::string() : it->second.name;
 }
 
+bool Server::Impl::records_function_ok(schema::DigestFunction function) const {
+  auto named = cas::from_wire(function);
+  return named.ok() && *named == fn;
+}
+
 void Server::Impl::on_get_records(const proto::Received& r, std::uint64_t id,
                                   schema::GetRecordsRequest::Reader request, Millis now) {
   const auto refuse = [&](ErrorCode code, const std::string& why) {
     (void)reply_error(clients, r.peer, r.delimited, id, code, why);
   };
-  auto function = cas::from_wire(request.getDigestFunction());
-  if (!function.ok() || *function != fn) {
+  if (!records_function_ok(request.getDigestFunction())) {
     refuse(ErrorCode::INVALID_ARGUMENT, "records are kept in " + std::string(cas::to_string(fn)));
     return;
   }
@@ -87,8 +91,7 @@ void Server::Impl::on_put_records(const proto::Received& r, std::uint64_t id,
   const auto refuse = [&](ErrorCode code, const std::string& why) {
     (void)reply_error(clients, r.peer, r.delimited, id, code, why);
   };
-  auto function = cas::from_wire(request.getDigestFunction());
-  if (!function.ok() || *function != fn) {
+  if (!records_function_ok(request.getDigestFunction())) {
     refuse(ErrorCode::INVALID_ARGUMENT, "records are kept in " + std::string(cas::to_string(fn)));
     return;
   }
