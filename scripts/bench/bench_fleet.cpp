@@ -65,6 +65,7 @@
 #include "cas/store.h"
 #include "cas/wire_model.h"
 #include "proto/transport.h"
+#include "scripts/bench/bench_util.h"
 
 namespace {
 
@@ -76,19 +77,8 @@ using Which = kiln::schema::Envelope::Body::Which;
 constexpr auto kFn = kiln::cas::DigestFunction::kXxh3_128;
 constexpr auto kHeartbeat = 1000ms;  // the protocol's default interval
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench_fleet: %s\n", what.c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T must(kiln::Result<T> r, const char* what) {
-  if (!r.ok()) die(std::string(what) + ": " + r.error().message);
-  return std::move(r).value();
-}
-void must(const kiln::Status& s, const char* what) {
-  if (!s.ok()) die(std::string(what) + ": " + s.error().message);
-}
+using kiln::bench::die;
+using kiln::bench::must;
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 

@@ -48,6 +48,7 @@
 #include "proto/curve.h"
 #include "proto/transport.h"
 #include "scheduler/server.h"
+#include "scripts/bench/bench_util.h"
 #include "worker/agent.h"
 
 namespace {
@@ -58,19 +59,8 @@ using namespace std::chrono_literals;
 using kiln::cas::Digest;
 constexpr auto kFn = kiln::cas::DigestFunction::kXxh3_128;
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench_grid: %s\n", what.c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T must(kiln::Result<T> r, const char* what) {
-  if (!r.ok()) die(std::string(what) + ": " + r.error().message);
-  return std::move(r).value();
-}
-void must(const kiln::Status& s, const char* what) {
-  if (!s.ok()) die(std::string(what) + ": " + s.error().message);
-}
+using kiln::bench::die;
+using kiln::bench::must;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();

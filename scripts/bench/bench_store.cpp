@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "cas/store.h"
+#include "scripts/bench/bench_util.h"
 
 namespace {
 
@@ -56,10 +57,7 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench_store: %s\n", what.c_str());
-  std::exit(1);
-}
+using kiln::bench::die;
 
 std::string make_bytes(std::uint64_t seed, std::size_t size) {
   std::string s(size, '\0');
