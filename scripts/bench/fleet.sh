@@ -87,11 +87,14 @@ start_grid() { # ROUND: an empty scheduler store, three workers in their cgroups
     --authorized-keys "$WORK/keys/authorized_keys" >>"$WORK/scheduler.log" 2>&1
   local w
   for w in w1 w2 w3; do
-    cpu_limit "$w" "$cpu"
-    spawn "$w" "$WORK/$w.pid" bash -c '[ -z "$0" ] || echo $$ >"$0"; exec "${@:2}"' \
-      "$CGROUP_PROCS" x "$BIN/kiln-worker" --scheduler "$WORKER_EP" --id "$w" --slots "$slots" \
-      --store "$WORK/$w.$1/store" --work-dir "$WORK/$w.$1/work" --key "$WORK/keys/worker.key" \
-      --scheduler-key "$WORK/keys/scheduler.pub" >>"$WORK/$w.log" 2>&1
+    spawn "$w" "$WORK/$w.pid" "$BIN/kiln-worker" --scheduler "$WORKER_EP" --id "$w" \
+      --slots "$slots" --store "$WORK/$w.$1/store" --work-dir "$WORK/$w.$1/work" \
+      --key "$WORK/keys/worker.key" --scheduler-key "$WORK/keys/scheduler.pub" >>"$WORK/$w.log" 2>&1
+    # Into its cgroup from here (inside `ip netns exec`, /sys has no cgroup
+    # hierarchy); the actions it starts stay in it.
+    cpu_limit "$w.$1" "$cpu"
+    [ -n "$CGROUP_PROCS" ] || fail "no cpu cgroup controller: the workers cannot be limited"
+    cat "$WORK/$w.pid" >"$CGROUP_PROCS" || fail "could not move $w into its cgroup"
   done
   for _ in $(seq 1 200); do
     [ "$(client "$KILN" status --json 2>/dev/null |

@@ -83,13 +83,17 @@ client() {
     KILN_CLIENT_KEY="$WORK/keys/client.key" "$@"
 }
 status_json() { client c1 "$KILN" status --json 2>/dev/null; }
+# wait_workers N [SECONDS]: until the scheduler knows N workers (30 s at
+# most); a failure shows each worker's last log lines.
 wait_workers() {
-  for _ in $(seq 1 300); do
+  local w logs=""
+  for _ in $(seq 1 $((${2:-30} * 10))); do
     [ "$(status_json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["workers"]))' \
       2>/dev/null || echo 0)" -eq "$1" ] && return 0
     sleep 0.1
   done
-  fail "expected $1 workers: $(client c1 "$KILN" status 2>&1)"
+  for w in w1 w2 w3; do logs+=$'\n'"$w.log: $(tail -3 "$WORK/$w.log" 2>/dev/null | cut -c1-300)"; done
+  fail "expected $1 workers: $(client c1 "$KILN" status 2>&1)$logs"
 }
 
 # The source, and the plain build every grid build must match.
@@ -187,27 +191,30 @@ echo "-- 2. a worker with a full disk and one on a slow link"
 kill -9 "$SCHED_PID" || fail "the scheduler died during scenario 1: $(tail -3 "$WORK/scheduler.log" | cut -c1-300)"
 start_scheduler central-2
 wait_workers 3
-kill -9 "$(cat "$WORK/w3.pid")"
+# w3 and w2 go, and the scheduler sees them go (else their old sessions
+# would count as the new ones below).
+kill -9 "$(cat "$WORK/w3.pid")" "$(cat "$WORK/w2.pid")"
+wait_workers 1
 mkdir -p "$WORK/full"
 mount -t tmpfs -o size=3m tmpfs "$WORK/full"
 start_worker w3 "$WORK/full"
+# w2 again, in a cgroup of its own limited to a tenth of a core, joined
+# from here: inside `ip netns exec` /sys is the namespace's own, without
+# the cgroup hierarchy. What it starts later (its actions) stays in it.
+start_worker w2 "$WORK/w2"
+cpu_limit slow-w2 0.1
+if [ -n "$CGROUP_PROCS" ]; then
+  echo "$(cat "$WORK/w2.pid")" >"$CGROUP_PROCS" || fail "could not move w2 into its cgroup"
+  grep -q "kiln-$tag-slow-w2" "/proc/$(cat "$WORK/w2.pid")/cgroup" || fail "w2 is not in its cgroup"
+else
+  echo "  (no cpu cgroup controller here: w2 is slow by its link only)"
+fi
+wait_workers 3
+# Slowed once it has joined: a slow worker during the build, not one slow
+# to start.
 for side in "on w2 tc qdisc add dev ${tag}w2" "tc qdisc add dev ${tag}pw2"; do
   $side root tbf rate 2mbit burst 32kbit latency 400ms || fail "tc failed: $side"
 done
-# w2 again, in a cgroup of its own limited to a tenth of a core.
-kill -9 "$(cat "$WORK/w2.pid")"
-cpu_limit slow-w2 0.1
-if [ -n "$CGROUP_PROCS" ]; then
-  # The worker starts inside the cgroup: bash joins it, then execs.
-  spawn w2 "$WORK/w2.pid" bash -c 'echo $$ >"$0" && shift && exec "$@"' \
-    "$CGROUP_PROCS" x "$BIN/kiln-worker" --scheduler "$WORKER_EP" --id w2 --slots 1 \
-    --store "$WORK/w2/store" --work-dir "$WORK/w2/work" --key "$WORK/keys/worker.key" \
-    --scheduler-key "$WORK/keys/scheduler.pub" >>"$WORK/w2.log" 2>&1
-else
-  echo "  (no cpu cgroup controller here: w2 is slow by its link only)"
-  start_worker w2 "$WORK/w2"
-fi
-wait_workers 3
 t0=$(date +%s)
 build_on c1 three
 wait "$BUILD_PID" || fail "the build with a full disk and a slow link failed: $(tail -20 "$WORK/three.log")"
