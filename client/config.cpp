@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/size.h"
+#include "client/invocation.h"
 #include "proto/keys.h"
 
 namespace kiln::client {
@@ -46,6 +47,17 @@ constexpr std::array kKeys = {
               "auto (bubblewrap where it works)"},
     ConfigKey{"sandbox_paths", "KILN_SANDBOX_PATHS", "",
               "':'-separated host paths the sandbox shows read-only besides /usr, /etc, /opt, ..."},
+    ConfigKey{"invocation_id", "KILN_INVOCATION_ID", "",
+              "the build or test run this process belongs to (CI: its job id); empty = derived "
+              "from the build tool above (client/invocation.h)"},
+    ConfigKey{"labels", "KILN_LABELS", "",
+              "NAME=VALUE,... linking the invocation to a work item and a commit, e.g. "
+              "ticket=BANK-123,commit=4f2a9c1"},
+    ConfigKey{"keep_invocations", "KILN_KEEP_INVOCATIONS", "100",
+              "how many invocations' journals (kiln trace, kiln explain) the cache keeps"},
+    ConfigKey{"signing_key", "KILN_SIGNING_KEY", "",
+              "Ed25519 key file (kiln keygen --signing) that signs kiln provenance; empty = "
+              "unsigned statements"},
 };
 
 std::string_view trim(std::string_view s) {
@@ -189,6 +201,26 @@ Status Config::check_values() {
     return bad_value("remote_timeout", timeout, "is not a whole number of seconds (0 to 86400)");
   }
   remote_timeout_ = std::chrono::seconds(seconds);
+  invocation_id_ = entry("invocation_id").value;
+  if (!invocation_id_.empty()) {
+    if (auto checked = check_invocation_id(invocation_id_); !checked.ok()) {
+      return bad_value("invocation_id", entry("invocation_id"), checked.error().message);
+    }
+  }
+  if (auto labels = parse_labels(entry("labels").value); labels.ok()) {
+    labels_ = std::move(labels).value();
+  } else {
+    return bad_value("labels", entry("labels"), labels.error().message);
+  }
+  const ConfigValue& keep = entry("keep_invocations");
+  const auto [keep_end, keep_ec] =
+      std::from_chars(keep.value.data(), keep.value.data() + keep.value.size(), keep_invocations_);
+  if (keep.value.empty() || keep_ec != std::errc() ||
+      keep_end != keep.value.data() + keep.value.size() || keep_invocations_ < 1 ||
+      keep_invocations_ > 100000) {
+    return bad_value("keep_invocations", keep, "is not a whole number from 1 to 100000");
+  }
+  signing_key_ = entry("signing_key").value;
   const std::string& sandbox = entry("sandbox").value;
   if (sandbox == "auto") {
     sandbox_ = SandboxChoice::kAuto;

@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -89,6 +90,15 @@ class Config {
   SandboxChoice sandbox() const { return sandbox_; }
   // Host paths the sandbox shows read-only besides the system's (absolute).
   const std::vector<std::filesystem::path>& sandbox_paths() const { return sandbox_paths_; }
+  // The invocation this process belongs to, when given (client/invocation.h):
+  // "" = derive it.
+  const std::string& invocation_id() const { return invocation_id_; }
+  // Checked NAME=VALUE pairs, in the order given.
+  const std::vector<std::pair<std::string, std::string>>& labels() const { return labels_; }
+  // How many invocations' journals the cache keeps (client/journal.h).
+  std::size_t keep_invocations() const { return keep_invocations_; }
+  // The Ed25519 key that signs provenance statements; "" = unsigned.
+  const std::string& signing_key() const { return signing_key_; }
   // The directory of the config file (where `kiln up` records its grids).
   const std::filesystem::path& config_dir() const { return config_dir_; }
 
@@ -111,6 +121,10 @@ class Config {
   SandboxChoice sandbox_ = SandboxChoice::kAuto;
   std::vector<std::filesystem::path> sandbox_paths_;
   std::filesystem::path config_dir_;
+  std::string invocation_id_;
+  std::vector<std::pair<std::string, std::string>> labels_;
+  std::size_t keep_invocations_ = 100;
+  std::string signing_key_;
 };
 
 // `file_text` with `name = value` set: the last line setting `name` is

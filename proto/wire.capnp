@@ -137,6 +137,19 @@ struct ExecuteRequest {
   action @2 :Model.Action;
   priority @3 :Int32;              # higher runs first within one client
   skipCacheLookup @4 :Bool;
+  # Which build or test run the action belongs to, for the scheduler's
+  # invocation pages (client/invocation.h); unset from older clients.
+  invocation @5 :InvocationTag;
+}
+
+# Untrusted like everything a client sends: the scheduler keeps an id only
+# of 1-128 characters of [A-Za-z0-9._-], at most 16 labels, and cuts long
+# texts (scheduler/invocations.h).
+struct InvocationTag {
+  id @0 :Text;
+  labels @1 :List(Model.Property);  # NAME=VALUE: work item, commit, ...
+  kind @2 :Text;                    # "compile", "link", "test", "run"
+  subject @3 :Text;                 # what the action is about, for people
 }
 
 struct ExecuteResponse {

@@ -142,6 +142,17 @@ Result<std::unique_ptr<proto::Decoded>> GridExecutor::submit_and_wait(
       request.setDigestFunction(cas::to_wire(fn));
       cas::to_wire(action_digest, request.initActionDigest());
       cas::to_wire(action, fn, request.initAction());
+      if (!options_.tag.invocation.empty()) {
+        auto tag = request.initInvocation();
+        tag.setId(options_.tag.invocation);
+        auto labels = tag.initLabels(static_cast<unsigned>(options_.tag.labels.size()));
+        for (unsigned i = 0; i < labels.size(); ++i) {
+          labels[i].setName(options_.tag.labels[i].first);
+          labels[i].setValue(options_.tag.labels[i].second);
+        }
+        tag.setKind(options_.tag.kind);
+        tag.setSubject(options_.tag.subject);
+      }
     });
   };
   const std::uint64_t lost_before = conn.disconnects();

@@ -7,11 +7,22 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "client/config.h"
 #include "proto/keys.h"
 
 namespace kiln::client::grid {
+
+// What the scheduler is told of an action's context (wire.capnp's
+// InvocationTag): the invocation it belongs to and what it is about.
+struct ActionTag {
+  std::string invocation;  // "" = none
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::string kind;     // "compile", "link", "test", "run"
+  std::string subject;  // the source, the linked output, the test shard
+};
 
 struct GridOptions {
   std::string endpoint;
@@ -28,6 +39,8 @@ struct GridOptions {
   std::mutex* store_mutex = nullptr;
   // This client's CURVE keys and the scheduler's; nullopt: plain TCP.
   std::optional<proto::CurveClientKeys> curve;
+  // Sent with every executeRequest.
+  ActionTag tag;
 };
 
 // What the grid is asked to do, which decides how long to wait for it.

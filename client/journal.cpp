@@ -1,0 +1,331 @@
+// journal.h: the records, their JSON, and the files they live in.
+#include "client/journal.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "base/files.h"
+#include "base/os_error.h"
+#include "base/unique_fd.h"
+
+namespace kiln::client {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// A journal line or invocation file longer than this is not kiln's.
+constexpr std::size_t kMaxJournalBytes = std::size_t{256} << 20;
+
+json files_json(const std::vector<FileRecord>& files) {
+  json out = json::array();
+  for (const auto& f : files) out.push_back({{"path", f.path}, {"digest", f.digest}});
+  return out;
+}
+
+std::vector<FileRecord> files_from(const json& j) {
+  std::vector<FileRecord> out;
+  for (const auto& f : j) out.push_back({f.at("path").get<std::string>(), f.at("digest")});
+  return out;
+}
+
+json labels_json(const Labels& labels) {
+  json out = json::array();
+  for (const auto& [name, value] : labels) out.push_back({name, value});
+  return out;
+}
+
+Labels labels_from(const json& j) {
+  Labels out;
+  for (const auto& pair : j) out.emplace_back(pair.at(0).get<std::string>(), pair.at(1));
+  return out;
+}
+
+fs::path journal_file(const fs::path& dir, std::string_view id) {
+  return dir / (std::string(id) + ".jsonl");
+}
+
+fs::path info_file(const fs::path& dir, std::string_view id) {
+  return dir / (std::string(id) + ".json");
+}
+
+std::string read_text(const fs::path& path) {
+  auto text = base::read_file(path.string(), {.max_bytes = kMaxJournalBytes});
+  return text.ok() ? std::move(text).value() : std::string();
+}
+
+// The boot id: the same for every process until the machine restarts.
+std::string boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+// /proc/PID/stat: "pid (comm) state ppid ... starttime(22nd field) ...".
+// comm may itself hold spaces and parentheses: the last ')' ends it.
+std::optional<std::pair<AncestorProcess, int>> read_stat(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto open = text.find('(');
+  const auto close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return std::nullopt;
+  AncestorProcess p;
+  p.pid = pid;
+  p.name = text.substr(open + 1, close - open - 1);
+  std::istringstream rest(text.substr(close + 1));
+  std::string field;
+  int ppid = 0;
+  // Fields after comm start at 3 (state); ppid is 4, starttime is 22.
+  for (int index = 3; index <= 22 && rest >> field; ++index) {
+    if (index == 4) ppid = std::atoi(field.c_str());
+    if (index == 22) p.start_ticks = std::strtoull(field.c_str(), nullptr, 10);
+  }
+  return std::pair{p, ppid};
+}
+
+}  // namespace
+
+std::string encode_record(const ActionRecord& r) {
+  json phases = json::array();
+  for (const auto& p : r.phases) {
+    phases.push_back({{"name", p.name}, {"start_us", p.start_us}, {"end_us", p.end_us}});
+  }
+  const json j = {{"invocation", r.invocation},
+                  {"kind", r.kind},
+                  {"subject", r.subject},
+                  {"outcome", r.outcome},
+                  {"cached", r.cached},
+                  {"where", r.where},
+                  {"scheduler", r.scheduler},
+                  {"digest_function", r.digest_function},
+                  {"action_digest", r.action_digest},
+                  {"toolchain", r.toolchain},
+                  {"toolchain_path", r.toolchain_path},
+                  {"command", r.command},
+                  {"cwd", r.cwd},
+                  {"inputs", files_json(r.inputs)},
+                  {"outputs", files_json(r.outputs)},
+                  {"exit_code", r.exit_code},
+                  {"start_us", r.start_us},
+                  {"end_us", r.end_us},
+                  {"phases", phases},
+                  {"pid", r.pid}};
+  // Invalid UTF-8 (a path is bytes) becomes U+FFFD rather than an exception.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<ActionRecord> decode_record(std::string_view line) {
+  try {
+    const json j = json::parse(line);
+    ActionRecord r;
+    j.at("invocation").get_to(r.invocation);
+    j.at("kind").get_to(r.kind);
+    j.at("subject").get_to(r.subject);
+    j.at("outcome").get_to(r.outcome);
+    j.at("cached").get_to(r.cached);
+    j.at("where").get_to(r.where);
+    j.at("scheduler").get_to(r.scheduler);
+    j.at("digest_function").get_to(r.digest_function);
+    j.at("action_digest").get_to(r.action_digest);
+    j.at("toolchain").get_to(r.toolchain);
+    j.at("toolchain_path").get_to(r.toolchain_path);
+    j.at("command").get_to(r.command);
+    j.at("cwd").get_to(r.cwd);
+    r.inputs = files_from(j.at("inputs"));
+    r.outputs = files_from(j.at("outputs"));
+    j.at("exit_code").get_to(r.exit_code);
+    j.at("start_us").get_to(r.start_us);
+    j.at("end_us").get_to(r.end_us);
+    for (const auto& p : j.at("phases")) {
+      r.phases.push_back({p.at("name").get<std::string>(), p.at("start_us").get<std::int64_t>(),
+                          p.at("end_us").get<std::int64_t>()});
+    }
+    j.at("pid").get_to(r.pid);
+    return r;
+  } catch (const json::exception& e) {
+    return make_error(Errc::kInvalidArgument, std::string("not a journal record: ") + e.what());
+  }
+}
+
+std::string encode_invocation(const InvocationInfo& info) {
+  const json j = {{"id", info.invocation.id},
+                  {"labels", labels_json(info.invocation.labels)},
+                  {"started_us", info.started_us},
+                  {"cwd", info.cwd},
+                  {"command", info.command}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<InvocationInfo> decode_invocation(std::string_view text) {
+  try {
+    const json j = json::parse(text);
+    InvocationInfo info;
+    j.at("id").get_to(info.invocation.id);
+    info.invocation.labels = labels_from(j.at("labels"));
+    j.at("started_us").get_to(info.started_us);
+    j.at("cwd").get_to(info.cwd);
+    j.at("command").get_to(info.command);
+    return info;
+  } catch (const json::exception& e) {
+    return make_error(Errc::kInvalidArgument, std::string("not an invocation record: ") + e.what());
+  }
+}
+
+std::vector<AncestorProcess> process_ancestry() {
+  std::vector<AncestorProcess> out;
+  int pid = ::getppid();
+  while (pid > 1 && out.size() < 32) {
+    auto stat = read_stat(pid);
+    if (!stat) break;
+    out.push_back(stat->first);
+    pid = stat->second;
+  }
+  return out;
+}
+
+Invocation current_invocation(const std::string& configured_id, const Labels& labels) {
+  Invocation invocation{configured_id, labels};
+  if (!invocation.id.empty()) return invocation;
+  const auto ancestors = process_ancestry();
+  if (auto anchor = find_anchor(ancestors)) {
+    invocation.id = derive_invocation_id(boot_id(), ancestors[*anchor]);
+  } else if (auto self = read_stat(::getpid())) {
+    invocation.id = derive_invocation_id(boot_id(), self->first);
+  } else {
+    invocation.id = derive_invocation_id(boot_id(), AncestorProcess{::getpid(), "", 0});
+  }
+  return invocation;
+}
+
+std::int64_t wall_clock_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Journal::Journal(fs::path cache_dir, std::size_t keep)
+    : dir_(std::move(cache_dir) / "invocations"), keep_(std::max<std::size_t>(keep, 1)) {}
+
+Status Journal::begin(const InvocationInfo& info) {
+  if (auto checked = check_invocation_id(info.invocation.id); !checked.ok()) return checked;
+  const fs::path path = info_file(dir_, info.invocation.id);
+  if (::access(path.c_str(), F_OK) == 0) return {};
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return make_error(Errc::kIo, "cannot create " + dir_.string() + ": " + ec.message());
+  // Written whole under a name of this process's, then linked into place:
+  // of the processes that start together, the first link wins and the
+  // others find the file there (EEXIST).
+  const std::string mine = path.string() + ".new." + std::to_string(::getpid());
+  if (auto written = base::write_file_atomically(mine, encode_invocation(info)); !written.ok()) {
+    return written;
+  }
+  const int linked = ::link(mine.c_str(), path.c_str());
+  const int err = errno;
+  ::unlink(mine.c_str());
+  if (linked != 0) {
+    if (err == EEXIST) return {};
+    return base::os_error(err, "cannot record " + path.string());
+  }
+  prune();
+  return {};
+}
+
+Status Journal::append(const ActionRecord& record) {
+  if (auto checked = check_invocation_id(record.invocation); !checked.ok()) return checked;
+  std::string line = encode_record(record);
+  line += '\n';
+  const fs::path path = journal_file(dir_, record.invocation);
+  base::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid() && errno == ENOENT) {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    fd = base::UniqueFd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+  }
+  if (!fd.valid()) return base::os_error(errno, "cannot open " + path.string());
+  // One write: the line lands whole next to other processes' lines.
+  const ssize_t n = ::write(fd.get(), line.data(), line.size());
+  if (n != static_cast<ssize_t>(line.size())) {
+    return base::os_error(n < 0 ? errno : EIO, "cannot append to " + path.string());
+  }
+  return {};
+}
+
+std::vector<InvocationInfo> Journal::list() const {
+  std::vector<std::pair<fs::file_time_type, InvocationInfo>> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    const fs::path& p = entry.path();
+    if (p.extension() != ".json") continue;
+    auto info = decode_invocation(read_text(p));
+    if (!info.ok() || !check_invocation_id(info->invocation.id).ok() ||
+        p.stem() != info->invocation.id) {
+      continue;
+    }
+    // Activity: the journal's last append, else the invocation file.
+    std::error_code time_ec;
+    auto when = fs::last_write_time(journal_file(dir_, info->invocation.id), time_ec);
+    if (time_ec) when = fs::last_write_time(p, time_ec);
+    found.emplace_back(when, std::move(info).value());
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first > b.first;
+    return a.second.started_us > b.second.started_us;
+  });
+  std::vector<InvocationInfo> out;
+  out.reserve(found.size());
+  for (auto& [when, info] : found) out.push_back(std::move(info));
+  return out;
+}
+
+Result<InvocationInfo> Journal::info(std::string_view id) const {
+  if (auto checked = check_invocation_id(id); !checked.ok()) return checked.error();
+  auto text =
+      base::read_file_if_exists(info_file(dir_, id).string(), {.max_bytes = kMaxJournalBytes});
+  if (!text.ok()) return text.error();
+  if (!*text) {
+    // Records without an invocation file (it was pruned, or never written).
+    if (::access(journal_file(dir_, id).c_str(), F_OK) == 0) {
+      return InvocationInfo{Invocation{std::string(id), {}}, 0, "", {}};
+    }
+    return make_error(Errc::kNotFound, "no invocation " + std::string(id) + " in " + dir_.string());
+  }
+  return decode_invocation(**text);
+}
+
+Result<std::vector<ActionRecord>> Journal::records(std::string_view id) const {
+  if (auto known = info(id); !known.ok()) return known.error();
+  auto text =
+      base::read_file_if_exists(journal_file(dir_, id).string(), {.max_bytes = kMaxJournalBytes});
+  if (!text.ok()) return text.error();
+  std::vector<ActionRecord> out;
+  if (!*text) return out;
+  std::string_view rest = **text;
+  while (!rest.empty()) {
+    const std::size_t nl = std::min(rest.find('\n'), rest.size());
+    const std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(std::min(nl + 1, rest.size()));
+    if (line.empty()) continue;
+    if (auto record = decode_record(line); record.ok()) out.push_back(std::move(record).value());
+  }
+  return out;
+}
+
+void Journal::prune() const {
+  const auto known = list();
+  for (std::size_t i = keep_; i < known.size(); ++i) {
+    std::error_code ec;
+    fs::remove(journal_file(dir_, known[i].invocation.id), ec);
+    fs::remove(info_file(dir_, known[i].invocation.id), ec);
+  }
+}
+
+}  // namespace kiln::client
