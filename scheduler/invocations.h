@@ -1,0 +1,191 @@
+// What the scheduler remembers of invocations — one build or test run each,
+// named by the InvocationTag its clients send with every executeRequest
+// (wire.capnp; client/invocation.h) — for the pages at /invocations and
+// /invocations/ID (pages.h) and the trends over the last ones.
+//
+// For each invocation: its labels, and one entry per action a client of it
+// asked for: a cache hit, or a miss with when it was submitted, leased to
+// which worker, finished, the worker's own phases (input fetch, execute,
+// upload), its exit code or why it failed. Derived when a page asks:
+// counts, the slowest actions, and the critical path — the longest chain of
+// actions in which each one's output is an input of the next (edges found
+// by digest: an action's outputs against the files of a later action's
+// input root), which is where a faster grid would make the build faster.
+//
+// Bounded: the newest max_invocations invocations are kept, each with at
+// most max_actions entries (later ones are counted, not kept), and each
+// entry at most kMaxInputDigests input digests. Everything in a tag comes
+// from a client and is untrusted: sanitize_tag() keeps an id only of 1-128
+// characters of [A-Za-z0-9._-], at most 16 labels, and cuts long texts.
+//
+// Thread-safe: the scheduler's loop records, the HTTP threads read; one
+// mutex, held for an event's bookkeeping or a view's copy, never while
+// rendering. Pure otherwise: the caller passes the times (wall clock,
+// microseconds since the Unix epoch).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace kiln::scheduler {
+
+using TagLabels = std::vector<std::pair<std::string, std::string>>;
+
+struct InvocationTagValue {
+  std::string id;  // "" = the action belongs to no invocation
+  TagLabels labels;
+  std::string kind;     // "compile", "link", "test", "run" (at most 32 characters)
+  std::string subject;  // at most 512 bytes
+};
+
+// `tag` with everything a page must not show removed: an id that is not
+// 1-128 characters of [A-Za-z0-9._-] becomes "" (no invocation); labels
+// beyond 16, with a name that is not [a-z0-9_.-]{1,64} or a value over 256
+// bytes are dropped; control characters become '?'; kind and subject are
+// cut to their limits.
+InvocationTagValue sanitize_tag(InvocationTagValue tag);
+
+inline constexpr std::size_t kMaxInputDigests = 4096;
+
+// One span a worker reported, by its own clock.
+struct PhaseSpan {
+  std::string name;  // "input_fetch", "execute", "upload"
+  std::int64_t start_us = 0;
+  std::int64_t end_us = 0;
+};
+
+enum class ActionState { kQueued, kRunning, kDone, kFailed, kCancelled };
+std::string_view to_string(ActionState state);
+
+struct ActionEntry {
+  std::string digest;  // "<hex>/<size>"
+  std::string kind;
+  std::string subject;
+  std::string client;   // the client's key name (or peer id without authentication)
+  bool cached = false;  // answered from the action cache
+  ActionState state = ActionState::kQueued;
+  std::string worker;  // who ran it (for a hit: who ran it first, when known)
+  std::int64_t submitted_us = 0;
+  std::int64_t started_us = 0;   // leased; 0 = not yet
+  std::int64_t finished_us = 0;  // answered; 0 = not yet
+  int exit_code = 0;
+  std::string message;  // why it failed (kFailed)
+  std::vector<PhaseSpan> phases;
+  // For the critical path: what the action read and wrote, by digest.
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+  // What this action counts in the totals of its invocation.
+  std::int64_t duration_us() const;
+};
+
+struct InvocationSummary {
+  std::string id;
+  TagLabels labels;
+  std::int64_t first_us = 0;  // the first request
+  std::int64_t last_us = 0;   // the last request or answer
+  std::size_t actions = 0;    // requests recorded (hits + misses), dropped ones included
+  std::size_t hits = 0;
+  std::size_t executed = 0;   // finished on a worker
+  std::size_t failed = 0;     // non-zero exit codes and failures
+  std::size_t in_flight = 0;  // queued or running now
+  std::size_t dropped = 0;    // beyond max_actions: counted, not kept
+  // Tests (kind "test") whose subject both failed and passed in this
+  // invocation: kiln test's retries of a flaky test.
+  std::size_t flaky = 0;
+  std::vector<std::string> clients;
+  std::int64_t duration_us() const { return last_us - first_us; }
+  double hit_rate() const;  // hits / actions; 0 with no actions
+};
+
+struct InvocationDetail {
+  InvocationSummary summary;
+  std::vector<ActionEntry> actions;   // in the order they were requested
+  std::vector<std::size_t> slowest;   // indices into actions, slowest first (at most 10)
+  std::vector<std::size_t> critical;  // indices into actions, first to last
+  std::int64_t critical_us = 0;       // the critical path's length
+  std::vector<std::string> workers;   // every worker of the timeline, by first use
+};
+
+// Pure: the critical path of `actions` (indices, in order) and its length.
+// An edge runs from a to b when one of a's outputs is among b's inputs and
+// a finished no later than b started; the path is the chain with the most
+// time (each action's duration_us()) on it. Without edges: the longest
+// single action.
+std::pair<std::vector<std::size_t>, std::int64_t> critical_path(
+    const std::vector<ActionEntry>& actions);
+
+class InvocationLog {
+ public:
+  struct Options {
+    std::size_t max_invocations = 100;
+    std::size_t max_actions = 20000;
+    std::size_t max_failures = 20;  // the status page's "recent failures"
+  };
+  explicit InvocationLog(Options options);
+
+  // --- events (the loop's thread) ---
+
+  // A request answered from the action cache.
+  void hit(const InvocationTagValue& tag, const std::string& client, const std::string& digest,
+           std::int64_t now_us, const std::string& worker, int exit_code,
+           std::vector<std::string> outputs);
+  // A miss queued as request `request` of `client`: recorded until it is
+  // answered. A resubmission of the same digest by the same client in the
+  // same invocation takes over the waiting entry (kiln's clients resubmit
+  // every few seconds while they wait).
+  void submitted(const InvocationTagValue& tag, const std::string& client, std::uint64_t request,
+                 const std::string& digest, std::int64_t now_us, std::vector<std::string> inputs);
+  // The action `digest` was leased to `worker`: every waiting entry for it
+  // is running there (the first lease; a retry moves it).
+  void started(const std::string& digest, const std::string& worker, std::int64_t now_us);
+  // The answer to (client, request): the worker's result.
+  void completed(const std::string& client, std::uint64_t request, std::int64_t now_us,
+                 const std::string& worker, int exit_code, std::vector<PhaseSpan> phases,
+                 std::vector<std::string> outputs, bool cached);
+  void failed(const std::string& client, std::uint64_t request, std::int64_t now_us,
+              const std::string& message);
+  void cancelled(const std::string& client, std::uint64_t request, std::int64_t now_us);
+
+  // --- views (any thread) ---
+
+  // The newest first, at most `limit`.
+  std::vector<InvocationSummary> summaries(std::size_t limit) const;
+  std::optional<InvocationDetail> detail(const std::string& id) const;
+  // Recent failed actions of every invocation, newest first.
+  std::vector<ActionEntry> recent_failures() const;
+  // Actions queued or running now, oldest first (at most `limit`).
+  std::vector<ActionEntry> in_flight(std::size_t limit) const;
+
+ private:
+  struct Invocation;
+  struct Ref {
+    std::string invocation;
+    std::size_t index = 0;
+  };
+  Invocation& invocation_for(const InvocationTagValue& tag, std::int64_t now_us);
+  ActionEntry* entry(const Ref& ref);
+  void note_failure(const ActionEntry& entry);
+  void finish(const Ref& ref, std::int64_t now_us);
+  InvocationSummary summarize(const Invocation& inv) const;
+
+  Options options_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<Invocation>> invocations_;
+  std::deque<std::string> order_;  // ids, oldest first
+  // Misses still waiting, by (client, request) and by digest.
+  std::map<std::pair<std::string, std::uint64_t>, Ref> waiting_;
+  std::unordered_multimap<std::string, std::pair<std::string, std::uint64_t>> waiting_by_digest_;
+  std::deque<ActionEntry> failures_;
+};
+
+}  // namespace kiln::scheduler
