@@ -132,6 +132,9 @@ class InvocationLog {
     std::size_t max_failures = 20;  // the status page's "recent failures"
   };
   explicit InvocationLog(Options options);
+  ~InvocationLog();
+  InvocationLog(const InvocationLog&) = delete;
+  InvocationLog& operator=(const InvocationLog&) = delete;
 
   // --- events (the loop's thread) ---
 
@@ -175,6 +178,9 @@ class InvocationLog {
   Invocation& invocation_for(const InvocationTagValue& tag, std::int64_t now_us);
   ActionEntry* entry(const Ref& ref);
   void note_failure(const ActionEntry& entry);
+  // The entry waiting as (client, request), no longer waiting; nullptr if
+  // none.
+  std::optional<Ref> take_waiting(const std::string& client, std::uint64_t request);
   void finish(const Ref& ref, std::int64_t now_us);
   InvocationSummary summarize(const Invocation& inv) const;
 

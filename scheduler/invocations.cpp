@@ -1,0 +1,444 @@
+// invocations.h: the log of invocations, and what the pages derive from it.
+#include "scheduler/invocations.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_set>
+
+namespace kiln::scheduler {
+
+namespace {
+
+constexpr std::size_t kMaxId = 128;
+constexpr std::size_t kMaxLabels = 16;
+constexpr std::size_t kMaxKind = 32;
+constexpr std::size_t kMaxSubject = 512;
+
+bool id_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+bool label_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+// Control characters (and DEL) become '?'; the text is cut to `max` bytes
+// at a character boundary of UTF-8.
+std::string clean(std::string text, std::size_t max) {
+  if (text.size() > max) {
+    std::size_t cut = max;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text.resize(cut);
+  }
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return text;
+}
+
+}  // namespace
+
+InvocationTagValue sanitize_tag(InvocationTagValue tag) {
+  if (tag.id.empty() || tag.id.size() > kMaxId || tag.id == "." || tag.id == ".." ||
+      !std::all_of(tag.id.begin(), tag.id.end(), id_char)) {
+    tag.id.clear();
+  }
+  TagLabels labels;
+  for (auto& [name, value] : tag.labels) {
+    if (labels.size() == kMaxLabels) break;
+    if (name.empty() || name.size() > 64 ||
+        !std::all_of(name.begin(), name.end(), label_name_char) || value.size() > 256) {
+      continue;
+    }
+    labels.emplace_back(std::move(name), clean(std::move(value), 256));
+  }
+  tag.labels = std::move(labels);
+  tag.kind = clean(std::move(tag.kind), kMaxKind);
+  tag.subject = clean(std::move(tag.subject), kMaxSubject);
+  return tag;
+}
+
+std::string_view to_string(ActionState state) {
+  switch (state) {
+    case ActionState::kQueued:
+      return "queued";
+    case ActionState::kRunning:
+      return "running";
+    case ActionState::kDone:
+      return "done";
+    case ActionState::kFailed:
+      return "failed";
+    case ActionState::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+std::int64_t ActionEntry::duration_us() const {
+  if (finished_us == 0) return 0;
+  return std::max<std::int64_t>(0, finished_us - submitted_us);
+}
+
+double InvocationSummary::hit_rate() const {
+  return actions == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(actions);
+}
+
+std::pair<std::vector<std::size_t>, std::int64_t> critical_path(
+    const std::vector<ActionEntry>& actions) {
+  const std::size_t n = actions.size();
+  if (n == 0) return {{}, 0};
+  // Who made each output (the earliest finisher of a digest).
+  std::unordered_map<std::string_view, std::size_t> producer;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (actions[i].finished_us == 0) continue;
+    for (const std::string& out : actions[i].outputs) {
+      auto [it, inserted] = producer.emplace(out, i);
+      if (!inserted && actions[i].finished_us < actions[it->second].finished_us) it->second = i;
+    }
+  }
+  // Longest path in a DAG: visit in order of finishing time, so every
+  // predecessor (which finished before its successor started) comes first.
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const auto fa = actions[a].finished_us == 0 ? INT64_MAX : actions[a].finished_us;
+    const auto fb = actions[b].finished_us == 0 ? INT64_MAX : actions[b].finished_us;
+    return fa != fb ? fa < fb : a < b;
+  });
+  std::vector<std::int64_t> best(n, 0);
+  std::vector<std::size_t> prev(n, n);
+  for (std::size_t i : order) {
+    const ActionEntry& b = actions[i];
+    const std::int64_t b_start = b.started_us != 0 ? b.started_us : b.submitted_us;
+    std::int64_t before = 0;
+    std::size_t from = n;
+    std::unordered_set<std::size_t> seen;
+    for (const std::string& in : b.inputs) {
+      auto it = producer.find(in);
+      if (it == producer.end() || it->second == i || !seen.insert(it->second).second) continue;
+      const ActionEntry& a = actions[it->second];
+      if (a.finished_us > b_start) continue;  // not a dependency: it was not there yet
+      if (best[it->second] > before) {
+        before = best[it->second];
+        from = it->second;
+      }
+    }
+    best[i] = before + b.duration_us();
+    prev[i] = from;
+  }
+  std::size_t last = 0;
+  for (std::size_t i = 1; i < n; ++i) {
+    if (best[i] > best[last]) last = i;
+  }
+  std::vector<std::size_t> path;
+  for (std::size_t i = last; i != n; i = prev[i]) path.push_back(i);
+  std::reverse(path.begin(), path.end());
+  return {path, best[last]};
+}
+
+struct InvocationLog::Invocation {
+  std::string id;
+  TagLabels labels;
+  std::int64_t first_us = 0;
+  std::int64_t last_us = 0;
+  std::vector<ActionEntry> actions;
+  std::size_t dropped = 0;
+  std::set<std::string> clients;
+};
+
+InvocationLog::InvocationLog(Options options) : options_(options) {
+  options_.max_invocations = std::max<std::size_t>(options_.max_invocations, 1);
+}
+
+InvocationLog::~InvocationLog() = default;
+
+InvocationLog::Invocation& InvocationLog::invocation_for(const InvocationTagValue& tag,
+                                                         std::int64_t now_us) {
+  auto it = invocations_.find(tag.id);
+  if (it == invocations_.end()) {
+    while (invocations_.size() >= options_.max_invocations && !order_.empty()) {
+      const std::string oldest = order_.front();
+      order_.pop_front();
+      invocations_.erase(oldest);
+      // Waiting entries of a forgotten invocation are forgotten with it.
+      for (auto w = waiting_.begin(); w != waiting_.end();) {
+        w = w->second.invocation == oldest ? waiting_.erase(w) : std::next(w);
+      }
+      for (auto d = waiting_by_digest_.begin(); d != waiting_by_digest_.end();) {
+        d = waiting_.count(d->second) == 0 ? waiting_by_digest_.erase(d) : std::next(d);
+      }
+    }
+    auto inv = std::make_unique<Invocation>();
+    inv->id = tag.id;
+    inv->labels = tag.labels;
+    inv->first_us = now_us;
+    order_.push_back(tag.id);
+    it = invocations_.emplace(tag.id, std::move(inv)).first;
+  } else if (it->second->labels.empty() && !tag.labels.empty()) {
+    it->second->labels = tag.labels;  // a later process knew them
+  }
+  it->second->last_us = std::max(it->second->last_us, now_us);
+  return *it->second;
+}
+
+ActionEntry* InvocationLog::entry(const Ref& ref) {
+  auto it = invocations_.find(ref.invocation);
+  if (it == invocations_.end() || ref.index >= it->second->actions.size()) return nullptr;
+  return &it->second->actions[ref.index];
+}
+
+void InvocationLog::note_failure(const ActionEntry& e) {
+  failures_.push_front(e);
+  failures_.front().inputs.clear();
+  failures_.front().outputs.clear();
+  while (failures_.size() > options_.max_failures) failures_.pop_back();
+}
+
+void InvocationLog::hit(const InvocationTagValue& tag, const std::string& client,
+                        const std::string& digest, std::int64_t now_us, const std::string& worker,
+                        int exit_code, std::vector<std::string> outputs) {
+  if (tag.id.empty()) return;
+  std::lock_guard lock(mutex_);
+  Invocation& inv = invocation_for(tag, now_us);
+  inv.clients.insert(client);
+  if (inv.actions.size() >= options_.max_actions) {
+    ++inv.dropped;
+    return;
+  }
+  ActionEntry e;
+  e.digest = digest;
+  e.kind = tag.kind;
+  e.subject = tag.subject;
+  e.client = client;
+  e.cached = true;
+  e.state = ActionState::kDone;
+  e.worker = worker;
+  e.submitted_us = now_us;
+  e.finished_us = now_us;
+  e.exit_code = exit_code;
+  e.outputs = std::move(outputs);
+  inv.actions.push_back(std::move(e));
+}
+
+void InvocationLog::submitted(const InvocationTagValue& tag, const std::string& client,
+                              std::uint64_t request, const std::string& digest, std::int64_t now_us,
+                              std::vector<std::string> inputs) {
+  if (tag.id.empty()) return;
+  std::lock_guard lock(mutex_);
+  Invocation& inv = invocation_for(tag, now_us);
+  inv.clients.insert(client);
+  // A resubmission: the same client waiting for the same digest in this
+  // invocation under an older request id takes the entry over.
+  auto [from, to] = waiting_by_digest_.equal_range(digest);
+  for (auto it = from; it != to; ++it) {
+    if (it->second.first != client) continue;
+    auto w = waiting_.find(it->second);
+    if (w == waiting_.end() || w->second.invocation != tag.id) continue;
+    const Ref ref = w->second;
+    waiting_.erase(w);
+    waiting_by_digest_.erase(it);
+    if (ActionEntry* e = entry(ref); e != nullptr && e->state == ActionState::kCancelled) {
+      // Cancelled just before this resubmission: waiting again.
+      e->state = e->started_us != 0 ? ActionState::kRunning : ActionState::kQueued;
+      e->finished_us = 0;
+    }
+    waiting_[{client, request}] = ref;
+    waiting_by_digest_.emplace(digest, std::pair{client, request});
+    return;
+  }
+  if (inv.actions.size() >= options_.max_actions) {
+    ++inv.dropped;
+    return;
+  }
+  ActionEntry e;
+  e.digest = digest;
+  e.kind = tag.kind;
+  e.subject = tag.subject;
+  e.client = client;
+  e.submitted_us = now_us;
+  if (inputs.size() > kMaxInputDigests) inputs.resize(kMaxInputDigests);
+  e.inputs = std::move(inputs);
+  inv.actions.push_back(std::move(e));
+  waiting_[{client, request}] = Ref{tag.id, inv.actions.size() - 1};
+  waiting_by_digest_.emplace(digest, std::pair{client, request});
+}
+
+void InvocationLog::started(const std::string& digest, const std::string& worker,
+                            std::int64_t now_us) {
+  std::lock_guard lock(mutex_);
+  auto [from, to] = waiting_by_digest_.equal_range(digest);
+  for (auto it = from; it != to; ++it) {
+    auto w = waiting_.find(it->second);
+    if (w == waiting_.end()) continue;
+    ActionEntry* e = entry(w->second);
+    if (e == nullptr) continue;
+    if (e->state == ActionState::kQueued) e->started_us = now_us;
+    e->state = ActionState::kRunning;
+    e->worker = worker;  // a retry or a backup moves it
+  }
+}
+
+std::optional<InvocationLog::Ref> InvocationLog::take_waiting(const std::string& client,
+                                                              std::uint64_t request) {
+  auto w = waiting_.find({client, request});
+  if (w == waiting_.end()) return std::nullopt;
+  const Ref ref = w->second;
+  waiting_.erase(w);
+  for (auto [from, to] = waiting_by_digest_.equal_range(entry(ref) ? entry(ref)->digest : "");
+       from != to; ++from) {
+    if (from->second == std::pair{client, request}) {
+      waiting_by_digest_.erase(from);
+      break;
+    }
+  }
+  if (entry(ref) == nullptr) return std::nullopt;
+  return ref;
+}
+
+void InvocationLog::finish(const Ref& ref, std::int64_t now_us) {
+  auto it = invocations_.find(ref.invocation);
+  if (it != invocations_.end()) it->second->last_us = std::max(it->second->last_us, now_us);
+}
+
+void InvocationLog::completed(const std::string& client, std::uint64_t request, std::int64_t now_us,
+                              const std::string& worker, int exit_code,
+                              std::vector<PhaseSpan> phases, std::vector<std::string> outputs,
+                              bool cached) {
+  std::lock_guard lock(mutex_);
+  const auto ref = take_waiting(client, request);
+  if (!ref) return;
+  ActionEntry* e = entry(*ref);
+  e->finished_us = now_us;
+  if (!worker.empty()) e->worker = worker;
+  e->exit_code = exit_code;
+  e->phases = std::move(phases);
+  e->outputs = std::move(outputs);
+  e->cached = cached;
+  e->state = exit_code == 0 ? ActionState::kDone : ActionState::kFailed;
+  if (e->state == ActionState::kFailed) {
+    e->message = "exit code " + std::to_string(exit_code);
+    note_failure(*e);
+  }
+  finish(*ref, now_us);
+}
+
+void InvocationLog::failed(const std::string& client, std::uint64_t request, std::int64_t now_us,
+                           const std::string& message) {
+  std::lock_guard lock(mutex_);
+  const auto ref = take_waiting(client, request);
+  if (!ref) return;
+  ActionEntry* e = entry(*ref);
+  e->finished_us = now_us;
+  e->state = ActionState::kFailed;
+  e->message = message;
+  note_failure(*e);
+  finish(*ref, now_us);
+}
+
+void InvocationLog::cancelled(const std::string& client, std::uint64_t request,
+                              std::int64_t now_us) {
+  std::lock_guard lock(mutex_);
+  auto w = waiting_.find({client, request});
+  if (w == waiting_.end()) return;
+  const Ref ref = w->second;
+  ActionEntry* e = entry(ref);
+  if (e == nullptr) {
+    waiting_.erase(w);
+    return;
+  }
+  // A client cancels the older request when it resubmits; the entry stays
+  // waiting under that digest until the new request (submitted()) takes it
+  // over. A cancel with no resubmission leaves it marked cancelled.
+  e->state = ActionState::kCancelled;
+  e->finished_us = now_us;
+}
+
+InvocationSummary InvocationLog::summarize(const Invocation& inv) const {
+  InvocationSummary s;
+  s.id = inv.id;
+  s.labels = inv.labels;
+  s.first_us = inv.first_us;
+  s.last_us = inv.last_us;
+  s.actions = inv.actions.size() + inv.dropped;
+  s.dropped = inv.dropped;
+  s.clients.assign(inv.clients.begin(), inv.clients.end());
+  std::map<std::string_view, std::pair<bool, bool>> tests;  // subject: failed, passed
+  for (const ActionEntry& e : inv.actions) {
+    if (e.cached) ++s.hits;
+    if (!e.cached && e.state == ActionState::kDone) ++s.executed;
+    if (e.state == ActionState::kFailed) ++s.failed;
+    if (!e.cached && e.state == ActionState::kFailed && e.exit_code != 0) ++s.executed;
+    if (e.state == ActionState::kQueued || e.state == ActionState::kRunning) ++s.in_flight;
+    if (e.kind == "test" && (e.state == ActionState::kDone || e.state == ActionState::kFailed)) {
+      auto& seen = tests[e.subject];
+      (e.state == ActionState::kFailed ? seen.first : seen.second) = true;
+    }
+  }
+  for (const auto& [subject, seen] : tests) {
+    if (seen.first && seen.second) ++s.flaky;
+  }
+  return s;
+}
+
+std::vector<InvocationSummary> InvocationLog::summaries(std::size_t limit) const {
+  std::lock_guard lock(mutex_);
+  std::vector<InvocationSummary> out;
+  for (auto it = order_.rbegin(); it != order_.rend() && out.size() < limit; ++it) {
+    out.push_back(summarize(*invocations_.at(*it)));
+  }
+  return out;
+}
+
+std::optional<InvocationDetail> InvocationLog::detail(const std::string& id) const {
+  InvocationDetail d;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = invocations_.find(id);
+    if (it == invocations_.end()) return std::nullopt;
+    d.summary = summarize(*it->second);
+    d.actions = it->second->actions;
+  }
+  // Outside the lock: the copy is ours.
+  std::vector<std::size_t> by_time(d.actions.size());
+  for (std::size_t i = 0; i < by_time.size(); ++i) by_time[i] = i;
+  std::stable_sort(by_time.begin(), by_time.end(), [&](std::size_t a, std::size_t b) {
+    return d.actions[a].duration_us() > d.actions[b].duration_us();
+  });
+  for (std::size_t i : by_time) {
+    if (d.slowest.size() == 10 || d.actions[i].duration_us() == 0) break;
+    d.slowest.push_back(i);
+  }
+  std::tie(d.critical, d.critical_us) = critical_path(d.actions);
+  for (const ActionEntry& e : d.actions) {
+    if (!e.cached && !e.worker.empty() &&
+        std::find(d.workers.begin(), d.workers.end(), e.worker) == d.workers.end()) {
+      d.workers.push_back(e.worker);
+    }
+  }
+  return d;
+}
+
+std::vector<ActionEntry> InvocationLog::recent_failures() const {
+  std::lock_guard lock(mutex_);
+  return {failures_.begin(), failures_.end()};
+}
+
+std::vector<ActionEntry> InvocationLog::in_flight(std::size_t limit) const {
+  std::lock_guard lock(mutex_);
+  std::vector<ActionEntry> out;
+  for (const auto& [key, ref] : waiting_) {
+    auto it = invocations_.find(ref.invocation);
+    if (it == invocations_.end() || ref.index >= it->second->actions.size()) continue;
+    const ActionEntry& e = it->second->actions[ref.index];
+    if (e.state != ActionState::kQueued && e.state != ActionState::kRunning) continue;
+    out.push_back(e);
+    out.back().inputs.clear();
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.submitted_us < b.submitted_us; });
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+}  // namespace kiln::scheduler

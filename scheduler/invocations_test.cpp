@@ -1,0 +1,138 @@
+#include "scheduler/invocations.h"
+
+#include <gtest/gtest.h>
+
+namespace kiln::scheduler {
+namespace {
+
+InvocationTagValue tag(const std::string& id, const std::string& subject,
+                       const std::string& kind = "compile") {
+  return InvocationTagValue{id, {{"ticket", "BANK-1"}}, kind, subject};
+}
+
+TEST(SanitizeTag, KeepsOnlyWhatAPageMayShow) {
+  auto t = sanitize_tag({"../x", {{"ticket", "a\nb"}}, "compile", "s"});
+  EXPECT_EQ(t.id, "");
+  t = sanitize_tag({"ci-1",
+                    {{"Bad", "x"}, {"ok", "a\x01z"}, {"long", std::string(300, 'v')}},
+                    std::string(100, 'k'),
+                    std::string(1000, 's')});
+  EXPECT_EQ(t.id, "ci-1");
+  ASSERT_EQ(t.labels.size(), 1u);
+  EXPECT_EQ(t.labels[0].second, "a?z");
+  EXPECT_EQ(t.kind.size(), 32u);
+  EXPECT_EQ(t.subject.size(), 512u);
+  TagLabels many;
+  for (int i = 0; i < 20; ++i) many.emplace_back("l" + std::to_string(i), "v");
+  EXPECT_EQ(sanitize_tag({"ci", many, "", ""}).labels.size(), 16u);
+}
+
+TEST(InvocationLog, FollowsAMissFromQueueToWorkerToAnswer) {
+  InvocationLog log({});
+  log.submitted(tag("inv", "a.cc"), "alice", 1, "d1/1", 1000, {"src/1"});
+  log.hit(tag("inv", "b.cc"), "alice", "d2/1", 1100, "w0", 0, {"o2/1"});
+  auto in_flight = log.in_flight(10);
+  ASSERT_EQ(in_flight.size(), 1u);
+  EXPECT_EQ(in_flight[0].state, ActionState::kQueued);
+  log.started("d1/1", "w1", 2000);
+  EXPECT_EQ(log.in_flight(10)[0].worker, "w1");
+  log.completed("alice", 1, 5000, "w1", 0, {{"execute", 2100, 4900}}, {"o1/1"}, false);
+  EXPECT_TRUE(log.in_flight(10).empty());
+  auto d = log.detail("inv");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->summary.actions, 2u);
+  EXPECT_EQ(d->summary.hits, 1u);
+  EXPECT_EQ(d->summary.executed, 1u);
+  EXPECT_DOUBLE_EQ(d->summary.hit_rate(), 0.5);
+  EXPECT_EQ(d->summary.labels[0].second, "BANK-1");
+  EXPECT_EQ(d->actions[0].started_us, 2000);
+  EXPECT_EQ(d->actions[0].duration_us(), 4000);
+  EXPECT_EQ(d->workers, std::vector<std::string>{"w1"});
+  EXPECT_EQ(d->slowest.front(), 0u);
+  EXPECT_FALSE(log.detail("other"));
+}
+
+TEST(InvocationLog, AResubmissionTakesTheWaitingEntryOver) {
+  InvocationLog log({});
+  log.submitted(tag("inv", "a.cc"), "alice", 1, "d1/1", 1000, {});
+  log.cancelled("alice", 1, 1500);  // cancel before the resubmission arrives
+  log.submitted(tag("inv", "a.cc"), "alice", 2, "d1/1", 1600, {});
+  log.started("d1/1", "w1", 2000);
+  log.completed("alice", 2, 3000, "w1", 0, {}, {}, false);
+  auto d = log.detail("inv");
+  ASSERT_EQ(d->actions.size(), 1u);
+  EXPECT_EQ(d->actions[0].state, ActionState::kDone);
+  EXPECT_EQ(d->actions[0].submitted_us, 1000);
+}
+
+TEST(InvocationLog, FailuresAndFlakyTests) {
+  InvocationLog log({});
+  log.submitted(tag("inv", "t shard 1/2", "test"), "c", 1, "d1/1", 1000, {});
+  log.submitted(tag("inv", "t shard 1/2", "test"), "c", 2, "d2/1", 1000, {});
+  log.submitted(tag("inv", "x.cc"), "c", 3, "d3/1", 1000, {});
+  log.started("d1/1", "w", 1100);
+  log.completed("c", 1, 2000, "w", 1, {}, {}, false);
+  log.completed("c", 2, 3000, "w", 0, {}, {}, false);
+  log.failed("c", 3, 3500, "no worker matches");
+  const auto s = log.summaries(10).at(0);
+  EXPECT_EQ(s.failed, 2u);
+  EXPECT_EQ(s.flaky, 1u);
+  const auto failures = log.recent_failures();
+  ASSERT_EQ(failures.size(), 2u);
+  EXPECT_EQ(failures[0].message, "no worker matches");
+  EXPECT_EQ(failures[1].message, "exit code 1");
+}
+
+TEST(InvocationLog, KeepsTheNewestInvocationsAndCountsWhatItDrops) {
+  InvocationLog log({.max_invocations = 2, .max_actions = 1, .max_failures = 20});
+  log.submitted(tag("a", "1"), "c", 1, "d1/1", 1, {});
+  log.hit(tag("a", "2"), "c", "d2/1", 2, "", 0, {});
+  log.hit(tag("b", "1"), "c", "d3/1", 3, "", 0, {});
+  log.hit(tag("c", "1"), "c", "d4/1", 4, "", 0, {});
+  const auto s = log.summaries(10);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].id, "c");
+  EXPECT_EQ(s[1].id, "b");
+  EXPECT_FALSE(log.detail("a"));
+  log.completed("c", 1, 5, "w", 0, {}, {}, false);  // of a forgotten invocation: ignored
+  EXPECT_TRUE(log.in_flight(10).empty());
+  log.hit(tag("c", "2"), "c", "d5/1", 6, "", 0, {});
+  EXPECT_EQ(log.summaries(1)[0].dropped, 1u);
+  EXPECT_EQ(log.summaries(1)[0].actions, 2u);
+  log.hit(tag("", "x"), "c", "d6/1", 7, "", 0, {});  // no invocation: not recorded
+  EXPECT_EQ(log.summaries(10).size(), 2u);
+}
+
+ActionEntry done(std::int64_t start, std::int64_t end, std::vector<std::string> in,
+                 std::vector<std::string> out) {
+  ActionEntry e;
+  e.state = ActionState::kDone;
+  e.submitted_us = start;
+  e.started_us = start;
+  e.finished_us = end;
+  e.inputs = std::move(in);
+  e.outputs = std::move(out);
+  return e;
+}
+
+TEST(CriticalPath, FollowsOutputsIntoLaterInputs) {
+  // Two compiles (a long one, a short one) and a link of both.
+  const std::vector<ActionEntry> actions = {
+      done(0, 100, {"a.cc"}, {"a.o"}), done(0, 300, {"b.cc"}, {"b.o"}),
+      done(300, 350, {"a.o", "b.o"}, {"app"}), done(0, 200, {"c.cc"}, {"c.o"}),  // nobody uses c.o
+  };
+  const auto [path, length] = critical_path(actions);
+  EXPECT_EQ(path, (std::vector<std::size_t>{1, 2}));
+  EXPECT_EQ(length, 350);
+}
+
+TEST(CriticalPath, AnOutputMadeAfterAnActionStartedIsNoEdge) {
+  const std::vector<ActionEntry> actions = {done(0, 500, {}, {"x"}), done(100, 200, {"x"}, {})};
+  const auto [path, length] = critical_path(actions);
+  EXPECT_EQ(path, (std::vector<std::size_t>{0}));
+  EXPECT_EQ(length, 500);
+  EXPECT_TRUE(critical_path({}).first.empty());
+}
+
+}  // namespace
+}  // namespace kiln::scheduler
