@@ -221,13 +221,15 @@ void InvocationLog::hit(const InvocationTagValue& tag, const std::string& client
   inv.actions.push_back(std::move(e));
 }
 
-void InvocationLog::submitted(const InvocationTagValue& tag, const std::string& client,
-                              std::uint64_t request, const std::string& digest, std::int64_t now_us,
+void InvocationLog::submitted(const InvocationTagValue& tag, const std::string& peer,
+                              const std::string& name, std::uint64_t request,
+                              const std::string& digest, std::int64_t now_us,
                               std::vector<std::string> inputs) {
   if (tag.id.empty()) return;
   std::lock_guard lock(mutex_);
   Invocation& inv = invocation_for(tag, now_us);
-  inv.clients.insert(client);
+  inv.clients.insert(name);
+  const std::string& client = peer;
   // A resubmission: the same client waiting for the same digest in this
   // invocation under an older request id takes the entry over.
   auto [from, to] = waiting_by_digest_.equal_range(digest);
@@ -255,7 +257,7 @@ void InvocationLog::submitted(const InvocationTagValue& tag, const std::string& 
   e.digest = digest;
   e.kind = tag.kind;
   e.subject = tag.subject;
-  e.client = client;
+  e.client = name;
   e.submitted_us = now_us;
   if (inputs.size() > kMaxInputDigests) inputs.resize(kMaxInputDigests);
   e.inputs = std::move(inputs);
@@ -352,6 +354,21 @@ void InvocationLog::cancelled(const std::string& client, std::uint64_t request,
   // over. A cancel with no resubmission leaves it marked cancelled.
   e->state = ActionState::kCancelled;
   e->finished_us = now_us;
+}
+
+void InvocationLog::client_gone(const std::string& peer, std::int64_t now_us) {
+  std::lock_guard lock(mutex_);
+  for (auto w = waiting_.lower_bound({peer, 0}); w != waiting_.end() && w->first.first == peer;) {
+    if (ActionEntry* e = entry(w->second); e != nullptr) {
+      e->state = ActionState::kCancelled;
+      e->finished_us = now_us;
+      finish(w->second, now_us);
+    }
+    w = waiting_.erase(w);
+  }
+  for (auto d = waiting_by_digest_.begin(); d != waiting_by_digest_.end();) {
+    d = d->second.first == peer ? waiting_by_digest_.erase(d) : std::next(d);
+  }
 }
 
 InvocationSummary InvocationLog::summarize(const Invocation& inv) const {

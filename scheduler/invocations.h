@@ -142,22 +142,27 @@ class InvocationLog {
   void hit(const InvocationTagValue& tag, const std::string& client, const std::string& digest,
            std::int64_t now_us, const std::string& worker, int exit_code,
            std::vector<std::string> outputs);
-  // A miss queued as request `request` of `client`: recorded until it is
-  // answered. A resubmission of the same digest by the same client in the
-  // same invocation takes over the waiting entry (kiln's clients resubmit
-  // every few seconds while they wait).
-  void submitted(const InvocationTagValue& tag, const std::string& client, std::uint64_t request,
-                 const std::string& digest, std::int64_t now_us, std::vector<std::string> inputs);
+  // A miss queued as request `request` of the connection `peer` (a client
+  // called `client` on the pages): recorded until it is answered. A
+  // resubmission of the same digest by the same peer in the same invocation
+  // takes over the waiting entry (kiln's clients resubmit every few seconds
+  // while they wait).
+  void submitted(const InvocationTagValue& tag, const std::string& peer, const std::string& client,
+                 std::uint64_t request, const std::string& digest, std::int64_t now_us,
+                 std::vector<std::string> inputs);
   // The action `digest` was leased to `worker`: every waiting entry for it
   // is running there (the first lease; a retry moves it).
   void started(const std::string& digest, const std::string& worker, std::int64_t now_us);
-  // The answer to (client, request): the worker's result.
+  // The answer to (peer, request): the worker's result. (Here and below
+  // `client` is the connection, as for submitted().)
   void completed(const std::string& client, std::uint64_t request, std::int64_t now_us,
                  const std::string& worker, int exit_code, std::vector<PhaseSpan> phases,
                  std::vector<std::string> outputs, bool cached);
   void failed(const std::string& client, std::uint64_t request, std::int64_t now_us,
               const std::string& message);
   void cancelled(const std::string& client, std::uint64_t request, std::int64_t now_us);
+  // The connection is gone: its waiting entries are cancelled.
+  void client_gone(const std::string& peer, std::int64_t now_us);
 
   // --- views (any thread) ---
 

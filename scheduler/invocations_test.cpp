@@ -29,7 +29,7 @@ TEST(SanitizeTag, KeepsOnlyWhatAPageMayShow) {
 
 TEST(InvocationLog, FollowsAMissFromQueueToWorkerToAnswer) {
   InvocationLog log({});
-  log.submitted(tag("inv", "a.cc"), "alice", 1, "d1/1", 1000, {"src/1"});
+  log.submitted(tag("inv", "a.cc"), "alice", "alice", 1, "d1/1", 1000, {"src/1"});
   log.hit(tag("inv", "b.cc"), "alice", "d2/1", 1100, "w0", 0, {"o2/1"});
   auto in_flight = log.in_flight(10);
   ASSERT_EQ(in_flight.size(), 1u);
@@ -54,9 +54,9 @@ TEST(InvocationLog, FollowsAMissFromQueueToWorkerToAnswer) {
 
 TEST(InvocationLog, AResubmissionTakesTheWaitingEntryOver) {
   InvocationLog log({});
-  log.submitted(tag("inv", "a.cc"), "alice", 1, "d1/1", 1000, {});
+  log.submitted(tag("inv", "a.cc"), "alice", "alice", 1, "d1/1", 1000, {});
   log.cancelled("alice", 1, 1500);  // cancel before the resubmission arrives
-  log.submitted(tag("inv", "a.cc"), "alice", 2, "d1/1", 1600, {});
+  log.submitted(tag("inv", "a.cc"), "alice", "alice", 2, "d1/1", 1600, {});
   log.started("d1/1", "w1", 2000);
   log.completed("alice", 2, 3000, "w1", 0, {}, {}, false);
   auto d = log.detail("inv");
@@ -67,9 +67,9 @@ TEST(InvocationLog, AResubmissionTakesTheWaitingEntryOver) {
 
 TEST(InvocationLog, FailuresAndFlakyTests) {
   InvocationLog log({});
-  log.submitted(tag("inv", "t shard 1/2", "test"), "c", 1, "d1/1", 1000, {});
-  log.submitted(tag("inv", "t shard 1/2", "test"), "c", 2, "d2/1", 1000, {});
-  log.submitted(tag("inv", "x.cc"), "c", 3, "d3/1", 1000, {});
+  log.submitted(tag("inv", "t shard 1/2", "test"), "c", "c", 1, "d1/1", 1000, {});
+  log.submitted(tag("inv", "t shard 1/2", "test"), "c", "c", 2, "d2/1", 1000, {});
+  log.submitted(tag("inv", "x.cc"), "c", "c", 3, "d3/1", 1000, {});
   log.started("d1/1", "w", 1100);
   log.completed("c", 1, 2000, "w", 1, {}, {}, false);
   log.completed("c", 2, 3000, "w", 0, {}, {}, false);
@@ -85,7 +85,7 @@ TEST(InvocationLog, FailuresAndFlakyTests) {
 
 TEST(InvocationLog, KeepsTheNewestInvocationsAndCountsWhatItDrops) {
   InvocationLog log({.max_invocations = 2, .max_actions = 1, .max_failures = 20});
-  log.submitted(tag("a", "1"), "c", 1, "d1/1", 1, {});
+  log.submitted(tag("a", "1"), "c", "c", 1, "d1/1", 1, {});
   log.hit(tag("a", "2"), "c", "d2/1", 2, "", 0, {});
   log.hit(tag("b", "1"), "c", "d3/1", 3, "", 0, {});
   log.hit(tag("c", "1"), "c", "d4/1", 4, "", 0, {});
@@ -96,9 +96,12 @@ TEST(InvocationLog, KeepsTheNewestInvocationsAndCountsWhatItDrops) {
   EXPECT_FALSE(log.detail("a"));
   log.completed("c", 1, 5, "w", 0, {}, {}, false);  // of a forgotten invocation: ignored
   EXPECT_TRUE(log.in_flight(10).empty());
+  log.submitted(tag("c", "3"), "peer", "c", 9, "d9/1", 5, {});
+  EXPECT_EQ(log.in_flight(10).size(), 0u);  // beyond max_actions: counted only
+  log.client_gone("peer", 6);
   log.hit(tag("c", "2"), "c", "d5/1", 6, "", 0, {});
-  EXPECT_EQ(log.summaries(1)[0].dropped, 1u);
-  EXPECT_EQ(log.summaries(1)[0].actions, 2u);
+  EXPECT_EQ(log.summaries(1)[0].dropped, 2u);
+  EXPECT_EQ(log.summaries(1)[0].actions, 3u);
   log.hit(tag("", "x"), "c", "d6/1", 7, "", 0, {});  // no invocation: not recorded
   EXPECT_EQ(log.summaries(10).size(), 2u);
 }
