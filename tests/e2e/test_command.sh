@@ -8,30 +8,16 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/grid_lib.sh"
 
 FIX=${FIXTURES:?set FIXTURES to the directory of the fixture binaries}
+HERE=$(cd "$(dirname "$0")" && pwd)
 SUITE=$WORK/bin/fixture_skewed_suite
 mkdir -p "$WORK/bin" "$WORK/state" && cp "$FIX/fixture_skewed_suite" "$SUITE"
 cd "$WORK"
 FAST=(--env FIXTURE_TIME_SCALE=0.05)
 # Flaky.FailsFirstTime asks a keeper on the host's loopback whether it ran
-# before: the keeper answers '0' and leaves a marker in $WORK/state, then
-# '1' while the marker is there (rm it to make the test fail again). The
-# shards run sandboxed, so they ask for the network.
+# before (tests/e2e/state_keeper.py, its state in $WORK/state). The shards
+# run sandboxed, so they ask for the network.
 state_port=$(free_port)
-python3 - "$state_port" "$WORK/state" <<'PY' &
-import os, socket, sys
-server = socket.socket()
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("127.0.0.1", int(sys.argv[1])))
-server.listen(16)
-marker = os.path.join(sys.argv[2], "Flaky.FailsFirstTime")
-while True:
-    conn, _ = server.accept()
-    ran = os.path.exists(marker)
-    if not ran:
-        open(marker, "w").close()
-    conn.sendall(b"1" if ran else b"0")
-    conn.close()
-PY
+python3 "$HERE/state_keeper.py" "$state_port" "$WORK/state" &
 PIDS+=($!)
 FAILING=(--env FIXTURE_FAILURES=1 --env "FIXTURE_STATE_PORT=$state_port" --platform network=on)
 
