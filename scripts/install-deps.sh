@@ -12,6 +12,7 @@ packages=(
   libarchive-dev libspdlog-dev libssl-dev
   libcli11-dev nlohmann-json3-dev   # command line, --json
   libpugixml-dev                    # kiln test: GoogleTest XML in, JUnit XML out
+  libxml2-utils                     # xmllint: JUnit files against the schema (tests/e2e/junit_schema.sh)
   libcpp-httplib-dev                # the scheduler's HTTP server (/metrics)
   libgtest-dev libgmock-dev clang-format clang-tidy   # tests, formatting, naming
   prometheus                        # promtool and Prometheus for the /metrics tests (tests/e2e/metrics.sh)

@@ -96,14 +96,12 @@ struct SuiteTotals {
   std::vector<const TestResult*> tests;
   int failures = 0;
   int errors = 0;
-  int skipped = 0;
   std::chrono::milliseconds time{0};
 
   void add(const TestResult& r) {
     tests.push_back(&r);
     failures += r.outcome == Outcome::kFailed ? 1 : 0;
     errors += r.outcome == Outcome::kCrashed || r.outcome == Outcome::kTimedOut ? 1 : 0;
-    skipped += r.outcome == Outcome::kSkipped ? 1 : 0;
     time += r.time;
   }
 };
@@ -116,16 +114,22 @@ void set_counts(pugi::xml_node node, const SuiteTotals& t) {
   node.append_attribute("tests").set_value(std::to_string(t.tests.size()).c_str());
   node.append_attribute("failures").set_value(std::to_string(t.failures).c_str());
   node.append_attribute("errors").set_value(std::to_string(t.errors).c_str());
-  node.append_attribute("skipped").set_value(std::to_string(t.skipped).c_str());
   node.append_attribute("time").set_value(seconds3(t.time).c_str());
 }
 
-void add_property(pugi::xml_node& props, pugi::xml_node tc, const char* name,
-                  const std::string& value) {
-  if (!props) props = tc.append_child("properties");
-  pugi::xml_node p = props.append_child("property");
-  p.append_attribute("name").set_value(name);
-  p.append_attribute("value").set_value(value.c_str());
+// True when `s` has something besides XML whitespace: the Ant schema's
+// names are tokens of at least one character after whitespace is collapsed.
+bool has_token(string_view s) { return s.find_first_not_of(" \t\r\n") != string_view::npos; }
+
+// "YYYY-MM-DDTHH:MM:SS", the only timestamp shape the Ant schema accepts.
+bool is_timestamp(string_view s) {
+  constexpr string_view kShape = "dddd-dd-ddTdd:dd:dd";
+  if (s.size() != kShape.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const bool digit = s[i] >= '0' && s[i] <= '9';
+    if (kShape[i] == 'd' ? !digit : s[i] != kShape[i]) return false;
+  }
+  return true;
 }
 
 void add_text(pugi::xml_node node, string_view text, std::size_t max) {
@@ -147,19 +151,36 @@ std::string timeout_message(const TestResult& r) {
   return "timed out after " + s + " s";
 }
 
+// The testcase's name attribute, which the suite's properties name too.
+std::string case_name(const TestResult& r) { return r.name.empty() ? r.id : r.name; }
+
+void add_property(pugi::xml_node props, string_view name, string_view value) {
+  pugi::xml_node p = props.append_child("property");
+  set_attr(p, "name", name);
+  set_attr(p, "value", value);
+}
+
+// kiln's facts about each test of the suite that are not the default.
+void write_properties(pugi::xml_node suite, const SuiteTotals& s, const JUnitOptions& o) {
+  pugi::xml_node props = suite.append_child("properties");
+  add_property(props, "run", o.name);
+  for (const TestResult* r : s.tests) {
+    const std::string name = case_name(*r);
+    if (r->outcome == Outcome::kFlaky) add_property(props, "flaky:" + name, "true");
+    if (r->attempts != 1) add_property(props, "attempts:" + name, std::to_string(r->attempts));
+    if (r->cached) add_property(props, "cached:" + name, "true");
+  }
+}
+
 void write_testcase(pugi::xml_node suite, const TestResult& r, const JUnitOptions& o) {
   pugi::xml_node tc = suite.append_child("testcase");
-  set_attr(tc, "name", r.name.empty() ? r.id : r.name);
+  set_attr(tc, "name", case_name(r));
   set_attr(tc, "classname", r.suite);
   tc.append_attribute("time").set_value(seconds3(r.time).c_str());
 
-  pugi::xml_node props;
-  if (r.outcome == Outcome::kFlaky) add_property(props, tc, "flaky", "true");
-  if (r.attempts != 1) add_property(props, tc, "attempts", std::to_string(r.attempts));
-  if (r.cached) add_property(props, tc, "cached", "true");
-
   switch (r.outcome) {
     case Outcome::kPassed:
+    case Outcome::kFlaky:  // its note is in the suite's system-out
       break;
     case Outcome::kFailed: {
       pugi::xml_node f = tc.append_child("failure");
@@ -178,20 +199,46 @@ void write_testcase(pugi::xml_node suite, const TestResult& r, const JUnitOption
       break;
     }
     case Outcome::kSkipped: {
+      // Outside the Ant schema, which cannot say "skipped": see junit.h.
       pugi::xml_node s = tc.append_child("skipped");
       if (!r.message.empty()) set_attr(s, "message", r.message);
       break;
     }
-    case Outcome::kFlaky: {
-      std::string note =
-          "kiln: flaky: passed on attempt " + std::to_string(r.attempts) + " after failing";
-      if (!r.message.empty()) note += ": " + r.message;
-      note += "\n";
-      if (!r.output.empty()) note += r.output;
-      add_text(tc.append_child("system-out"), note, o.max_output_bytes);
-      break;
+  }
+}
+
+// The suite's system-out: a note for each flaky test (whose testcase can
+// hold none), naming it, with the tail of its earlier failure's output.
+void write_flaky_notes(pugi::xml_node suite, const SuiteTotals& s, const JUnitOptions& o) {
+  std::string notes;
+  for (const TestResult* r : s.tests) {
+    if (r->outcome != Outcome::kFlaky) continue;
+    notes += "kiln: flaky: " + case_name(*r) + " passed on attempt " + std::to_string(r->attempts) +
+             " after failing";
+    if (!r->message.empty()) notes += ": " + r->message;
+    notes += "\n";
+    if (!r->output.empty()) {
+      notes += tail(r->output, o.max_output_bytes);
+      if (notes.back() != '\n') notes += "\n";
     }
   }
+  pugi::xml_node out = suite.append_child("system-out");
+  if (!notes.empty()) out.append_child(pugi::node_pcdata).set_value(xml_safe(notes).c_str());
+}
+
+void write_suite(pugi::xml_node root, const SuiteTotals& s, std::size_t id, const JUnitOptions& o) {
+  pugi::xml_node suite = root.append_child("testsuite");
+  set_attr(suite, "name", has_token(s.name) ? string_view(s.name) : "(no suite)");
+  set_counts(suite, s);
+  set_attr(suite, "timestamp",
+           is_timestamp(o.timestamp) ? string_view(o.timestamp) : "1970-01-01T00:00:00");
+  set_attr(suite, "hostname", has_token(o.hostname) ? string_view(o.hostname) : "localhost");
+  suite.append_attribute("id").set_value(std::to_string(id).c_str());
+  suite.append_attribute("package").set_value("");
+  write_properties(suite, s, o);
+  for (const TestResult* r : s.tests) write_testcase(suite, *r, o);
+  write_flaky_notes(suite, s, o);
+  suite.append_child("system-err");
 }
 
 struct StringWriter : pugi::xml_writer {
@@ -206,7 +253,6 @@ struct StringWriter : pugi::xml_writer {
 std::string write_junit(std::span<const TestResult> results, const JUnitOptions& options) {
   std::vector<SuiteTotals> suites;
   std::map<std::string, std::size_t, std::less<>> index;
-  SuiteTotals all;
   for (const TestResult& r : results) {
     auto [it, inserted] = index.try_emplace(r.suite, suites.size());
     if (inserted) {
@@ -214,25 +260,15 @@ std::string write_junit(std::span<const TestResult> results, const JUnitOptions&
       suites.back().name = r.suite;
     }
     suites[it->second].add(r);
-    all.add(r);
   }
 
   pugi::xml_document doc;
   pugi::xml_node decl = doc.append_child(pugi::node_declaration);
   decl.append_attribute("version").set_value("1.0");
   decl.append_attribute("encoding").set_value("UTF-8");
+  // Bare: the Ant schema allows <testsuites> no attribute (see junit.h).
   pugi::xml_node root = doc.append_child("testsuites");
-  set_attr(root, "name", options.name);
-  set_counts(root, all);
-  if (!options.timestamp.empty()) set_attr(root, "timestamp", options.timestamp);
-  for (const SuiteTotals& s : suites) {
-    pugi::xml_node suite = root.append_child("testsuite");
-    set_attr(suite, "name", s.name);
-    set_counts(suite, s);
-    if (!options.timestamp.empty()) set_attr(suite, "timestamp", options.timestamp);
-    if (!options.hostname.empty()) set_attr(suite, "hostname", options.hostname);
-    for (const TestResult* r : s.tests) write_testcase(suite, *r, options);
-  }
+  for (std::size_t i = 0; i < suites.size(); ++i) write_suite(root, suites[i], i, options);
   StringWriter writer;
   doc.save(writer, "  ", pugi::format_default, pugi::encoding_utf8);
   return std::move(writer.out);

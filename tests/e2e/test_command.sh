@@ -8,30 +8,16 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/grid_lib.sh"
 
 FIX=${FIXTURES:?set FIXTURES to the directory of the fixture binaries}
+HERE=$(cd "$(dirname "$0")" && pwd)
 SUITE=$WORK/bin/fixture_skewed_suite
 mkdir -p "$WORK/bin" "$WORK/state" && cp "$FIX/fixture_skewed_suite" "$SUITE"
 cd "$WORK"
 FAST=(--env FIXTURE_TIME_SCALE=0.05)
 # Flaky.FailsFirstTime asks a keeper on the host's loopback whether it ran
-# before: the keeper answers '0' and leaves a marker in $WORK/state, then
-# '1' while the marker is there (rm it to make the test fail again). The
-# shards run sandboxed, so they ask for the network.
+# before (tests/e2e/state_keeper.py, its state in $WORK/state). The shards
+# run sandboxed, so they ask for the network.
 state_port=$(free_port)
-python3 - "$state_port" "$WORK/state" <<'PY' &
-import os, socket, sys
-server = socket.socket()
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("127.0.0.1", int(sys.argv[1])))
-server.listen(16)
-marker = os.path.join(sys.argv[2], "Flaky.FailsFirstTime")
-while True:
-    conn, _ = server.accept()
-    ran = os.path.exists(marker)
-    if not ran:
-        open(marker, "w").close()
-    conn.sendall(b"1" if ran else b"0")
-    conn.close()
-PY
+python3 "$HERE/state_keeper.py" "$state_port" "$WORK/state" &
 PIDS+=($!)
 FAILING=(--env FIXTURE_FAILURES=1 --env "FIXTURE_STATE_PORT=$state_port" --platform network=on)
 
@@ -52,7 +38,7 @@ keys = [(c.get("classname"), c.get("name")) for c in cases]
 assert all(c.get("name") and c.get("classname") and c.get("time") for c in cases)
 assert len(keys) == len(set(keys)), "a test appears twice"
 assert len(cases) == int(sys.argv[2]), f"{len(cases)} testcases, expected {sys.argv[2]}"
-assert int(root.get("tests")) == len(cases)
+assert sum(int(s.get("tests")) for s in root.findall("testsuite")) == len(cases)
 PY
 }
 
@@ -72,7 +58,7 @@ expect_exit 0 "$KILN" test --shards 4 -j 4 "${FAST[@]}" --junit j2.xml --json r2
 junit_check j2.xml 46
 [ "$(py "d['summary']['cached']" r2.json)" -eq 46 ] || fail "second run not all cached"
 grep -q "(46 cached)" "$WORK/err" || fail "cached run not announced: $(cat "$WORK/err")"
-grep -q 'name="cached" value="true"' j2.xml || fail "JUnit does not mark cached tests"
+grep -q 'name="cached:T01" value="true"' j2.xml || fail "JUnit does not mark cached tests"
 
 echo "-- another environment, or a changed binary, reruns"
 expect_exit 0 "$KILN" test --shards 2 --env FIXTURE_TIME_SCALE=0.04 --json r3.json -- "$SUITE"
@@ -98,12 +84,16 @@ grep -q "broken on purpose" "$WORK/err" || fail "the failing test's output is no
 grep -q "about to crash on purpose" "$WORK/err" || fail "the crashing test's output is not shown"
 python3 - j6.xml <<'PY' || fail "JUnit does not tell flaky from broken"
 import sys, xml.etree.ElementTree as ET
-cases = {c.get("name"): c for c in ET.parse(sys.argv[1]).getroot().iter("testcase")}
+root = ET.parse(sys.argv[1]).getroot()
+cases = {c.get("name"): c for c in root.iter("testcase")}
 assert cases["AlwaysFails"].find("failure") is not None
 assert "broken on purpose" in cases["AlwaysFails"].find("failure").get("message")
 flaky = cases["FailsFirstTime"]
 assert flaky.find("failure") is None and flaky.find("error") is None
-assert any(p.get("name") == "flaky" and p.get("value") == "true" for p in flaky.iter("property"))
+assert flaky.find("*") is None, "a flaky testcase holds nothing"
+props = {p.get("name"): p.get("value") for p in root.iter("property")}
+assert props.get("flaky:FailsFirstTime") == "true" and props.get("attempts:FailsFirstTime") == "2"
+assert "flaky: FailsFirstTime passed on attempt 2" in root.find("testsuite[@name='Flaky']/system-out").text
 assert cases["Segfault"].find("error").get("type") == "crash"
 assert cases["Forever"].find("error").get("type") == "timeout"
 PY
