@@ -88,44 +88,19 @@ std::pair<std::vector<std::size_t>, std::int64_t> critical_path(
     const std::vector<ActionEntry>& actions) {
   const std::size_t n = actions.size();
   if (n == 0) return {{}, 0};
-  // Who made each output (the earliest finisher of a digest).
-  std::unordered_map<std::string_view, std::size_t> producer;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (actions[i].finished_us == 0) continue;
-    for (const std::string& out : actions[i].outputs) {
-      auto [it, inserted] = producer.emplace(out, i);
-      if (!inserted && actions[i].finished_us < actions[it->second].finished_us) it->second = i;
-    }
-  }
-  // Longest path in a DAG: visit in order of finishing time, so every
-  // predecessor (which finished before its successor started) comes first.
-  std::vector<std::size_t> order(n);
-  for (std::size_t i = 0; i < n; ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    const auto fa = actions[a].finished_us == 0 ? INT64_MAX : actions[a].finished_us;
-    const auto fb = actions[b].finished_us == 0 ? INT64_MAX : actions[b].finished_us;
-    return fa != fb ? fa < fb : a < b;
-  });
+  // deps point to earlier entries only, so one pass in order sees every
+  // predecessor first.
   std::vector<std::int64_t> best(n, 0);
   std::vector<std::size_t> prev(n, n);
-  for (std::size_t i : order) {
-    const ActionEntry& b = actions[i];
-    const std::int64_t b_start = b.started_us != 0 ? b.started_us : b.submitted_us;
+  for (std::size_t i = 0; i < n; ++i) {
     std::int64_t before = 0;
-    std::size_t from = n;
-    std::unordered_set<std::size_t> seen;
-    for (const std::string& in : b.inputs) {
-      auto it = producer.find(in);
-      if (it == producer.end() || it->second == i || !seen.insert(it->second).second) continue;
-      const ActionEntry& a = actions[it->second];
-      if (a.finished_us > b_start) continue;  // not a dependency: it was not there yet
-      if (best[it->second] > before) {
-        before = best[it->second];
-        from = it->second;
+    for (std::size_t d : actions[i].deps) {
+      if (d < i && best[d] > before) {
+        before = best[d];
+        prev[i] = d;
       }
     }
-    best[i] = before + b.duration_us();
-    prev[i] = from;
+    best[i] = before + actions[i].duration_us();
   }
   std::size_t last = 0;
   for (std::size_t i = 1; i < n; ++i) {
@@ -145,6 +120,11 @@ struct InvocationLog::Invocation {
   std::vector<ActionEntry> actions;
   std::size_t dropped = 0;
   std::set<std::string> clients;
+  // Output digest -> the entry that made it first (for deps).
+  std::unordered_map<std::string, std::size_t> producers;
+  void produced(std::size_t index, std::vector<std::string> outputs) {
+    for (std::string& out : outputs) producers.emplace(std::move(out), index);
+  }
 };
 
 InvocationLog::InvocationLog(Options options) : options_(options) {
@@ -190,8 +170,7 @@ ActionEntry* InvocationLog::entry(const Ref& ref) {
 
 void InvocationLog::note_failure(const ActionEntry& e) {
   failures_.push_front(e);
-  failures_.front().inputs.clear();
-  failures_.front().outputs.clear();
+  failures_.front().deps.clear();
   while (failures_.size() > options_.max_failures) failures_.pop_back();
 }
 
@@ -217,8 +196,8 @@ void InvocationLog::hit(const InvocationTagValue& tag, const std::string& client
   e.submitted_us = now_us;
   e.finished_us = now_us;
   e.exit_code = exit_code;
-  e.outputs = std::move(outputs);
   inv.actions.push_back(std::move(e));
+  inv.produced(inv.actions.size() - 1, std::move(outputs));
 }
 
 void InvocationLog::submitted(const InvocationTagValue& tag, const std::string& peer,
@@ -259,8 +238,14 @@ void InvocationLog::submitted(const InvocationTagValue& tag, const std::string& 
   e.subject = tag.subject;
   e.client = name;
   e.submitted_us = now_us;
-  if (inputs.size() > kMaxInputDigests) inputs.resize(kMaxInputDigests);
-  e.inputs = std::move(inputs);
+  for (const std::string& in : inputs) {
+    if (e.deps.size() == kMaxDeps) break;
+    auto p = inv.producers.find(in);
+    if (p != inv.producers.end() &&
+        std::find(e.deps.begin(), e.deps.end(), p->second) == e.deps.end()) {
+      e.deps.push_back(p->second);
+    }
+  }
   inv.actions.push_back(std::move(e));
   waiting_[{client, request}] = Ref{tag.id, inv.actions.size() - 1};
   waiting_by_digest_.emplace(digest, std::pair{client, request});
@@ -315,8 +300,8 @@ void InvocationLog::completed(const std::string& client, std::uint64_t request, 
   if (!worker.empty()) e->worker = worker;
   e->exit_code = exit_code;
   e->phases = std::move(phases);
-  e->outputs = std::move(outputs);
   e->cached = cached;
+  if (exit_code == 0) invocations_.at(ref->invocation)->produced(ref->index, std::move(outputs));
   e->state = exit_code == 0 ? ActionState::kDone : ActionState::kFailed;
   if (e->state == ActionState::kFailed) {
     e->message = "exit code " + std::to_string(exit_code);
@@ -450,7 +435,7 @@ std::vector<ActionEntry> InvocationLog::in_flight(std::size_t limit) const {
     const ActionEntry& e = it->second->actions[ref.index];
     if (e.state != ActionState::kQueued && e.state != ActionState::kRunning) continue;
     out.push_back(e);
-    out.back().inputs.clear();
+    out.back().deps.clear();
   }
   std::sort(out.begin(), out.end(),
             [](const auto& a, const auto& b) { return a.submitted_us < b.submitted_us; });

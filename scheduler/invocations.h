@@ -6,15 +6,17 @@
 // For each invocation: its labels, and one entry per action a client of it
 // asked for: a cache hit, or a miss with when it was submitted, leased to
 // which worker, finished, the worker's own phases (input fetch, execute,
-// upload), its exit code or why it failed. Derived when a page asks:
-// counts, the slowest actions, and the critical path — the longest chain of
-// actions in which each one's output is an input of the next (edges found
-// by digest: an action's outputs against the files of a later action's
-// input root), which is where a faster grid would make the build faster.
+// upload), its exit code or why it failed, and which earlier actions made
+// its inputs (by digest: the files of its input root against the outputs of
+// the invocation's finished actions). Derived when a page asks: counts, the
+// slowest actions, and the critical path — the longest chain of actions in
+// which each one's output is an input of the next, which is where a faster
+// grid would make the build faster.
 //
 // Bounded: the newest max_invocations invocations are kept, each with at
-// most max_actions entries (later ones are counted, not kept), and each
-// entry at most kMaxInputDigests input digests. Everything in a tag comes
+// most max_actions entries (later ones are counted, not kept); an entry
+// keeps no digests but its own (the log's map of outputs to their
+// producers is per invocation). Everything in a tag comes
 // from a client and is untrusted: sanitize_tag() keeps an id only of 1-128
 // characters of [A-Za-z0-9._-], at most 16 labels, and cuts long texts.
 //
@@ -56,6 +58,7 @@ struct InvocationTagValue {
 InvocationTagValue sanitize_tag(InvocationTagValue tag);
 
 inline constexpr std::size_t kMaxInputDigests = 4096;
+inline constexpr std::size_t kMaxDeps = 256;
 
 // One span a worker reported, by its own clock.
 struct PhaseSpan {
@@ -81,9 +84,11 @@ struct ActionEntry {
   int exit_code = 0;
   std::string message;  // why it failed (kFailed)
   std::vector<PhaseSpan> phases;
-  // For the critical path: what the action read and wrote, by digest.
-  std::vector<std::string> inputs;
-  std::vector<std::string> outputs;
+  // For the critical path: the earlier actions of the invocation whose
+  // outputs this one read (indices into its actions), found when it was
+  // submitted (a client submits an action once its inputs exist, so their
+  // producers have finished by then). At most kMaxDeps.
+  std::vector<std::size_t> deps;
   // What this action counts in the totals of its invocation.
   std::int64_t duration_us() const;
 };
@@ -116,11 +121,10 @@ struct InvocationDetail {
   std::vector<std::string> workers;   // every worker of the timeline, by first use
 };
 
-// Pure: the critical path of `actions` (indices, in order) and its length.
-// An edge runs from a to b when one of a's outputs is among b's inputs and
-// a finished no later than b started; the path is the chain with the most
-// time (each action's duration_us()) on it. Without edges: the longest
-// single action.
+// Pure: the critical path of `actions` (indices, in order) and its length:
+// along `deps` (an edge from a to b when b read one of a's outputs), the
+// chain with the most time (each action's duration_us()) on it. Without
+// edges: the longest single action.
 std::pair<std::vector<std::size_t>, std::int64_t> critical_path(
     const std::vector<ActionEntry>& actions);
 

@@ -106,35 +106,41 @@ TEST(InvocationLog, KeepsTheNewestInvocationsAndCountsWhatItDrops) {
   EXPECT_EQ(log.summaries(10).size(), 2u);
 }
 
-ActionEntry done(std::int64_t start, std::int64_t end, std::vector<std::string> in,
-                 std::vector<std::string> out) {
+ActionEntry done(std::int64_t start, std::int64_t end, std::vector<std::size_t> deps) {
   ActionEntry e;
   e.state = ActionState::kDone;
   e.submitted_us = start;
   e.started_us = start;
   e.finished_us = end;
-  e.inputs = std::move(in);
-  e.outputs = std::move(out);
+  e.deps = std::move(deps);
   return e;
 }
 
-TEST(CriticalPath, FollowsOutputsIntoLaterInputs) {
-  // Two compiles (a long one, a short one) and a link of both.
-  const std::vector<ActionEntry> actions = {
-      done(0, 100, {"a.cc"}, {"a.o"}), done(0, 300, {"b.cc"}, {"b.o"}),
-      done(300, 350, {"a.o", "b.o"}, {"app"}), done(0, 200, {"c.cc"}, {"c.o"}),  // nobody uses c.o
-  };
+TEST(CriticalPath, TheChainWithTheMostTime) {
+  // Two compiles (a long one, a short one), a link of both, and a compile
+  // nobody uses that is longer than either.
+  const std::vector<ActionEntry> actions = {done(0, 100, {}), done(0, 300, {}),
+                                            done(300, 350, {0, 1}), done(0, 320, {})};
   const auto [path, length] = critical_path(actions);
   EXPECT_EQ(path, (std::vector<std::size_t>{1, 2}));
   EXPECT_EQ(length, 350);
+  EXPECT_TRUE(critical_path({}).first.empty());
 }
 
-TEST(CriticalPath, AnOutputMadeAfterAnActionStartedIsNoEdge) {
-  const std::vector<ActionEntry> actions = {done(0, 500, {}, {"x"}), done(100, 200, {"x"}, {})};
-  const auto [path, length] = critical_path(actions);
-  EXPECT_EQ(path, (std::vector<std::size_t>{0}));
-  EXPECT_EQ(length, 500);
-  EXPECT_TRUE(critical_path({}).first.empty());
+TEST(InvocationLog, FindsDepsByDigestAmongFinishedActions) {
+  InvocationLog log({});
+  log.submitted(tag("inv", "a.cc"), "p", "c", 1, "da/1", 0, {"a.cc/1"});
+  log.submitted(tag("inv", "b.cc"), "p", "c", 2, "db/1", 0, {"b.cc/1"});
+  log.completed("p", 1, 100, "w", 0, {}, {"a.o/1"}, false);
+  log.hit(tag("inv", "c.cc"), "c", "dc/1", 110, "w", 0, {"c.o/1"});
+  log.completed("p", 2, 300, "w", 0, {}, {"b.o/1"}, false);
+  log.submitted(tag("inv", "app"), "p", "c", 3, "dl/1", 300, {"a.o/1", "b.o/1", "c.o/1", "x/1"});
+  log.completed("p", 3, 350, "w", 0, {}, {"app/1"}, false);
+  const auto d = log.detail("inv");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->actions[3].deps, (std::vector<std::size_t>{0, 1, 2}));
+  EXPECT_EQ(d->critical, (std::vector<std::size_t>{1, 3}));
+  EXPECT_EQ(d->critical_us, 350);
 }
 
 }  // namespace
