@@ -416,6 +416,9 @@ std::string card(const Card& c) {
 }
 
 std::string meter_hits(std::uint64_t hits, std::uint64_t misses) {
+  if (hits + misses == 0) {
+    return "<div class=\"meter\"></div>";  // nothing looked up: no colour to show
+  }
   const double r = ratio(hits, hits + misses);
   return "<div class=\"meter\"><i class=\"hit\" style=\"width:" + fixed(r * 100, 2) +
          "%\"></i><i class=\"miss\" style=\"width:" + fixed((1 - r) * 100, 2) + "%\"></i></div>";
@@ -897,21 +900,45 @@ std::string timeline(const InvocationDetail& d, std::int64_t now_us,
   for (std::size_t i = 0; i < actions.size(); ++i) {
     members[lane_of[i]].push_back(i);
   }
-  // Pack in time, with each bar at least kMinBarPx wide and a pixel of air
-  // after it, so bars that touch in time do not touch on the screen.
+  // Pack in time, with each bar at least kMinBarPx wide on the screen.
+  // (Back-to-back actions of a slot share a row; the bars' paint stops a
+  // little short of their end, so they do not merge.)
   const double us_per_px = static_cast<double>(total) / kPlotW;
   const auto min_us = static_cast<std::int64_t>(std::ceil(us_per_px * kMinBarPx));
-  const auto gap_us = static_cast<std::int64_t>(std::ceil(us_per_px));
   std::vector<std::size_t> row_of(actions.size());
+  std::vector<std::int64_t> begin_of(actions.size());
   std::vector<std::size_t> lane_rows(lanes.size(), 0);
-  for (std::size_t l = 0; l < lanes.size(); ++l) {
+  std::vector<bool> queue_shown(lanes.size(), true);
+  auto pack = [&](std::size_t l, bool with_queue) {
     std::vector<LaneSpan> spans;
     for (const std::size_t i : members[l]) {
       const ActionEntry& a = actions[i];
-      const std::int64_t begin = a.submitted_us != 0 ? a.submitted_us : a.started_us;
-      spans.push_back({begin, std::max(end_of[i], begin + min_us) + gap_us});
+      const std::int64_t begin =
+          (with_queue || a.started_us == 0) && a.submitted_us != 0 ? a.submitted_us : a.started_us;
+      begin_of[i] = begin;
+      spans.push_back({begin, std::max(end_of[i], begin + min_us)});
     }
-    const std::vector<std::size_t> rows = pack_rows(spans);
+    return pack_rows(spans);
+  };
+  for (std::size_t l = 0; l < lanes.size(); ++l) {
+    std::vector<std::size_t> rows = pack(l, true);
+    // A burst of submissions (a test run queues everything at once) would
+    // stack every waiting action of a worker into rows of its own. When
+    // the waits would more than double a worker's rows, its lane shows
+    // what ran there, from the lease, and leaves the waits to the tooltips
+    // and the tables.
+    const std::size_t with_queue = rows.empty() ? 0 : *std::max_element(rows.begin(), rows.end());
+    if (with_queue >= 8) {
+      std::vector<std::size_t> compact = pack(l, false);
+      const std::size_t without =
+          compact.empty() ? 0 : *std::max_element(compact.begin(), compact.end());
+      if (with_queue > 2 * without + 2) {
+        rows = std::move(compact);
+        queue_shown[l] = false;
+      } else {
+        pack(l, true);  // begin_of back to the submissions
+      }
+    }
     for (std::size_t k = 0; k < rows.size(); ++k) {
       row_of[members[l][k]] = rows[k];
       lane_rows[l] = std::max(lane_rows[l], rows[k] + 1);
@@ -947,7 +974,8 @@ std::string timeline(const InvocationDetail& d, std::int64_t now_us,
     out += "<text class=\"lane-name\" x=\"8\" y=\"" + px(y + kLanePad + 11) + "\">" +
            escape_html(cut(name, 22)) + "<title>" + escape_html(name) + "</title></text>";
     out += "<text x=\"8\" y=\"" + px(y + kLanePad + 24) + "\">" + num(members[l].size()) +
-           (members[l].size() == 1 ? " action" : " actions") + "</text>";
+           (members[l].size() == 1 ? " action" : " actions") +
+           (queue_shown[l] ? "" : " · waits hidden") + "</text>";
     y += h;
   }
   const std::int64_t step = tick_step(total, 10);
@@ -961,19 +989,21 @@ std::string timeline(const InvocationDetail& d, std::int64_t now_us,
          "\" y1=\"" + px(kAxisH - 4) + "\" y2=\"" + px(kAxisH - 4) + "\"/>";
 
   for (std::size_t l = 0; l < lanes.size(); ++l) {
-    out += "<g class=\"lane\" data-worker=\"" + escape_html(lanes[l]) + "\">";
+    out += "<g class=\"lane\" data-worker=\"" + escape_html(lanes[l]) + "\" data-queue=\"" +
+           (queue_shown[l] ? "shown" : "hidden") + "\">";
     for (const std::size_t i : members[l]) {
       const ActionEntry& a = actions[i];
       const bool failed = is_failure(a);
       const bool crit = critical.count(i) != 0;
-      const std::int64_t begin = a.submitted_us != 0 ? a.submitted_us : a.started_us;
+      const std::int64_t begin = begin_of[i];
       const std::int64_t end = end_of[i];
       const double bx = x_of(begin);
       const double bw = std::max(kMinBarPx, x_of(end) - bx);
       const double by = lane_y[l] + kLanePad + static_cast<double>(row_of[i]) * row_h;
       const std::string geo = "y=\"" + px(by) + "\" height=\"" + px(bar_h) + "\"";
+      const double paint_end = bw > 2 ? bx + bw - 0.8 : bx + bw;
       auto rect = [&](std::string_view cls, double x0, double x1) {
-        const double w = std::max(1.0, x1 - x0);
+        const double w = std::max(1.0, std::min(x1, paint_end) - x0);
         return "<rect class=\"" + std::string(cls) + "\" x=\"" + px(x0) + "\" width=\"" + px(w) +
                "\" " + geo + "/>";
       };

@@ -50,7 +50,9 @@
 //                     data-index="I" data-subject="S" data-worker="W" data-lane="W"
 //                     data-row="R" data-state="queued|running|done|failed|cancelled"
 //                     data-cached="true|false" data-critical="true|false"> per action
-//                     (I: its index in detail.actions), spanning submission to answer,
+//                     (I: its index in detail.actions), spanning submission to answer
+//                     (from the lease instead in a lane with data-queue="hidden": one
+//                     whose waiting actions would more than double its rows),
 //                     inside a <g class="bar"> with a <title> tooltip; within a lane,
 //                     two rects with the same data-row never overlap
 //                   <table id="critical-path">: <tr class="step" data-index="I"> in path

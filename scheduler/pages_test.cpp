@@ -355,6 +355,39 @@ TEST(Pages, TimelineBarsDoNotOverlapWithinARow) {
   EXPECT_NE(svg.find("class=\"ex failed\""), std::string::npos);
 }
 
+// A test run queues everything at once: a worker's lane shows what ran
+// there from the lease instead of a row per waiting action.
+TEST(Pages, TimelineBurstHidesWaitsInsteadOfStackingThem) {
+  InvocationDetail d;
+  d.summary.id = "burst";
+  d.workers = {"w1", "w2"};
+  for (int i = 0; i < 40; ++i) {
+    // Two slots on w1, each action 1 s, all submitted at 0.
+    const std::int64_t start = (i / 2) * 1'000'000;
+    d.actions.push_back(action("t" + std::to_string(i), "w1", 0, start, start + 1'000'000));
+  }
+  d.actions.push_back(action("x", "w2", 0, 100'000, 900'000));
+  const std::string html = render_invocation_page(d, kT0 + 30'000'000);
+  const auto lanes = elements(html, "<g class=\"lane\"");
+  ASSERT_EQ(lanes.size(), 2u);
+  EXPECT_EQ(lanes[0].at("data-queue"), "hidden");
+  EXPECT_EQ(lanes[1].at("data-queue"), "shown");
+  std::map<std::string, std::vector<std::pair<double, double>>> rows;
+  for (const auto& bar : elements(html, "<rect class=\"action\"")) {
+    if (bar.at("data-lane") == "w1") {
+      const double x = std::stod(bar.at("x"));
+      rows[bar.at("data-row")].push_back({x, x + std::stod(bar.at("width"))});
+    }
+  }
+  EXPECT_EQ(rows.size(), 2u);  // the two slots
+  for (auto& [row, spans] : rows) {
+    std::sort(spans.begin(), spans.end());
+    for (std::size_t i = 1; i < spans.size(); ++i) {
+      EXPECT_LE(spans[i - 1].second, spans[i].first + 1e-6) << "row " << row;
+    }
+  }
+}
+
 TEST(Pages, CriticalPathIsMarked) {
   const InvocationDetail d = sample_detail();
   const std::string html = render_invocation_page(d, kT0 + 4'000'000);
