@@ -1040,7 +1040,8 @@ std::string timeline(const InvocationDetail& d, std::int64_t now_us,
           const std::string ex_cls = std::string("ex") + (failed ? " failed" : "") +
                                      (a.state == ActionState::kCancelled ? " cancelled" : "") +
                                      (a.state == ActionState::kRunning ? " running" : "");
-          const double ex0 = x_of(a.started_us);
+          // Not left of the bar, should clocks disagree (a lease before the request).
+          const double ex0 = std::max(bx, x_of(a.started_us));
           const double ex1 = std::max(ex0 + 1, x_of(end));
           out += rect(ex_cls, ex0, ex1);
           // The worker's phases by its own clock: placed by their offsets

@@ -422,6 +422,46 @@ TEST(Pages, CriticalPathIsMarked) {
   EXPECT_EQ(all[5].at("data-cached"), "true");
 }
 
+// Whatever the log hands over (unfinished, never leased, clocks that
+// disagree), the timeline stays well-formed: a bar per action, no overlaps
+// in a row, no NaN.
+TEST(Pages, TimelineSurvivesOddTimes) {
+  std::mt19937 rng(5);
+  for (int round = 0; round < 20; ++round) {
+    InvocationDetail d;
+    d.summary.id = "odd";
+    d.workers = {"w1", "w2", "w3"};
+    for (int i = 0; i < 60; ++i) {
+      auto t = [&] { return rng() % 4 == 0 ? -1 : static_cast<std::int64_t>(rng() % 5'000'000); };
+      ActionEntry a = action("s" + std::to_string(i), rng() % 5 == 0 ? "" : d.workers[rng() % 3],
+                             static_cast<std::int64_t>(rng() % 5'000'000), t(), t());
+      a.cached = rng() % 6 == 0;
+      if (rng() % 3 == 0) {
+        a.phases = {{"execute", static_cast<std::int64_t>(rng() % 100),
+                     static_cast<std::int64_t>(rng() % 3'000'000)}};
+      }
+      d.actions.push_back(a);
+    }
+    const std::string html = render_invocation_page(d, kT0 + 2'000'000);
+    EXPECT_EQ(html.find("nan"), std::string::npos);
+    const auto bars = elements(html, "<rect class=\"action\"");
+    ASSERT_EQ(bars.size(), d.actions.size());
+    std::map<std::pair<std::string, std::string>, std::vector<std::pair<double, double>>> rows;
+    for (const auto& bar : bars) {
+      const double x = std::stod(bar.at("x"));
+      rows[{bar.at("data-lane"), bar.at("data-row")}].push_back(
+          {x, x + std::stod(bar.at("width"))});
+    }
+    for (auto& [row, spans] : rows) {
+      std::sort(spans.begin(), spans.end());
+      for (std::size_t i = 1; i < spans.size(); ++i) {
+        EXPECT_LE(spans[i - 1].second, spans[i].first + 0.02)
+            << "round " << round << ": " << row.first << " row " << row.second;
+      }
+    }
+  }
+}
+
 TEST(Pages, StaleIndicesDoNotCrash) {
   InvocationDetail d = sample_detail();
   d.critical = {0, 99};
