@@ -1237,7 +1237,7 @@ std::string render_invocation_page(const InvocationDetail& detail, std::int64_t 
 std::string render_not_found_page(std::string_view what) {
   const std::string body = "<main id=\"not-found\"><h1>Not found</h1><p class=\"empty\">" +
                            escape_html(what) +
-                           " is not here (the scheduler keeps only the newest invocations).</p>"
+                           " is not here.</p>"
                            "<p><a href=\"/\">status</a> · <a href=\"/invocations\">invocations"
                            "</a></p></main>";
   return page({"Not found", "", false}, body);

@@ -112,7 +112,8 @@ std::string render_status_page(const StatusView& view);
 std::string render_invocations_page(const std::vector<InvocationSummary>& newest_first,
                                     std::int64_t now_us);
 std::string render_invocation_page(const InvocationDetail& detail, std::int64_t now_us);
-// A 404 page in the same style, naming what was not found.
+// A 404 page in the same style: "<what> is not here." (say why in `what`,
+// e.g. "invocation X (the scheduler keeps the newest 100)").
 std::string render_not_found_page(std::string_view what);
 
 // The same as JSON (for scripts and tests): /api/status, /api/invocations,
