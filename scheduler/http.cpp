@@ -100,8 +100,16 @@ int decide(std::string_view method, std::string_view path, std::string_view auth
            std::string_view token, const std::vector<HttpRoute>& routes, const HttpRoute** route) {
   *route = nullptr;
   if (method != "GET") return 405;
-  const auto it = std::find_if(routes.begin(), routes.end(),
-                               [&](const HttpRoute& r) { return r.path == path; });
+  auto it = std::find_if(routes.begin(), routes.end(),
+                         [&](const HttpRoute& r) { return !r.prefix && r.path == path; });
+  if (it == routes.end()) {
+    for (auto r = routes.begin(); r != routes.end(); ++r) {
+      if (r->prefix && path.size() > r->path.size() && path.starts_with(r->path) &&
+          (it == routes.end() || r->path.size() > it->path.size())) {
+        it = r;
+      }
+    }
+  }
   const bool is_public = it != routes.end() && it->is_public;
   if (!token.empty() && !is_public && !tokens_equal(token, bearer_token(authorization))) {
     return 401;

@@ -75,6 +75,10 @@ struct HttpRoute {
   bool is_public = false;
   // Runs on one of the server's threads; may be called concurrently.
   std::function<HttpReply(const HttpRequest&)> handler;
+  // A prefix route: `path` ends in '/' and the route takes every path
+  // under it ("/invocations/" takes "/invocations/ID"); the longest prefix
+  // wins, an exact route before any prefix.
+  bool prefix = false;
 };
 
 // What the gate says about a request: 0 when it may go to its route's

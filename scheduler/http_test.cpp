@@ -77,6 +77,24 @@ TEST(HttpGate, Decides) {
   EXPECT_EQ(decide("DELETE", "/metrics", "Bearer " + token, token, routes, &route), 405);
 }
 
+TEST(HttpGate, PrefixRoutesTakeThePathsUnderThem) {
+  std::vector<HttpRoute> routes = {{"/invocations", false, nullptr},
+                                   {"/invocations/", false, nullptr},
+                                   {"/api/invocations/", false, nullptr}};
+  routes[1].prefix = true;
+  routes[2].prefix = true;
+  const HttpRoute* route = nullptr;
+  EXPECT_EQ(decide("GET", "/invocations", "", "", routes, &route), 0);
+  EXPECT_EQ(route, &routes[0]);
+  EXPECT_EQ(decide("GET", "/invocations/ci-42", "", "", routes, &route), 0);
+  EXPECT_EQ(route, &routes[1]);
+  EXPECT_EQ(decide("GET", "/api/invocations/ci-42", "", "", routes, &route), 0);
+  EXPECT_EQ(route, &routes[2]);
+  // The prefix itself is no page of the prefix route.
+  EXPECT_EQ(decide("GET", "/api/invocations/", "", "", routes, &route), 404);
+  EXPECT_EQ(decide("GET", "/invocationsX", "", "", routes, &route), 404);
+}
+
 class HttpServerTest : public ::testing::Test {
  protected:
   void start(const std::string& token) {

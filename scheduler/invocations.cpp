@@ -186,6 +186,7 @@ void InvocationLog::hit(const InvocationTagValue& tag, const std::string& client
     return;
   }
   ActionEntry e;
+  e.invocation = tag.id;
   e.digest = digest;
   e.kind = tag.kind;
   e.subject = tag.subject;
@@ -233,6 +234,7 @@ void InvocationLog::submitted(const InvocationTagValue& tag, const std::string& 
     return;
   }
   ActionEntry e;
+  e.invocation = tag.id;
   e.digest = digest;
   e.kind = tag.kind;
   e.subject = tag.subject;

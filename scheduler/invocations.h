@@ -71,7 +71,8 @@ enum class ActionState { kQueued, kRunning, kDone, kFailed, kCancelled };
 std::string_view to_string(ActionState state);
 
 struct ActionEntry {
-  std::string digest;  // "<hex>/<size>"
+  std::string invocation;  // the id of the invocation it belongs to
+  std::string digest;      // "<hex>/<size>"
   std::string kind;
   std::string subject;
   std::string client;   // the client's key name (or peer id without authentication)

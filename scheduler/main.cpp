@@ -18,7 +18,7 @@
 // picks a free port; --ready-file then tells the caller which (kiln up and
 // the tests use it).
 //
-// --http-endpoint HOST:PORT serves /metrics, /healthz and /ready (off by
+// --http-endpoint HOST:PORT serves the status pages, /metrics, /healthz and /ready (off by
 // default: a second port is a choice, like a network is). Off loopback it
 // needs --http-token-file, whose token clients send as a bearer token; the
 // file is a secret like a key, so it must not be readable by others.
@@ -148,7 +148,8 @@ int run(int argc, char** argv) {
       "Exit codes: 0 stopped cleanly, 1 failure (store, bind, ready file), 2 usage.\n"
       "SIGTERM/SIGINT: drain (finish running actions), a second one: stop now.\n"
       "SIGHUP: re-read --authorized-keys.\n"
-      "HTTP (--http-endpoint): GET /metrics (Prometheus), /healthz, /ready.\n");
+      "HTTP (--http-endpoint): GET / (status page), /invocations, /invocations/ID,\n"
+      "/api/status, /api/invocations[/ID] (JSON), /metrics (Prometheus), /healthz, /ready.\n");
   ServerOptions options;
   options.client_endpoint = "tcp://127.0.0.1:7010";
   options.worker_endpoint = "tcp://127.0.0.1:7011";
@@ -197,8 +198,12 @@ int run(int argc, char** argv) {
   app.add_flag("--require-sha256", options.require_sha256,
                "Take work from clients this grid does not trust: SHA-256 only (a sha256 store)");
   app.add_option("--http-endpoint", options.http_endpoint,
-                 "Serve HTTP (/metrics, /healthz, /ready) on HOST:PORT, e.g. 127.0.0.1:9090 "
-                 "(port 0: any free port; default: no HTTP)");
+                 "Serve HTTP (status pages, /metrics, /healthz, /ready) on HOST:PORT, e.g. "
+                 "127.0.0.1:9090 (port 0: any free port; default: no HTTP)");
+  app.add_option("--keep-invocations", options.keep_invocations,
+                 "How many invocations the pages remember (with --http-endpoint)")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   app.add_option("--http-token-file", token_file,
                  "A file holding the bearer token HTTP clients must send (required off loopback)");
   try {

@@ -1280,8 +1280,7 @@ json action_json(const ActionEntry& a) {
           {"message", a.message},
           {"phases", phases},
           // Up to kMaxInputDigests each: the count, not the list.
-          {"input_count", a.inputs.size()},
-          {"outputs", a.outputs}};
+          {"deps", a.deps}};
 }
 
 json summary_json(const InvocationSummary& s) {

@@ -122,8 +122,8 @@ std::string render_not_found_page(std::string_view what);
 // actions) and "duration_us" on summaries and actions (an action's: lease,
 // or submission when never leased, to answer; 0 until answered). Labels are
 // [{"name", "value"}] in the tag's order; an action's "state" is "queued",
-// "running", "done", "failed" or "cancelled"; its inputs are only counted
-// ("input_count": up to kMaxInputDigests each would swamp the page); the
+// "running", "done", "failed" or "cancelled"; its "deps" are the indices of
+// the actions whose outputs it read; the
 // status's in_flight and failures carry "invocation" (from
 // in_flight_invocations / failure_invocations, "" when unknown). Status:
 // {fields of StatusView}; invocations: {"invocations": [summary...]}, newest

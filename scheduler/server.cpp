@@ -298,6 +298,7 @@ void Server::Impl::apply(const StartLease& c, Millis now) {
     return;
   }
   leases[c.lease_id] = LeaseInfo{c.worker, c.action_digest, *action, now};
+  if (http) invocations.started(c.action_digest.to_string(), worker_label(c.worker), wall_us());
   // The first lease only: a retry's or a backup's wait would count the
   // failed or slow attempt before it.
   if (c.attempt == 1) {
@@ -331,6 +332,7 @@ void Server::Impl::apply(const Complete& c, Millis now) {
   auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
   std::memcpy(words.begin(), bytes.data(), words.size() * sizeof(capnp::word));
   capnp::FlatArrayMessageReader reader(words);
+  record_complete(c, reader.getRoot<schema::ExecuteResponse>());
   capnp::MallocMessageBuilder m;
   proto::init_envelope(m, c.request_id)
       .getBody()
@@ -356,6 +358,7 @@ void Server::Impl::apply(const Fail& c, Millis now) {
   status.setMessage(c.message);
   log(LogLevel::kInfo, "request " + std::to_string(c.request_id) + " of client " +
                            printable(c.client) + " failed: " + c.message);
+  if (http) invocations.failed(c.client, c.request_id, wall_us(), c.message);
   reply_to_client(c.client, c.request_id, m, now);
 }
 
@@ -403,6 +406,7 @@ void Server::Impl::reply_to_client(const ClientId& client, std::uint64_t request
   }
   pending_per_client.erase(client);
   policy.client_gone(now, client);
+  if (http) invocations.client_gone(client, wall_us());
 }
 
 void Server::Impl::forget_worker(const WorkerId& worker, const std::string& reason, Millis now,

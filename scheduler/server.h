@@ -77,6 +77,8 @@ struct ServerOptions {
   // How often the loop publishes the numbers the HTTP threads serve: a
   // scrape sees them at most this old.
   std::chrono::milliseconds metrics_interval{1000};
+  // How many invocations the pages keep (/invocations; invocations.h).
+  std::size_t keep_invocations = 100;
 };
 
 class Server {

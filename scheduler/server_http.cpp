@@ -49,6 +49,7 @@ Status Server::Impl::start_http() {
       {"/metrics", false, [this](const HttpRequest& r) { return metrics_page(r.unauthorized); }});
   routes.push_back({"/healthz", true, [this](const HttpRequest&) { return health_page(false); }});
   routes.push_back({"/ready", true, [this](const HttpRequest&) { return health_page(true); }});
+  for (HttpRoute& page : page_routes()) routes.push_back(std::move(page));
   HttpServer::Options http_options;
   http_options.address = *address;
   http_options.token = options.http_token;
@@ -92,6 +93,7 @@ void Server::Impl::publish_metrics(Millis now) {
   s->queue_wait = queue_wait;
   s->execution = execution;
   s->taken = now;
+  publish_workers(now);
   std::shared_ptr<const MetricsSnapshot> old;
   {
     std::lock_guard lock(published_mutex);

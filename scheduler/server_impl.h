@@ -32,7 +32,9 @@
 #include "scheduler/client_records.h"
 #include "scheduler/dispatch.h"
 #include "scheduler/http.h"
+#include "scheduler/invocations.h"
 #include "scheduler/metrics.h"
+#include "scheduler/pages.h"
 #include "scheduler/peer_guard.h"
 #include "scheduler/server.h"
 
@@ -60,7 +62,8 @@ struct Server::Impl {
         log(std::move(logger)),
         policy(options.policy),
         client_guard(guard_options(options)),
-        worker_guard(guard_options(options)) {}
+        worker_guard(guard_options(options)),
+        invocations(InvocationLog::Options{.max_invocations = options.keep_invocations}) {}
   ~Impl() {
     // First: its threads read `published` and call now().
     http.reset();
@@ -143,7 +146,12 @@ struct Server::Impl {
   std::unique_ptr<HttpServer> http;
   std::mutex published_mutex;
   std::shared_ptr<const MetricsSnapshot> published;
+  // The workers table of the status page, published with the snapshot.
+  std::shared_ptr<const std::vector<WorkerRow>> published_workers;
   Millis next_publish{0};
+  // What the pages show of invocations (server_invocations.cpp); recorded
+  // only while `http` runs. Thread-safe itself.
+  InvocationLog invocations;
 
   // Trust (server_trust.cpp; docs/security.md). The ZAP handler is bound
   // before the routers, so no handshake happens without it. The monitors
@@ -202,6 +210,29 @@ struct Server::Impl {
   // On an HTTP thread: these read only `published` (and now()).
   HttpReply metrics_page(std::uint64_t unauthorized);
   HttpReply health_page(bool readiness);
+
+  // --- invocations and pages (server_invocations.cpp) ----------------------------------
+
+  static std::int64_t wall_us();
+  // The request's tag, sanitized ("" id: none).
+  static InvocationTagValue tag_of(schema::ExecuteRequest::Reader request);
+  // The client as the pages name it: its key's name, else its connection.
+  std::string client_name(const proto::Received& r) const;
+  // The digests of the files (and directories) of the action's input root,
+  // bounded (invocations.h).
+  std::vector<std::string> input_digests(const cas::Action& action);
+  void record_hit(const proto::Received& r, const InvocationTagValue& tag,
+                  const cas::Digest& digest, const cas::ActionResult& result);
+  void record_submit(const proto::Received& r, std::uint64_t id, const InvocationTagValue& tag,
+                     const cas::Digest& digest, const cas::Action& action);
+  void record_complete(const Complete& c, schema::ExecuteResponse::Reader response);
+  // On the loop's thread, with publish_metrics().
+  void publish_workers(Millis now);
+  std::vector<HttpRoute> page_routes();
+  // On an HTTP thread.
+  HttpReply status_reply(bool json);
+  HttpReply invocations_reply(bool json);
+  HttpReply invocation_reply(std::string_view path, bool json);
 
   // --- messages (server_messages.cpp) ----------------------------------------------------------
 

@@ -288,6 +288,7 @@ void Server::Impl::on_execute(const proto::Received& r, std::uint64_t id,
       log(LogLevel::kWarn, "action cache lookup failed: " + hit.error().message);
     } else if (*hit) {
       ++cache_hits;
+      record_hit(r, tag_of(request), *digest, **hit);
       capnp::MallocMessageBuilder m;
       auto response = proto::init_envelope(m, id).getBody().initExecuteResponse();
       cas::to_wire(*digest, response.initActionDigest());
@@ -324,6 +325,7 @@ void Server::Impl::on_execute(const proto::Received& r, std::uint64_t id,
                        kMaxActionTimeout);
   log(LogLevel::kDebug, "client " + printable(r.peer) + " request " + std::to_string(id) +
                             ": execute " + digest->to_string());
+  record_submit(r, id, tag_of(request), *digest, *action);
   policy.submit(now, std::move(s));
 }
 
@@ -333,6 +335,7 @@ void Server::Impl::on_cancel(const ClientId& client, schema::CancelRequest::Read
   auto it = pending.find({client, id});
   if (it == pending.end()) return;  // answered already, or never ours
   policy.cancel(now, client, id);
+  if (http) invocations.cancelled(client, id, wall_us());
   capnp::MallocMessageBuilder m;
   auto response = proto::init_envelope(m, id).getBody().initExecuteResponse();
   cas::to_wire(it->second.digest, response.initActionDigest());

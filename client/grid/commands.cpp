@@ -108,11 +108,19 @@ UpKeys up_keys(const fs::path& dir) {
   return keys;
 }
 
-// Waits for the scheduler's ready file: its client and worker endpoints.
-std::pair<std::string, std::string> wait_until_ready(pid_t scheduler, const fs::path& ready,
-                                                     int port, std::vector<pid_t>& children) {
+struct ReadyScheduler {
   std::string client_endpoint;
   std::string worker_endpoint;
+  std::string http;  // "http://127.0.0.1:PORT", or "" without HTTP
+};
+
+// Waits for the scheduler's ready file: its client and worker endpoints
+// (and its HTTP address on the third line, when it serves HTTP).
+ReadyScheduler wait_until_ready(pid_t scheduler, const fs::path& ready, int port, bool http,
+                                std::vector<pid_t>& children) {
+  std::string client_endpoint;
+  std::string worker_endpoint;
+  std::string http_address;
   for (auto waited = 0ms; client_endpoint.empty(); waited += 20ms) {
     if (::waitpid(scheduler, nullptr, WNOHANG) == scheduler) {
       children.clear();
@@ -121,11 +129,16 @@ std::pair<std::string, std::string> wait_until_ready(pid_t scheduler, const fs::
     }
     if (waited > 15s) throw CommandError(kExitFailure, "kiln-scheduler did not start within 15 s");
     std::ifstream in(ready);
-    if (in) std::getline(in, client_endpoint) && std::getline(in, worker_endpoint);
-    if (worker_endpoint.empty()) client_endpoint.clear();
-    std::this_thread::sleep_for(20ms);
+    if (in) {
+      std::getline(in, client_endpoint) && std::getline(in, worker_endpoint) &&
+          std::getline(in, http_address);
+    }
+    // The file is written whole (renamed into place), so a short one is not
+    // this scheduler's.
+    if (worker_endpoint.empty() || (http && http_address.empty())) client_endpoint.clear();
+    if (client_endpoint.empty()) std::this_thread::sleep_for(20ms);
   }
-  return {client_endpoint, worker_endpoint};
+  return {client_endpoint, worker_endpoint, http_address};
 }
 
 // Until SIGINT or SIGTERM, or the scheduler's exit (then kExitFailure).
@@ -185,6 +198,10 @@ int run_up(Context& ctx, const UpOptions& opts) {
                                              (state / "scheduler").string(),
                                              "--ready-file",
                                              ready.string()};
+  if (opts.http_port >= 0) {
+    scheduler_args.insert(scheduler_args.end(),
+                          {"--http-endpoint", "127.0.0.1:" + std::to_string(opts.http_port)});
+  }
   if (keys) {
     scheduler_args.insert(scheduler_args.end(),
                           {"--key", keys->scheduler_key.string(), "--authorized-keys",
@@ -194,8 +211,8 @@ int run_up(Context& ctx, const UpOptions& opts) {
   }
   const pid_t scheduler = spawn(scheduler_args);
   children.pids.push_back(scheduler);
-  const auto [client_endpoint, worker_endpoint] =
-      wait_until_ready(scheduler, ready, opts.port, children.pids);
+  const auto [client_endpoint, worker_endpoint, http_address] =
+      wait_until_ready(scheduler, ready, opts.port, opts.http_port >= 0, children.pids);
 
   // The workers' sandbox, as the `sandbox` setting says (auto: bubblewrap
   // where it works here).
@@ -244,6 +261,7 @@ int run_up(Context& ctx, const UpOptions& opts) {
           << (slots == 1 ? "" : "s") << " each"
           << ", sandbox " << sandbox
           << (keys ? ", CURVE keys in " + (state / "keys").string() : ", no authentication")
+          << (http_address.empty() ? "" : "\nkiln: status page " + http_address + "/")
           << "\nkiln: use it with: export KILN_SCHEDULER=" << client_endpoint
           << "\nkiln: Ctrl-C stops it\n";
 

@@ -35,6 +35,9 @@ struct UpOptions {
   int port = 7010;
   int slots = 0;
   bool no_auth = false;  // plain TCP instead of CURVE keys
+  // The scheduler's pages and /metrics on 127.0.0.1:http_port (0: any free
+  // port); -1: none.
+  int http_port = 0;
 };
 
 struct KeygenOptions {

@@ -15,6 +15,10 @@ std::function<int(Context&)> add_up_command(CLI::App& app, UpRunner run) {
       ->capture_default_str();
   up->add_option("--slots", opts->slots, "Slots per worker (default: cores / workers)");
   up->add_flag("--no-auth", opts->no_auth, "Plain TCP on loopback instead of CURVE keys");
+  up->add_option("--http-port", opts->http_port,
+                 "Port on 127.0.0.1 of the status pages and /metrics (0: any free port; -1: none)")
+      ->check(CLI::Range(-1, 65535))
+      ->capture_default_str();
   return [opts, run = std::move(run)](Context& ctx) { return run(ctx, *opts); };
 }
 

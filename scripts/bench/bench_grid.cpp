@@ -19,8 +19,9 @@
 //                sandbox against the same executor running it straight,
 //                alternating: p50/p99 and the time added
 //   http         dispatch with 50 fake workers with the scheduler's HTTP
-//                endpoint on and /metrics scraped every 100 ms, against
-//                HTTP off, alternating rounds (issue "Metrics")
+//                endpoint on (recording the invocation for its pages) and
+//                its pages and /metrics polled every 100 ms, against HTTP
+//                off, alternating rounds (issues "Metrics", "Insight")
 //
 // Prints tab-separated lines "name<TAB>value<TAB>unit"; scripts/bench/grid.sh
 // turns them into the table.
@@ -229,8 +230,10 @@ void wait_workers(zmq::context_t& ctx, const Grid& grid, std::size_t n) {
 }
 
 // Submits `count` distinct actions with `window` outstanding; returns actions/s.
+// With `invocation`, every request carries that invocation's tag, as kiln's
+// clients send it.
 double pump(zmq::context_t& ctx, const Grid& grid, kiln::cas::Action action, int count, int window,
-            std::vector<double>* latencies = nullptr) {
+            std::vector<double>* latencies = nullptr, const std::string& invocation = {}) {
   auto conn =
       must(kiln::proto::Connection::open(ctx, grid.client_ep, {}, {}, grid.peers.for_client()),
            "connect");
@@ -249,6 +252,17 @@ double pump(zmq::context_t& ctx, const Grid& grid, kiln::cas::Action action, int
         req.setDigestFunction(kiln::cas::to_wire(kFn));
         kiln::cas::to_wire(digest, req.initActionDigest());
         kiln::cas::to_wire(action, kFn, req.initAction());
+        if (!invocation.empty()) {
+          auto tag = req.initInvocation();
+          tag.setId(invocation);
+          auto labels = tag.initLabels(2);
+          labels[0].setName("ticket");
+          labels[0].setValue("BENCH-1");
+          labels[1].setName("commit");
+          labels[1].setValue("0123456789abcdef");
+          tag.setKind("compile");
+          tag.setSubject("src/unit" + std::to_string(sent) + ".cc");
+        }
       }),
                            "send");
       outstanding.emplace_back(id, Clock::now());
@@ -436,20 +450,28 @@ void bench_trust(const fs::path& dir, zmq::context_t& ctx, int rounds) {
   }
 }
 
-// Scrapes http://ENDPOINT/metrics every `period` on its own thread until
-// destroyed, as Prometheus would (a fresh connection each time), and
-// checks each answer.
+// Polls the scheduler's HTTP endpoint every `period` on its own thread until
+// destroyed, a fresh connection each time (as Prometheus and a browser
+// would), in turn: /metrics, the status page, the invocations page and the
+// page of `invocation` (the one being dispatched); checks each answer.
 class Scraper {
  public:
-  Scraper(const std::string& endpoint, std::chrono::milliseconds period)
-      : port_(std::stoi(endpoint.substr(endpoint.rfind(':') + 1))), thread_([this, period] {
+  Scraper(const std::string& endpoint, std::chrono::milliseconds period, std::string invocation)
+      : port_(std::stoi(endpoint.substr(endpoint.rfind(':') + 1))),
+        invocation_(std::move(invocation)),
+        thread_([this, period] {
+          const std::pair<std::string, std::string> pages[] = {
+              {"/metrics", "kiln_queued_actions "},
+              {"/", "id=\"workers\""},
+              {"/invocations", "id=\"trends\""},
+              {"/invocations/" + invocation_, "id=\"timeline\""}};
           auto next = Clock::now();
-          while (!stop_.load()) {
+          for (std::size_t turn = 0; !stop_.load(); ++turn) {
+            const auto& [path, mark] = pages[turn % std::size(pages)];
             httplib::Client client("127.0.0.1", port_);
-            auto reply = client.Get("/metrics");
-            if (!reply || reply->status != 200 ||
-                reply->body.find("kiln_queued_actions ") == std::string::npos) {
-              die("a scrape of /metrics failed");
+            auto reply = client.Get(path);
+            if (!reply || reply->status != 200 || reply->body.find(mark) == std::string::npos) {
+              die("a poll of " + path + " failed");
             }
             ++scrapes_;
             next += period;
@@ -464,6 +486,7 @@ class Scraper {
 
  private:
   int port_;
+  std::string invocation_;
   std::atomic<bool> stop_{false};
   std::atomic<int> scrapes_{0};
   std::thread thread_;
@@ -490,11 +513,14 @@ void bench_http(const fs::path& dir, zmq::context_t& ctx, int rounds, int action
       FakeWorkers fake(ctx, grid, 50, 5);
       wait_workers(ctx, grid, 50);
       (void)pump(ctx, grid, action, 200, 200);  // warm up
+      // Tagged either way: without HTTP the scheduler ignores the tags.
+      const std::string invocation = "bench-" + std::to_string(round);
+      (void)pump(ctx, grid, action, 1, 1, nullptr, invocation);  // the page exists
       std::optional<Scraper> scraper;
-      if (on && scrape) scraper.emplace(grid.http_ep, 100ms);
+      if (on && scrape) scraper.emplace(grid.http_ep, 100ms, invocation);
       const int scrapes_before = scraper ? scraper->scrapes() : 0;
       const auto t = Clock::now();
-      rate[on].push_back(pump(ctx, grid, action, actions, 512));
+      rate[on].push_back(pump(ctx, grid, action, actions, 512, nullptr, invocation));
       if (scraper) {
         scraping_s += seconds_since(t);
         scrapes += scraper->scrapes() - scrapes_before;

@@ -1,11 +1,13 @@
 #!/bin/sh
-# HTTP benchmark (issue "Metrics"): what the scheduler's HTTP endpoint
-# costs dispatch. bench_grid http runs dispatch (20,000 distinct no-op
-# actions, 50 fake workers) with --http-endpoint on and /metrics scraped
-# every 100 ms (a fresh connection each, as Prometheus does; 150 times
-# Prometheus' usual 15 s rate) against HTTP off, in 6 alternating pairs;
+# HTTP benchmark (issues "Metrics" and "Insight"): what the scheduler's
+# HTTP endpoint costs dispatch. bench_grid http runs dispatch (20,000
+# distinct no-op actions of one invocation, tagged as kiln's clients tag
+# them, 50 fake workers) with --http-endpoint on — so the scheduler records
+# the invocation for its pages — and polled every 100 ms (a fresh
+# connection each; /metrics, the status page, /invocations and the
+# invocation's own page in turn) against HTTP off, in 6 alternating pairs;
 # the ratio is the median of the pairs' time ratios (NOSCRAPE=1: HTTP on
-# but never scraped).
+# and recording, but never polled).
 # Builds nothing: cmake --build build --target bench_grid && scripts/bench/http.sh build
 #
 # Runs it REPEAT times (default 3) and prints medians.
@@ -23,7 +25,7 @@ for _ in $(seq 1 "$repeat"); do all="$all$("$bench" "$work" http)
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; medians of $repeat runs"
 echo
-what="/metrics scraped every 100 ms"
+what="pages and /metrics polled every 100 ms"
 [ -n "${NOSCRAPE:-}" ] && what="HTTP on, never scraped (NOSCRAPE)"
 printf '%s' "$all" | awk -F '\t' -v what="$what" '
   NF == 3 { v[$1] = v[$1] " " $2 }
@@ -37,5 +39,5 @@ printf '%s' "$all" | awk -F '\t' -v what="$what" '
     print "| measure | with | without | ratio | goal |"
     print "|---|---:|---:|---:|---|"
     printf "| dispatch, 50 workers (actions/s), %s vs HTTP off | %.0f | %.0f | %.3fx time | <= 1.05x |\n", what, on, off, median("http_time_ratio")
-    printf "| scrapes answered per second while dispatching | %.1f | | | 10 |\n", median("http_scrapes_per_s")
+    printf "| polls answered per second while dispatching | %.1f | | | 10 |\n", median("http_scrapes_per_s")
   }'
