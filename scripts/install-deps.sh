@@ -13,6 +13,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev   # command line, --json
   libpugixml-dev                    # kiln test: GoogleTest XML in, JUnit XML out
   libcpp-httplib-dev                # the scheduler's HTTP server (/metrics)
+  libsodium-dev                     # Ed25519 signatures of provenance (kiln provenance)
   libgtest-dev libgmock-dev clang-format clang-tidy   # tests, formatting, naming
   prometheus                        # promtool and Prometheus for the /metrics tests (tests/e2e/metrics.sh)
   python3 procps                    # end-to-end scenarios (JSON checks, pgrep)
