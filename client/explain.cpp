@@ -67,7 +67,7 @@ std::optional<RecordMatch> find_producer(const std::vector<ActionRecord>& record
 }
 
 std::string describe_outcome(const ActionRecord& r) {
-  static const std::map<std::string, std::string, std::less<>> words = {
+  static const std::map<std::string, std::string, std::less<>> kWords = {
       {"direct_hit", "hit: the local cache, by the sources' manifest"},
       {"preprocessed_hit", "hit: the local cache, by the preprocessed source"},
       {"remote_hit", "hit: the grid's cache"},
@@ -80,8 +80,8 @@ std::string describe_outcome(const ActionRecord& r) {
       {"executed", "miss: executed"},
       {"failed", "failed"},
   };
-  const auto found = words.find(r.outcome);
-  std::string text = found != words.end() ? found->second : (r.cached ? "hit" : "executed");
+  const auto found = kWords.find(r.outcome);
+  std::string text = found != kWords.end() ? found->second : (r.cached ? "hit" : "executed");
   return text + " (" + r.outcome + ")";
 }
 
