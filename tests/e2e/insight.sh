@@ -14,7 +14,7 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
 mkdir -p "$WORK/proj/obj" "$KILN_DIR/invocations"
-cd "$WORK/proj"
+cd "$WORK/proj" || exit
 printf 'int f(void) { return 1; }\n' >a.c
 printf 'object bytes\n' >obj/a.o
 printf 'depfile\n' >obj/a.d

@@ -46,7 +46,7 @@ done
 [ -n "$workers" ] || fail "the grid has no 2 workers: $(cat "$WORK/up.err")"
 
 mkdir -p "$WORK/proj/src" "$WORK/proj/include" "$WORK/proj/obj"
-cd "$WORK/proj"
+cd "$WORK/proj" || exit
 printf '#pragma once\nint scale(int x);\n' >include/util.h
 printf '#include "util.h"\nint scale(int x) { return x * 3; }\n' >src/util.cc
 printf '#include <cstdio>\n#include "util.h"\nint main() { std::printf("%%d\\n", scale(14)); }\n' >src/main.cc
