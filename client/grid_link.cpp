@@ -21,6 +21,7 @@ GridLink grid_link(char** argv) {
   link.status = grid::run_status;
   link.keygen = grid::run_keygen;
   link.test = testing::run_test;
+  link.provenance = run_provenance;
   return link;
 }
 

@@ -12,11 +12,13 @@
 //
 // Paths that need the grid: `kiln up`, `kiln status`, `kiln keygen` (keys
 // are made by libzmq), `kiln run` with a
-// scheduler configured, the launcher compiling on the grid, and `kiln test`
-// (whose shards may run on the grid, and which reads XML with pugixml).
+// scheduler configured, the launcher compiling on the grid, `kiln test`
+// (whose shards may run on the grid, and which reads XML with pugixml),
+// and `kiln provenance` (which signs with libsodium).
 #pragma once
 
 #include "client/grid/commands.h"
+#include "client/insight_command.h"
 #include "client/launcher/launcher.h"
 #include "client/testing/command.h"
 
@@ -30,6 +32,7 @@ struct GridLink {
   grid::StatusRunner status;
   grid::KeygenRunner keygen;
   testing::TestRunner test;
+  ProvenanceRunner provenance;
 };
 
 // `argv` is main()'s, unchanged: what kiln hands over to kiln-grid.

@@ -63,6 +63,7 @@ GridLink grid_link(char** argv) {
   link.status = [argv](Context&, const grid::StatusOptions&) -> int { hand_over(argv); };
   link.keygen = [argv](Context&, const grid::KeygenOptions&) -> int { hand_over(argv); };
   link.test = [argv](Context&, const testing::TestOptions&) -> int { hand_over(argv); };
+  link.provenance = [argv](Context&, const ProvenanceOptions&) -> int { hand_over(argv); };
   return link;
 }
 

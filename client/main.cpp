@@ -14,6 +14,7 @@
 #include "client/config.h"
 #include "client/grid/options.h"
 #include "client/grid_link.h"
+#include "client/insight_command.h"
 #include "client/launcher/launcher.h"
 #include "client/launcher/stats_command.h"
 #include "client/local_sandbox.h"
@@ -78,7 +79,7 @@ Context load_context(std::vector<std::string> after_dashes, const std::string& d
 
 bool is_subcommand(std::string_view word) {
   return word == "cas" || word == "run" || word == "test" || word == "up" || word == "status" ||
-         word == "config" || word == "keygen";
+         word == "config" || word == "keygen" || word == "explain" || word == "provenance";
 }
 
 // `kiln gcc …`, kiln under another name (a symlink called gcc), and
@@ -172,6 +173,8 @@ int run(int argc, char** argv) {
   auto run_status = grid::add_status_command(app, grid.status);
   auto run_keygen = grid::add_keygen_command(app, grid.keygen);
   auto run_test_cmd = testing::add_test_command(app, grid.test);
+  auto run_explain = add_explain_command(app);
+  auto run_provenance_cmd = add_provenance_command(app, grid.provenance);
   CLI::App* config_cmd =
       app.add_subcommand("config", "Show every setting, its value and where it came from");
 
@@ -197,6 +200,8 @@ int run(int argc, char** argv) {
   if (app.got_subcommand("status")) return run_status(ctx);
   if (app.got_subcommand("keygen")) return run_keygen(ctx);
   if (app.got_subcommand("test")) return run_test_cmd(ctx);
+  if (app.got_subcommand("explain")) return run_explain(ctx);
+  if (app.got_subcommand("provenance")) return run_provenance_cmd(ctx);
   return run_cas(ctx);
 }
 

@@ -13,6 +13,7 @@ find_package(pugixml REQUIRED)            # libpugixml-dev: kiln test's XML repo
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)          # liblmdb-dev
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)   # libxxhash-dev
 pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)   # libsodium-dev: Ed25519 provenance signatures
 # libcpp-httplib-dev: the scheduler's HTTP server (/metrics). Debian builds
 # it as a library (httplib.h declares, libcpp-httplib.so implements), with
 # OpenSSL, zlib and brotli support compiled in; kiln serves plain HTTP.

@@ -14,9 +14,11 @@ packages=(
   libpugixml-dev                    # kiln test: GoogleTest XML in, JUnit XML out
   libxml2-utils                     # xmllint: JUnit files against the schema (tests/e2e/junit_schema.sh)
   libcpp-httplib-dev                # the scheduler's HTTP server (/metrics)
+  libsodium-dev                     # Ed25519 signatures of provenance (kiln provenance)
   libgtest-dev libgmock-dev clang-format clang-tidy   # tests, formatting, naming
   prometheus                        # promtool and Prometheus for the /metrics tests (tests/e2e/metrics.sh)
   python3 procps                    # end-to-end scenarios (JSON checks, pgrep)
+  python3-cryptography              # tests/e2e/insight.sh checks kiln's Ed25519 signatures apart from libsodium
   bubblewrap                        # the action sandbox (bwrap)
   dpkg-dev libbenchmark-dev         # the real project (leveldb from apt-get source) and its tests
 )

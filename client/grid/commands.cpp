@@ -20,6 +20,7 @@
 #include "cas/store.h"
 #include "client/grid/known_grid.h"
 #include "client/local_sandbox.h"
+#include "client/signing_files.h"
 #include "exec/sandbox.h"
 #include "proto/curve.h"
 #include "proto/key_files.h"
@@ -273,15 +274,35 @@ int run_up(Context& ctx, const UpOptions& opts) {
   return exit_code;
 }
 
+namespace {
+
+// `kiln keygen --signing`: the key `kiln provenance` signs with.
+int run_signing_keygen(Context& ctx, const std::string& base, const std::string& comment) {
+  const SigningKey key = generate_signing_key();
+  check(write_signing_key_files(base, key, comment));
+  ctx.out << base << ".sign.pub\n";
+  ctx.err << "kiln: wrote " << base << ".sign.key (secret, mode 0600) and " << base
+          << ".sign.pub (key id " << key_id(key.public_key).substr(0, 16)
+          << ")\nkiln: to sign provenance with it: signing_key = " << base
+          << ".sign.key in the config file (or KILN_SIGNING_KEY); verifiers need only " << base
+          << ".sign.pub\n";
+  return kExitOk;
+}
+
+}  // namespace
+
 int run_keygen(Context& ctx, const KeygenOptions& opts) {
   const std::string base =
-      opts.output.empty() ? (ctx.config.config_dir() / "client").string() : opts.output;
+      opts.output.empty()
+          ? (ctx.config.config_dir() / (opts.signing ? "provenance" : "client")).string()
+          : opts.output;
   std::error_code ec;
   fs::create_directories(fs::path(base).parent_path(), ec);
-  auto keys = proto::generate_curve_keypair();
-  if (!keys.ok()) throw CommandError(kExitFailure, keys.error().message);
   const std::string comment =
       opts.comment.empty() ? fs::path(base).filename().string() : opts.comment;
+  if (opts.signing) return run_signing_keygen(ctx, base, comment);
+  auto keys = proto::generate_curve_keypair();
+  if (!keys.ok()) throw CommandError(kExitFailure, keys.error().message);
   check(proto::write_key_files(base, *keys, comment));
   ctx.out << keys->public_key << '\n';
   ctx.err << "kiln: wrote " << base << ".key (secret, mode 0600) and " << base

@@ -12,6 +12,10 @@
 //   kiln keygen [-o NAME] [--comment TEXT] [--role ROLE]
 //                         a CURVE key pair, NAME.key (0600) and NAME.pub, and
 //                         the line that admits it
+//   kiln keygen --signing [-o NAME] [--comment TEXT]
+//                         an Ed25519 key pair that signs provenance,
+//                         NAME.sign.key (0600) and NAME.sign.pub
+//                         (client/signing.h)
 //
 // Declaring the subcommands (grid_commands_cli.cpp) is apart from running
 // them (grid_commands.cpp, which speaks ZeroMQ): both executables declare
@@ -44,6 +48,7 @@ struct KeygenOptions {
   std::string output;           // NAME for NAME.key/NAME.pub; "" = <config dir>/client
   std::string comment;          // names the key in the files and the authorized keys
   std::string role = "client";  // what the printed authorized-keys line says
+  bool signing = false;  // an Ed25519 provenance signing key instead; "" = <config dir>/provenance
 };
 
 struct StatusOptions {

@@ -39,6 +39,9 @@ std::function<int(Context&)> add_keygen_command(CLI::App& app, KeygenRunner run)
   keygen->add_option("--role", opts->role, "The role the printed authorized-keys line gives it")
       ->check(CLI::IsMember({"client", "readonly", "worker"}))
       ->capture_default_str();
+  keygen->add_flag("--signing", opts->signing,
+                   "An Ed25519 key that signs provenance: NAME.sign.key and NAME.sign.pub "
+                   "(default NAME: <config dir>/provenance)");
   return [opts, run = std::move(run)](Context& ctx) { return run(ctx, *opts); };
 }
 
