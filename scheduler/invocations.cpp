@@ -125,6 +125,32 @@ struct InvocationLog::Invocation {
   void produced(std::size_t index, std::vector<std::string> outputs) {
     for (std::string& out : outputs) producers.emplace(std::move(out), index);
   }
+  // The summary's counts, kept as entries change (a page asks for a
+  // hundred summaries of up to 20,000 actions each: no walk per request).
+  std::size_t hits = 0;
+  std::size_t executed = 0;
+  std::size_t failed = 0;
+  std::size_t in_flight = 0;
+  std::size_t flaky = 0;
+  std::unordered_map<std::string, unsigned> tests;  // subject: 1 failed, 2 passed
+  // Adds (sign 1) or removes (-1) what `e` counts in its current state.
+  void count(const ActionEntry& e, int sign) {
+    const auto add = [sign](std::size_t& n, bool counts) {
+      if (counts) n = sign > 0 ? n + 1 : n - 1;
+    };
+    add(hits, e.cached);
+    add(executed, !e.cached && (e.state == ActionState::kDone ||
+                                (e.state == ActionState::kFailed && e.exit_code != 0)));
+    add(failed, e.state == ActionState::kFailed);
+    add(in_flight, e.state == ActionState::kQueued || e.state == ActionState::kRunning);
+    if (sign > 0 && e.kind == "test" &&
+        (e.state == ActionState::kDone || e.state == ActionState::kFailed)) {
+      unsigned& seen = tests[e.subject];
+      const unsigned before = seen;
+      seen |= e.state == ActionState::kFailed ? 1u : 2u;
+      if (before != 3u && seen == 3u) ++flaky;
+    }
+  }
 };
 
 InvocationLog::InvocationLog(Options options) : options_(options) {
@@ -162,6 +188,16 @@ InvocationLog::Invocation& InvocationLog::invocation_for(const InvocationTagValu
   return *it->second;
 }
 
+template <typename Change>
+void InvocationLog::update(const Ref& ref, Change change) {
+  auto it = invocations_.find(ref.invocation);
+  if (it == invocations_.end() || ref.index >= it->second->actions.size()) return;
+  ActionEntry& e = it->second->actions[ref.index];
+  it->second->count(e, -1);
+  change(e);
+  it->second->count(e, 1);
+}
+
 ActionEntry* InvocationLog::entry(const Ref& ref) {
   auto it = invocations_.find(ref.invocation);
   if (it == invocations_.end() || ref.index >= it->second->actions.size()) return nullptr;
@@ -197,6 +233,7 @@ void InvocationLog::hit(const InvocationTagValue& tag, const std::string& client
   e.submitted_us = now_us;
   e.finished_us = now_us;
   e.exit_code = exit_code;
+  inv.count(e, 1);
   inv.actions.push_back(std::move(e));
   inv.produced(inv.actions.size() - 1, std::move(outputs));
 }
@@ -220,11 +257,12 @@ void InvocationLog::submitted(const InvocationTagValue& tag, const std::string& 
     const Ref ref = w->second;
     waiting_.erase(w);
     waiting_by_digest_.erase(it);
-    if (ActionEntry* e = entry(ref); e != nullptr && e->state == ActionState::kCancelled) {
+    update(ref, [](ActionEntry& e) {
+      if (e.state != ActionState::kCancelled) return;
       // Cancelled just before this resubmission: waiting again.
-      e->state = e->started_us != 0 ? ActionState::kRunning : ActionState::kQueued;
-      e->finished_us = 0;
-    }
+      e.state = e.started_us != 0 ? ActionState::kRunning : ActionState::kQueued;
+      e.finished_us = 0;
+    });
     waiting_[{client, request}] = ref;
     waiting_by_digest_.emplace(digest, std::pair{client, request});
     return;
@@ -248,6 +286,7 @@ void InvocationLog::submitted(const InvocationTagValue& tag, const std::string& 
       e.deps.push_back(p->second);
     }
   }
+  inv.count(e, 1);
   inv.actions.push_back(std::move(e));
   waiting_[{client, request}] = Ref{tag.id, inv.actions.size() - 1};
   waiting_by_digest_.emplace(digest, std::pair{client, request});
@@ -260,11 +299,11 @@ void InvocationLog::started(const std::string& digest, const std::string& worker
   for (auto it = from; it != to; ++it) {
     auto w = waiting_.find(it->second);
     if (w == waiting_.end()) continue;
-    ActionEntry* e = entry(w->second);
-    if (e == nullptr) continue;
-    if (e->state == ActionState::kQueued) e->started_us = now_us;
-    e->state = ActionState::kRunning;
-    e->worker = worker;  // a retry or a backup moves it
+    update(w->second, [&](ActionEntry& e) {
+      if (e.state == ActionState::kQueued) e.started_us = now_us;
+      e.state = ActionState::kRunning;
+      e.worker = worker;  // a retry or a backup moves it
+    });
   }
 }
 
@@ -297,17 +336,19 @@ void InvocationLog::completed(const std::string& client, std::uint64_t request, 
   std::lock_guard lock(mutex_);
   const auto ref = take_waiting(client, request);
   if (!ref) return;
-  ActionEntry* e = entry(*ref);
-  e->finished_us = now_us;
-  if (!worker.empty()) e->worker = worker;
-  e->exit_code = exit_code;
-  e->phases = std::move(phases);
-  e->cached = cached;
-  if (exit_code == 0) invocations_.at(ref->invocation)->produced(ref->index, std::move(outputs));
-  e->state = exit_code == 0 ? ActionState::kDone : ActionState::kFailed;
-  if (e->state == ActionState::kFailed) {
-    e->message = "exit code " + std::to_string(exit_code);
-    note_failure(*e);
+  update(*ref, [&](ActionEntry& e) {
+    e.finished_us = now_us;
+    if (!worker.empty()) e.worker = worker;
+    e.exit_code = exit_code;
+    e.phases = std::move(phases);
+    e.cached = cached;
+    e.state = exit_code == 0 ? ActionState::kDone : ActionState::kFailed;
+    if (e.state == ActionState::kFailed) e.message = "exit code " + std::to_string(exit_code);
+  });
+  if (exit_code == 0) {
+    invocations_.at(ref->invocation)->produced(ref->index, std::move(outputs));
+  } else {
+    note_failure(*entry(*ref));
   }
   finish(*ref, now_us);
 }
@@ -317,11 +358,12 @@ void InvocationLog::failed(const std::string& client, std::uint64_t request, std
   std::lock_guard lock(mutex_);
   const auto ref = take_waiting(client, request);
   if (!ref) return;
-  ActionEntry* e = entry(*ref);
-  e->finished_us = now_us;
-  e->state = ActionState::kFailed;
-  e->message = message;
-  note_failure(*e);
+  update(*ref, [&](ActionEntry& e) {
+    e.finished_us = now_us;
+    e.state = ActionState::kFailed;
+    e.message = message;
+  });
+  note_failure(*entry(*ref));
   finish(*ref, now_us);
 }
 
@@ -331,26 +373,38 @@ void InvocationLog::cancelled(const std::string& client, std::uint64_t request,
   auto w = waiting_.find({client, request});
   if (w == waiting_.end()) return;
   const Ref ref = w->second;
-  ActionEntry* e = entry(ref);
-  if (e == nullptr) {
+  if (entry(ref) == nullptr) {
     waiting_.erase(w);
     return;
   }
   // A client cancels the older request when it resubmits; the entry stays
   // waiting under that digest until the new request (submitted()) takes it
   // over. A cancel with no resubmission leaves it marked cancelled.
-  e->state = ActionState::kCancelled;
-  e->finished_us = now_us;
+  update(ref, [&](ActionEntry& e) {
+    e.state = ActionState::kCancelled;
+    e.finished_us = now_us;
+  });
+}
+
+bool InvocationLog::waiting(const std::string& peer, std::uint64_t request) const {
+  std::lock_guard lock(mutex_);
+  return waiting_.count({peer, request}) != 0;
+}
+
+bool InvocationLog::has_producers(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  auto it = invocations_.find(id);
+  return it != invocations_.end() && !it->second->producers.empty();
 }
 
 void InvocationLog::client_gone(const std::string& peer, std::int64_t now_us) {
   std::lock_guard lock(mutex_);
   for (auto w = waiting_.lower_bound({peer, 0}); w != waiting_.end() && w->first.first == peer;) {
-    if (ActionEntry* e = entry(w->second); e != nullptr) {
-      e->state = ActionState::kCancelled;
-      e->finished_us = now_us;
-      finish(w->second, now_us);
-    }
+    update(w->second, [&](ActionEntry& e) {
+      e.state = ActionState::kCancelled;
+      e.finished_us = now_us;
+    });
+    finish(w->second, now_us);
     w = waiting_.erase(w);
   }
   for (auto d = waiting_by_digest_.begin(); d != waiting_by_digest_.end();) {
@@ -367,21 +421,11 @@ InvocationSummary InvocationLog::summarize(const Invocation& inv) const {
   s.actions = inv.actions.size() + inv.dropped;
   s.dropped = inv.dropped;
   s.clients.assign(inv.clients.begin(), inv.clients.end());
-  std::map<std::string_view, std::pair<bool, bool>> tests;  // subject: failed, passed
-  for (const ActionEntry& e : inv.actions) {
-    if (e.cached) ++s.hits;
-    if (!e.cached && e.state == ActionState::kDone) ++s.executed;
-    if (e.state == ActionState::kFailed) ++s.failed;
-    if (!e.cached && e.state == ActionState::kFailed && e.exit_code != 0) ++s.executed;
-    if (e.state == ActionState::kQueued || e.state == ActionState::kRunning) ++s.in_flight;
-    if (e.kind == "test" && (e.state == ActionState::kDone || e.state == ActionState::kFailed)) {
-      auto& seen = tests[e.subject];
-      (e.state == ActionState::kFailed ? seen.first : seen.second) = true;
-    }
-  }
-  for (const auto& [subject, seen] : tests) {
-    if (seen.first && seen.second) ++s.flaky;
-  }
+  s.hits = inv.hits;
+  s.executed = inv.executed;
+  s.failed = inv.failed;
+  s.in_flight = inv.in_flight;
+  s.flaky = inv.flaky;
   return s;
 }
 
@@ -394,32 +438,63 @@ std::vector<InvocationSummary> InvocationLog::summaries(std::size_t limit) const
   return out;
 }
 
-std::optional<InvocationDetail> InvocationLog::detail(const std::string& id) const {
+std::optional<InvocationDetail> InvocationLog::detail(const std::string& id,
+                                                      std::size_t max_shown) const {
   InvocationDetail d;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = invocations_.find(id);
-    if (it == invocations_.end()) return std::nullopt;
-    d.summary = summarize(*it->second);
-    d.actions = it->second->actions;
+  std::lock_guard lock(mutex_);
+  auto it = invocations_.find(id);
+  if (it == invocations_.end()) return std::nullopt;
+  const std::vector<ActionEntry>& all = it->second->actions;
+  d.summary = summarize(*it->second);
+  // Over every action: the path, the slowest, the workers.
+  auto [critical, critical_us] = critical_path(all);
+  d.critical_us = critical_us;
+  std::vector<std::size_t> slowest;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (all[i].duration_us() == 0) continue;
+    slowest.push_back(i);
+    std::sort(slowest.begin(), slowest.end(), [&](std::size_t a, std::size_t b) {
+      return all[a].duration_us() != all[b].duration_us()
+                 ? all[a].duration_us() > all[b].duration_us()
+                 : a < b;
+    });
+    if (slowest.size() > 10) slowest.pop_back();
   }
-  // Outside the lock: the copy is ours.
-  std::vector<std::size_t> by_time(d.actions.size());
-  for (std::size_t i = 0; i < by_time.size(); ++i) by_time[i] = i;
-  std::stable_sort(by_time.begin(), by_time.end(), [&](std::size_t a, std::size_t b) {
-    return d.actions[a].duration_us() > d.actions[b].duration_us();
-  });
-  for (std::size_t i : by_time) {
-    if (d.slowest.size() == 10 || d.actions[i].duration_us() == 0) break;
-    d.slowest.push_back(i);
-  }
-  std::tie(d.critical, d.critical_us) = critical_path(d.actions);
-  for (const ActionEntry& e : d.actions) {
+  for (const ActionEntry& e : all) {
     if (!e.cached && !e.worker.empty() &&
         std::find(d.workers.begin(), d.workers.end(), e.worker) == d.workers.end()) {
       d.workers.push_back(e.worker);
     }
   }
+  // What is shown: the path and the slowest always, then the newest.
+  std::vector<bool> shown(all.size(), false);
+  std::size_t count = 0;
+  const auto show = [&](std::size_t i) {
+    if (!shown[i]) {
+      shown[i] = true;
+      ++count;
+    }
+  };
+  for (std::size_t i : critical) show(i);
+  for (std::size_t i : slowest) show(i);
+  for (std::size_t i = all.size(); i > 0 && count < max_shown; --i) show(i - 1);
+  std::vector<std::size_t> new_index(all.size(), all.size());
+  d.actions.reserve(count);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (!shown[i]) continue;
+    new_index[i] = d.actions.size();
+    d.actions.push_back(all[i]);
+  }
+  for (ActionEntry& e : d.actions) {
+    std::vector<std::size_t> deps;
+    for (std::size_t dep : e.deps) {
+      if (new_index[dep] != all.size()) deps.push_back(new_index[dep]);
+    }
+    e.deps = std::move(deps);
+  }
+  for (std::size_t i : critical) d.critical.push_back(new_index[i]);
+  for (std::size_t i : slowest) d.slowest.push_back(new_index[i]);
+  d.omitted = all.size() - d.actions.size();
   return d;
 }
 

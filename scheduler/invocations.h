@@ -59,6 +59,8 @@ InvocationTagValue sanitize_tag(InvocationTagValue tag);
 
 inline constexpr std::size_t kMaxInputDigests = 4096;
 inline constexpr std::size_t kMaxDeps = 256;
+// An invocation's page and JSON show at most this many actions.
+inline constexpr std::size_t kMaxShownActions = 2000;
 
 // One span a worker reported, by its own clock.
 struct PhaseSpan {
@@ -120,6 +122,9 @@ struct InvocationDetail {
   std::vector<std::size_t> critical;  // indices into actions, first to last
   std::int64_t critical_us = 0;       // the critical path's length
   std::vector<std::string> workers;   // every worker of the timeline, by first use
+  // Actions recorded but not in `actions` (beyond max_shown): the summary,
+  // the path, the slowest and the workers count them all.
+  std::size_t omitted = 0;
 };
 
 // Pure: the critical path of `actions` (indices, in order) and its length:
@@ -169,11 +174,20 @@ class InvocationLog {
   // The connection is gone: its waiting entries are cancelled.
   void client_gone(const std::string& peer, std::int64_t now_us);
 
+  // Whether (peer, request) is a recorded miss still waiting for its answer.
+  bool waiting(const std::string& peer, std::uint64_t request) const;
+  // Whether a finished action of invocation `id` made outputs (so a new
+  // action's inputs are worth looking up).
+  bool has_producers(const std::string& id) const;
+
   // --- views (any thread) ---
 
   // The newest first, at most `limit`.
   std::vector<InvocationSummary> summaries(std::size_t limit) const;
-  std::optional<InvocationDetail> detail(const std::string& id) const;
+  // At most `max_shown` actions: those on the critical path, the slowest,
+  // then the newest (in request order; deps between them kept).
+  std::optional<InvocationDetail> detail(const std::string& id,
+                                         std::size_t max_shown = kMaxShownActions) const;
   // Recent failed actions of every invocation, newest first.
   std::vector<ActionEntry> recent_failures() const;
   // Actions queued or running now, oldest first (at most `limit`).
@@ -187,6 +201,10 @@ class InvocationLog {
   };
   Invocation& invocation_for(const InvocationTagValue& tag, std::int64_t now_us);
   ActionEntry* entry(const Ref& ref);
+  // Changes the entry `ref` names with `change`, keeping its invocation's
+  // counts true.
+  template <typename Change>
+  void update(const Ref& ref, Change change);
   void note_failure(const ActionEntry& entry);
   // The entry waiting as (client, request), no longer waiting; nullptr if
   // none.

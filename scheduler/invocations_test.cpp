@@ -143,5 +143,30 @@ TEST(InvocationLog, FindsDepsByDigestAmongFinishedActions) {
   EXPECT_EQ(d->critical_us, 350);
 }
 
+TEST(InvocationLog, ADetailShowsThePathTheSlowestAndTheNewest) {
+  InvocationLog log({});
+  // 0: slow and first; 1..5 quick; 6 reads 0's output.
+  log.submitted(tag("inv", "slow.cc"), "p", "c", 1, "d0/1", 0, {});
+  log.completed("p", 1, 1000, "w", 0, {}, {"slow.o/1"}, false);
+  for (int i = 1; i <= 5; ++i) {
+    log.submitted(tag("inv", "q" + std::to_string(i)), "p", "c", 10 + i, "dq" + std::to_string(i),
+                  1000, {});
+    log.completed("p", 10 + i, 1000 + i, "w", 0, {}, {}, false);
+  }
+  log.submitted(tag("inv", "link"), "p", "c", 20, "dl/1", 1100, {"slow.o/1"});
+  log.completed("p", 20, 1200, "w", 0, {}, {}, false);
+  const auto d = log.detail("inv", 3);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->summary.actions, 7u);
+  EXPECT_EQ(d->omitted, 7u - d->actions.size());
+  ASSERT_GE(d->actions.size(), 3u);
+  EXPECT_EQ(d->actions.front().subject, "slow.cc");
+  EXPECT_EQ(d->actions.back().subject, "link");
+  EXPECT_EQ(d->actions.back().deps, std::vector<std::size_t>{0});
+  ASSERT_EQ(d->critical.size(), 2u);
+  EXPECT_EQ(d->actions[d->critical[1]].subject, "link");
+  EXPECT_EQ(d->critical_us, 1100);
+}
+
 }  // namespace
 }  // namespace kiln::scheduler

@@ -1179,6 +1179,12 @@ std::string render_invocation_page(const InvocationDetail& detail, std::int64_t 
     }
   }
   body += "</p>";
+  if (detail.omitted > 0) {
+    body += "<p class=\"muted\" id=\"omitted\">" + num(detail.omitted) + " of " +
+            num(detail.omitted + detail.actions.size()) +
+            " actions are not drawn: shown are the critical path, the slowest and the newest " +
+            num(detail.actions.size()) + ". The counts above include them all.</p>";
+  }
 
   const std::size_t misses = s.actions >= s.hits ? s.actions - s.hits : 0;
   body += "<div class=\"cards\">";
@@ -1367,6 +1373,7 @@ std::string invocation_json(const InvocationDetail& detail) {
                   {"slowest", detail.slowest},
                   {"critical", detail.critical},
                   {"critical_us", detail.critical_us},
+                  {"omitted", detail.omitted},
                   {"workers", detail.workers}};
   return dump(j);
 }

@@ -129,16 +129,36 @@ void Server::Impl::record_submit(const proto::Received& r, std::uint64_t id,
                                  const InvocationTagValue& tag, const cas::Digest& digest,
                                  const cas::Action& action) {
   if (!http || tag.id.empty()) return;
-  invocations.submitted(tag, r.peer, client_name(r), id, digest.to_string(), wall_us(),
-                        input_digests(action));
+  // No finished action of the invocation has outputs yet: nothing this one
+  // reads can be one of them, and its input root need not be walked.
+  invocations.submitted(
+      tag, r.peer, client_name(r), id, digest.to_string(), wall_us(),
+      invocations.has_producers(tag.id) ? input_digests(action) : std::vector<std::string>{});
 }
 
 void Server::Impl::record_complete(const Complete& c, schema::ExecuteResponse::Reader response) {
-  if (!http) return;
-  auto result = cas::from_wire(response.getResult(), fn);
-  if (!result.ok()) return;
-  invocations.completed(c.client, c.request_id, wall_us(), result->metadata.worker_id,
-                        result->exit_code, phases_of(result->metadata), outputs_of(*result),
+  if (!http || !invocations.waiting(c.client, c.request_id)) return;
+  // Read straight from the message: only what the log keeps.
+  const auto result = response.getResult();
+  const auto m = result.getMetadata();
+  cas::ExecutionMetadata meta;
+  meta.input_fetch_start_us = m.getInputFetchStartUs();
+  meta.input_fetch_end_us = m.getInputFetchEndUs();
+  meta.execution_start_us = m.getExecutionStartUs();
+  meta.execution_end_us = m.getExecutionEndUs();
+  meta.output_upload_start_us = m.getOutputUploadStartUs();
+  meta.output_upload_end_us = m.getOutputUploadEndUs();
+  std::vector<std::string> outputs;
+  for (auto f : result.getOutputFiles()) {
+    if (auto d = cas::from_wire(f.getDigest(), fn); d.ok()) outputs.push_back(d->to_string());
+  }
+  for (auto d : result.getOutputDirectories()) {
+    if (auto t = cas::from_wire(d.getTreeDigest(), fn); t.ok()) outputs.push_back(t->to_string());
+  }
+  const auto worker = m.getWorkerId();
+  invocations.completed(c.client, c.request_id, wall_us(),
+                        std::string(worker.begin(), std::min<std::size_t>(worker.size(), 256)),
+                        result.getExitCode(), phases_of(meta), std::move(outputs),
                         response.getCached());
 }
 

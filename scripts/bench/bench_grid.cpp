@@ -462,7 +462,7 @@ class Scraper {
         thread_([this, period] {
           const std::pair<std::string, std::string> pages[] = {
               {"/metrics", "kiln_queued_actions "},
-              {"/", "id=\"workers\""},
+              {"/", "id=\"cards\""},
               {"/invocations", "id=\"trends\""},
               {"/invocations/" + invocation_, "id=\"timeline\""}};
           auto next = Clock::now();
