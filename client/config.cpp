@@ -55,6 +55,9 @@ constexpr std::array kKeys = {
               "ticket=BANK-123,commit=4f2a9c1"},
     ConfigKey{"keep_invocations", "KILN_KEEP_INVOCATIONS", "100",
               "how many invocations' journals (kiln trace, kiln explain) the cache keeps"},
+    ConfigKey{"journal", "KILN_JOURNAL", "true",
+              "record every compile, link, test shard and kiln run in the local journal "
+              "(kiln trace); false = write nothing"},
     ConfigKey{"signing_key", "KILN_SIGNING_KEY", "",
               "Ed25519 key file (kiln keygen --signing) that signs kiln provenance; empty = "
               "unsigned statements"},
@@ -179,7 +182,7 @@ Status Config::check_values() {
   }
   basedir_ = entry("basedir").value;
   for (auto [name, flag] : {std::pair{"disable", &disable_}, std::pair{"recache", &recache_},
-                            std::pair{"readonly", &readonly_}}) {
+                            std::pair{"readonly", &readonly_}, std::pair{"journal", &journal_}}) {
     auto value = boolean(name, entry(name));
     if (!value.ok()) return value.error();
     *flag = *value;

@@ -97,6 +97,9 @@ class Config {
   const std::vector<std::pair<std::string, std::string>>& labels() const { return labels_; }
   // How many invocations' journals the cache keeps (client/journal.h).
   std::size_t keep_invocations() const { return keep_invocations_; }
+  // Whether kiln processes record what they did in the journal
+  // (client/journal.h).
+  bool journal() const { return journal_; }
   // The Ed25519 key that signs provenance statements; "" = unsigned.
   const std::string& signing_key() const { return signing_key_; }
   // The directory of the config file (where `kiln up` records its grids).
@@ -124,6 +127,7 @@ class Config {
   std::string invocation_id_;
   std::vector<std::pair<std::string, std::string>> labels_;
   std::size_t keep_invocations_ = 100;
+  bool journal_ = true;
   std::string signing_key_;
 };
 

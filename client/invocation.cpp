@@ -99,6 +99,10 @@ std::string format_labels(const Labels& labels) {
   return out;
 }
 
+bool in_build_chain(std::string_view name) {
+  return is_one_of(name, kDrivers) || is_one_of(name, kPassThrough);
+}
+
 std::optional<std::size_t> find_anchor(const std::vector<AncestorProcess>& ancestors) {
   std::optional<std::size_t> anchor;
   for (std::size_t i = 0; i < ancestors.size(); ++i) {

@@ -66,6 +66,11 @@ Result<Labels> parse_labels(std::string_view text);
 // The inverse: "a=1,b=2".
 std::string format_labels(const Labels& labels);
 
+// Whether a process named `name` may be part of the chain find_anchor
+// walks (a build driver, or a shell or wrapper passed through): above the
+// first that is not, no ancestor matters.
+bool in_build_chain(std::string_view name);
+
 // The anchor's index in `ancestors` (which starts at this process's
 // parent and goes up), or nullopt when no build driver is above: the
 // process is its own anchor.

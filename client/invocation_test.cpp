@@ -57,6 +57,16 @@ TEST(Anchor, TheOutermostDriverOfTheChainBelowTheUser) {
   EXPECT_EQ(find_anchor(recursive), 3u);
 }
 
+TEST(Anchor, TheChainIsDriversShellsAndWrappers) {
+  // current_invocation stops reading /proc at the first process outside it.
+  for (const char* name : {"make", "ninja", "ctest", "kiln-grid", "sh", "bash", "env", "nice"}) {
+    EXPECT_TRUE(in_build_chain(name)) << name;
+  }
+  for (const char* name : {"sshd", "tmux: server", "systemd", "python3", ""}) {
+    EXPECT_FALSE(in_build_chain(name)) << name;
+  }
+}
+
 TEST(Anchor, TheIdDependsOnBootPidAndStartTime) {
   const AncestorProcess p{100, "make", 555};
   const std::string id = derive_invocation_id("boot-a", p);

@@ -24,12 +24,6 @@ using nlohmann::json;
 // A journal line or invocation file longer than this is not kiln's.
 constexpr std::size_t kMaxJournalBytes = std::size_t{256} << 20;
 
-json files_json(const std::vector<FileRecord>& files) {
-  json out = json::array();
-  for (const auto& f : files) out.push_back({{"path", f.path}, {"digest", f.digest}});
-  return out;
-}
-
 std::vector<FileRecord> files_from(const json& j) {
   std::vector<FileRecord> out;
   for (const auto& f : j) out.push_back({f.at("path").get<std::string>(), f.at("digest")});
@@ -91,35 +85,173 @@ std::optional<std::pair<AncestorProcess, int>> read_stat(int pid) {
   return std::pair{p, ppid};
 }
 
+// Appends JSON to a string: keys and values of one object, commas between
+// them. Strings are escaped as JSON requires; bytes that are not UTF-8
+// (a path is bytes) become U+FFFD, as nlohmann's error_handler_t::replace
+// does.
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) : out_(out) {}
+  JsonWriter& key(std::string_view name) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    quoted(name);
+    out_ += ':';
+    return *this;
+  }
+  void string(std::string_view s) { quoted(s); }
+  void boolean(bool b) { out_ += b ? "true" : "false"; }
+  void number(std::int64_t n) { out_ += std::to_string(n); }
+  void strings(const std::vector<std::string>& list) {
+    out_ += '[';
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (i != 0) out_ += ',';
+      quoted(list[i]);
+    }
+    out_ += ']';
+  }
+  void files(const std::vector<FileRecord>& files) {
+    out_ += '[';
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      out_ += i != 0 ? ",{\"path\":" : "{\"path\":";
+      quoted(files[i].path);
+      out_ += ",\"digest\":";
+      quoted(files[i].digest);
+      out_ += '}';
+    }
+    out_ += ']';
+  }
+
+ private:
+  void quoted(std::string_view s) {
+    out_ += '"';
+    std::size_t i = 0;
+    while (i < s.size()) {
+      // A run of characters that need no escaping, in one append.
+      std::size_t plain = i;
+      while (plain < s.size() && is_plain(static_cast<unsigned char>(s[plain]))) ++plain;
+      out_.append(s.substr(i, plain - i));
+      i = plain;
+      if (i == s.size()) break;
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x80) {
+        escape(c);
+        ++i;
+      } else {
+        const std::size_t n = utf8_length(s.substr(i));
+        if (n == 0) {
+          out_ += "\xEF\xBF\xBD";  // U+FFFD
+          ++i;
+        } else {
+          out_.append(s.substr(i, n));
+          i += n;
+        }
+      }
+    }
+    out_ += '"';
+  }
+  static bool is_plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+  void escape(unsigned char c) {
+    switch (c) {
+      case '"':
+        out_ += "\\\"";
+        return;
+      case '\\':
+        out_ += "\\\\";
+        return;
+      case '\n':
+        out_ += "\\n";
+        return;
+      case '\t':
+        out_ += "\\t";
+        return;
+      case '\r':
+        out_ += "\\r";
+        return;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out_ += "\\u00";
+        out_ += kHex[c >> 4];
+        out_ += kHex[c & 0xf];
+      }
+    }
+  }
+  // The length of the well-formed UTF-8 sequence `s` starts with, or 0.
+  static std::size_t utf8_length(std::string_view s) {
+    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char c = b(0);
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;  // no surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return 0;
+    }
+    if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
+    for (std::size_t i = 2; i < n; ++i) {
+      if (b(i) < 0x80 || b(i) > 0xBF) return 0;
+    }
+    return n;
+  }
+
+  std::string& out_;
+  bool first_ = true;
+};
+
 }  // namespace
 
+// Written by hand, not through nlohmann::json: a compile's record names
+// every header it read (a few hundred files, ~20 KB), and building the
+// json tree for it cost ~10 % of a direct hit. decode_record reads it back
+// with nlohmann; journal_test.cpp checks the two agree.
 std::string encode_record(const ActionRecord& r) {
-  json phases = json::array();
-  for (const auto& p : r.phases) {
-    phases.push_back({{"name", p.name}, {"start_us", p.start_us}, {"end_us", p.end_us}});
+  std::string out;
+  std::size_t guess = 512 + r.command.size() * 16;
+  for (const auto& f : r.inputs) guess += f.path.size() + f.digest.size() + 32;
+  out.reserve(guess);
+  JsonWriter w(out);
+  out += '{';
+  w.key("invocation").string(r.invocation);
+  w.key("kind").string(r.kind);
+  w.key("subject").string(r.subject);
+  w.key("outcome").string(r.outcome);
+  w.key("cached").boolean(r.cached);
+  w.key("where").string(r.where);
+  w.key("scheduler").string(r.scheduler);
+  w.key("digest_function").string(r.digest_function);
+  w.key("action_digest").string(r.action_digest);
+  w.key("toolchain").string(r.toolchain);
+  w.key("toolchain_path").string(r.toolchain_path);
+  w.key("command").strings(r.command);
+  w.key("cwd").string(r.cwd);
+  w.key("inputs").files(r.inputs);
+  w.key("outputs").files(r.outputs);
+  w.key("exit_code").number(r.exit_code);
+  w.key("start_us").number(r.start_us);
+  w.key("end_us").number(r.end_us);
+  w.key("phases");
+  out += '[';
+  for (std::size_t i = 0; i < r.phases.size(); ++i) {
+    if (i != 0) out += ',';
+    out += '{';
+    JsonWriter p(out);
+    p.key("name").string(r.phases[i].name);
+    p.key("start_us").number(r.phases[i].start_us);
+    p.key("end_us").number(r.phases[i].end_us);
+    out += '}';
   }
-  const json j = {{"invocation", r.invocation},
-                  {"kind", r.kind},
-                  {"subject", r.subject},
-                  {"outcome", r.outcome},
-                  {"cached", r.cached},
-                  {"where", r.where},
-                  {"scheduler", r.scheduler},
-                  {"digest_function", r.digest_function},
-                  {"action_digest", r.action_digest},
-                  {"toolchain", r.toolchain},
-                  {"toolchain_path", r.toolchain_path},
-                  {"command", r.command},
-                  {"cwd", r.cwd},
-                  {"inputs", files_json(r.inputs)},
-                  {"outputs", files_json(r.outputs)},
-                  {"exit_code", r.exit_code},
-                  {"start_us", r.start_us},
-                  {"end_us", r.end_us},
-                  {"phases", phases},
-                  {"pid", r.pid}};
-  // Invalid UTF-8 (a path is bytes) becomes U+FFFD rather than an exception.
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += ']';
+  w.key("pid").number(r.pid);
+  out += '}';
+  return out;
 }
 
 Result<ActionRecord> decode_record(std::string_view line) {
@@ -194,7 +326,16 @@ std::vector<AncestorProcess> process_ancestry() {
 Invocation current_invocation(const std::string& configured_id, const Labels& labels) {
   Invocation invocation{configured_id, labels};
   if (!invocation.id.empty()) return invocation;
-  const auto ancestors = process_ancestry();
+  // Up to the first process outside the build chain: find_anchor looks no
+  // further, and every /proc read is time on each compile.
+  std::vector<AncestorProcess> ancestors;
+  for (int pid = ::getppid(); pid > 1 && ancestors.size() < 32;) {
+    auto stat = read_stat(pid);
+    if (!stat) break;
+    ancestors.push_back(stat->first);
+    if (!in_build_chain(stat->first.name)) break;
+    pid = stat->second;
+  }
   if (auto anchor = find_anchor(ancestors)) {
     invocation.id = derive_invocation_id(boot_id(), ancestors[*anchor]);
   } else if (auto self = read_stat(::getpid())) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "tests/support/temp_dir.h"
 
@@ -43,6 +44,32 @@ TEST(Journal, RecordsRoundTripThroughJson) {
   EXPECT_EQ(back->outputs[0].digest, "bb/4");
   EXPECT_FALSE(decode_record("{}").ok());
   EXPECT_FALSE(decode_record("not json").ok());
+}
+
+TEST(Journal, RecordsAreTheJsonNlohmannWouldWrite) {
+  // encode_record writes JSON by hand (for speed); it must be the JSON
+  // nlohmann writes, escapes and all, invalid UTF-8 replaced by U+FFFD.
+  ActionRecord r = sample("inv-1", "we\"ird\\ \n\t\x01 \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  r.inputs.push_back({"bad \xff \xc3 \xed\xa0\x80 \xe0\x80\xaf end", "dd/5"});
+  r.command.push_back("\x7f");
+  r.cached = true;
+  r.exit_code = -3;
+  const std::string mine = encode_record(r);
+  // Each string as nlohmann writes it, escapes and all.
+  const auto as_nlohmann = [](const std::string& value) {
+    return nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  for (const std::string& value : {r.subject, r.inputs.back().path, r.command.back()}) {
+    EXPECT_NE(mine.find(as_nlohmann(value)), std::string::npos) << as_nlohmann(value);
+  }
+  auto back = decode_record(mine);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->subject, r.subject);
+  EXPECT_EQ(back->inputs.back().path,
+            "bad \xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+            "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end");
+  EXPECT_EQ(back->exit_code, -3);
+  EXPECT_TRUE(back->cached);
 }
 
 TEST(Journal, AppendsFromManyProcessesLandWhole) {

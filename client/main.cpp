@@ -20,6 +20,7 @@
 #include "client/local_sandbox.h"
 #include "client/run_command.h"
 #include "client/testing/command.h"
+#include "client/trace_command.h"
 #include "exec/fallback_executor.h"
 #include "exec/local_executor.h"
 
@@ -79,7 +80,8 @@ Context load_context(std::vector<std::string> after_dashes, const std::string& d
 
 bool is_subcommand(std::string_view word) {
   return word == "cas" || word == "run" || word == "test" || word == "up" || word == "status" ||
-         word == "config" || word == "keygen" || word == "explain" || word == "provenance";
+         word == "config" || word == "keygen" || word == "explain" || word == "provenance" ||
+         word == "trace";
 }
 
 // `kiln gcc …`, kiln under another name (a symlink called gcc), and
@@ -123,17 +125,18 @@ int show_config(Context& ctx, const std::string& config_path) {
 // configured (then this is kiln-grid: kiln has handed over before opening
 // the store), and this machine again when that grid is unavailable.
 ExecutorFactory run_executor(const GridLink& grid) {
-  return [&grid](Context& ctx, cas::Store& store) -> std::unique_ptr<exec::ActionExecutor> {
+  return [&grid](Context& ctx, cas::Store& store,
+                 const grid::ActionTag& tag) -> std::unique_ptr<exec::ActionExecutor> {
     auto local = [&ctx, &store]() -> std::unique_ptr<exec::ActionExecutor> {
       return std::make_unique<exec::LocalExecutor>(
           store, exec::LocalExecutorOptions{.work_root = ctx.config.dir() / "sandbox",
                                             .sandbox = make_local_sandbox(ctx)});
     };
     if (!ctx.config.has_scheduler()) return local();
+    auto options = check(grid::grid_options(ctx.config, grid::GridUse::kAction), "the grid");
+    options.tag = tag;
     return std::make_unique<exec::FallbackExecutor>(
-        grid.access.make_executor(
-            store, check(grid::grid_options(ctx.config, grid::GridUse::kAction), "the grid")),
-        local, [&ctx](const std::string& why) {
+        grid.access.make_executor(store, options), local, [&ctx](const std::string& why) {
           ctx.err << "kiln: warning: the grid is unavailable (" << why << "); running here\n";
         });
   };
@@ -175,6 +178,7 @@ int run(int argc, char** argv) {
   auto run_test_cmd = testing::add_test_command(app, grid.test);
   auto run_explain = add_explain_command(app);
   auto run_provenance_cmd = add_provenance_command(app, grid.provenance);
+  auto run_trace = add_trace_command(app);
   CLI::App* config_cmd =
       app.add_subcommand("config", "Show every setting, its value and where it came from");
 
@@ -202,6 +206,7 @@ int run(int argc, char** argv) {
   if (app.got_subcommand("test")) return run_test_cmd(ctx);
   if (app.got_subcommand("explain")) return run_explain(ctx);
   if (app.got_subcommand("provenance")) return run_provenance_cmd(ctx);
+  if (app.got_subcommand("trace")) return run_trace(ctx);
   return run_cas(ctx);
 }
 

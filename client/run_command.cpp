@@ -18,6 +18,7 @@
 #include "cas/tree.h"
 #include "client/input_files.h"
 #include "client/local_store.h"
+#include "client/recorder.h"
 
 namespace kiln::client {
 namespace {
@@ -94,7 +95,42 @@ void write_output_directory(cas::Store& store, const fs::path& cwd,
                        "cannot write output directory " + output.path + ": " + ec.message());
 }
 
+// The journal's record of the action: kind "run", the program as subject.
+void record_run(Context& ctx, Recorder& recorder, const RunOptions& opts, const fs::path& cwd,
+                const cas::Digest& action_digest, const exec::ExecutedAction& executed, bool hit,
+                std::int64_t started, std::int64_t looked_up) {
+  if (!recorder.enabled()) return;
+  ActionRecord r;
+  r.kind = "run";
+  r.subject = opts.command.front();
+  r.cached = hit || executed.cached;
+  r.outcome = r.cached ? "cached" : executed.result.exit_code == 0 ? "executed" : "failed";
+  const std::string& worker = executed.result.metadata.worker_id;
+  r.where = worker.empty() ? "local" : worker;
+  r.scheduler = ctx.config.scheduler();
+  r.digest_function = std::string(cas::to_string(action_digest.function));
+  r.action_digest = action_digest.to_string();
+  r.command = opts.command;
+  r.cwd = cwd.string();
+  for (const auto& output : executed.result.output_files) {
+    r.outputs.push_back({output.path, output.digest.to_string()});
+  }
+  r.exit_code = executed.result.exit_code;
+  r.start_us = started;
+  r.end_us = wall_clock_us();
+  r.phases.push_back({"lookup", started, looked_up});
+  // A cached result's times are of the run that made it, not this one.
+  if (!r.cached) {
+    for (Phase& p : executed_phases(executed.result.metadata)) r.phases.push_back(std::move(p));
+  }
+  recorder.record(std::move(r));
+}
+
 int run(Context& ctx, const RunOptions& opts, const ExecutorFactory& make_executor) {
+  const std::int64_t started = wall_clock_us();
+  Recorder recorder(ctx.config, {}, [&ctx](const std::string& line) {
+    ctx.err << "kiln: warning: " << line << '\n';
+  });
   const fs::path cwd = fs::current_path();
   auto store = open_local_store(ctx);
   const cas::DigestFunction fn = store->digest_function();
@@ -130,8 +166,12 @@ int run(Context& ctx, const RunOptions& opts, const ExecutorFactory& make_execut
       }
     }
   }
+  const std::int64_t looked_up = wall_clock_us();
   if (!hit) {
-    auto executor = make_executor(ctx, *store);
+    const Invocation& invocation = recorder.invocation();
+    auto executor = make_executor(
+        ctx, *store,
+        grid::ActionTag{invocation.id, invocation.labels, "run", opts.command.front()});
     auto outcome = executor->execute(action_digest, action);
     if (!outcome.ok()) {
       const Error& e = outcome.error();
@@ -143,6 +183,7 @@ int run(Context& ctx, const RunOptions& opts, const ExecutorFactory& make_execut
     executed = std::move(outcome).value();
   }
 
+  record_run(ctx, recorder, opts, cwd, action_digest, executed, hit, started, looked_up);
   for (const auto& output : executed.result.output_files) write_output_file(*store, cwd, output);
   for (const auto& output : executed.result.output_directories)
     write_output_directory(*store, cwd, output);

@@ -16,6 +16,7 @@
 #include "base/files.h"
 #include "cas/record.h"
 #include "client/launcher/depfile.h"
+#include "client/launcher/job.h"
 #include "client/local_store.h"
 #include "exec/toolchain.h"
 
@@ -51,6 +52,13 @@ void append_log(const Config& config, std::string_view line) {
   std::ofstream out(file, std::ios::app);
   out << std::string_view(stamp.data(), n) << '.' << std::setfill('0') << std::setw(3) << millis
       << " [" << ::getpid() << "] " << line << '\n';
+}
+
+std::vector<FileRecord> file_records(const std::vector<ManifestFile>& files) {
+  std::vector<FileRecord> out;
+  out.reserve(files.size());
+  for (const ManifestFile& f : files) out.push_back({f.path, f.digest.to_string()});
+  return out;
 }
 
 void write_output(int fd, std::string_view data) { (void)base::write_all(fd, data, "output"); }

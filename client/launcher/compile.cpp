@@ -47,19 +47,24 @@ struct Preprocessed {
 class CompileJob final : public Job {
  public:
   CompileJob(Context& ctx, std::vector<std::string> argv, std::string compiler, CompileArgs args,
-             const GridAccess& grid)
+             const GridAccess& grid, const JobJournal& journal)
       : session_(ctx, std::move(compiler), args.source),
         grid_(grid),
+        journal_(journal),
         argv_(std::move(argv)),
         args_(std::move(args)) {}
 
   const std::string& subject() const override { return args_.source; }
+  const char* kind() const override { return "compile"; }
   Attempt attempt() override;
   RealRun prepare(const Fallback& fallback) override;
   CompileOutcome store(const Fallback& fallback, const RealRun& run,
                        const base::Captured& ran) override;
+  void describe(ActionRecord& record) const override;
 
  private:
+  void note_result(const cas::Digest& key, const cas::ActionResult& result,
+                   const std::vector<ManifestFile>& files);
   std::optional<CompileOutcome> lookup_direct();
   void hand_over();
   Attempt attempt_preprocessed();
@@ -76,10 +81,20 @@ class CompileJob final : public Job {
 
   CacheSession session_;
   const GridAccess& grid_;
+  JobJournal journal_;
   std::vector<std::string> argv_;  // as given; argv_[0] is the user's compiler name
   CompileArgs args_;
   cas::Digest manifest_key_;
   bool direct_ = true;  // false when the source uses __TIME__ (preprocessor mode)
+  // For the journal (describe()), kept only when it records.
+  bool set_up_ = false;
+  std::optional<cas::Digest> action_digest_;
+  std::vector<ManifestFile> inputs_;
+  std::optional<cas::Digest> output_digest_;
+  std::string where_ = "local";
+  std::string scheduler_;
+  std::int64_t grid_start_us_ = 0;  // when the grid was asked (0: it was not)
+  std::vector<Phase> worker_phases_;
 };
 
 Attempt CompileJob::attempt() {
@@ -91,6 +106,7 @@ Attempt CompileJob::attempt() {
               << "); compiling without it\n";
     return Fallback{.outcome = Outcome::kCacheUnused};
   }
+  set_up_ = true;
   if (handed && handed->manifest_key.function == session_.fn()) {
     // kiln computed the key, missed in direct mode and handed the compile
     // over for the grid: go on from there.
@@ -132,7 +148,10 @@ std::optional<CompileOutcome> CompileJob::lookup_direct() {
   for (const ManifestEntry& entry : manifest->entries) {
     if (!session_.entry_matches(entry)) continue;
     if (auto result = session_.lookup(entry.result)) {
-      if (deliver(*result, entry.files)) return CompileOutcome{.outcome = Outcome::kDirectHit};
+      if (deliver(*result, entry.files)) {
+        note_result(entry.result, *result, entry.files);
+        return CompileOutcome{.outcome = Outcome::kDirectHit};
+      }
       session_.log("cache entry " + entry.result.to_string() + " is incomplete; compiling");
     }
     break;
@@ -147,7 +166,9 @@ void CompileJob::hand_over() {
   grid_.handoff(Handoff{.compiler = session_.compiler(),
                         .identity = session_.identity(),
                         .manifest_key = manifest_key_,
-                        .direct = direct_});
+                        .direct = direct_,
+                        .invocation = journal_.recorder.invocation().id,
+                        .started_us = journal_.started_us});
   throw CommandError(kExitFailure, "the hand-over to the grid client returned");
 }
 
@@ -168,10 +189,12 @@ Attempt CompileJob::attempt_preprocessed() {
   };
   if (!session_.recache()) {
     if (auto hit = session_.lookup(action->digest); hit && deliver(*hit, preprocessed->files)) {
+      note_result(action->digest, *hit, preprocessed->files);
       remember();
       return CompileOutcome{.outcome = Outcome::kPreprocessedHit};
     }
   }
+  if (journal_.recorder.enabled()) inputs_ = preprocessed->files;
   if (session_.config().has_scheduler() && !args_.debug) {
     return attempt_grid(*action, preprocessed->files, remember);
   }
@@ -244,6 +267,14 @@ Attempt CompileJob::attempt_grid(const PreprocessedAction& action,
   // Keys that cannot be found are a grid this compile cannot use: it
   // compiles here, and the log says why.
   auto options = grid::grid_options(session_.ctx().config, grid::GridUse::kCompile);
+  // The scheduler groups the invocation's actions (its /invocations page).
+  if (options.ok()) {
+    const Invocation& invocation = journal_.recorder.invocation();
+    options->tag = grid::ActionTag{invocation.id, invocation.labels, "compile", args_.source};
+  }
+  action_digest_ = action.digest;
+  scheduler_ = session_.config().scheduler();
+  grid_start_us_ = wall_clock_us();
   Result<exec::ExecutedAction> executed =
       options.ok()
           ? grid_.make_executor(session_.store(), *options)->execute(action.digest, action.action)
@@ -261,6 +292,9 @@ Attempt CompileJob::attempt_grid(const PreprocessedAction& action,
   if (executed.ok()) (void)::unlink(backoff_path().c_str());
   // The grid executor has recorded the result in the local tier.
   if (succeeded && deliver(executed->result, files)) {
+    note_result(action.digest, executed->result, files);
+    // A result the grid had already (its action cache) ran nowhere now.
+    if (!executed->cached) worker_phases_ = executed_phases(executed->result.metadata);
     remember();
     return CompileOutcome{.outcome = executed->cached ? Outcome::kRemoteHit : Outcome::kMissRemote};
   }
@@ -418,6 +452,8 @@ CompileOutcome CompileJob::store(const Fallback& fallback, const RealRun& run,
       fallback.store_as
           ? *fallback.store_as
           : cas::digest_of(session_.fn(), depend_result_material(manifest_key_, *files));
+  action_digest_ = key;
+  if (journal_.recorder.enabled()) inputs_ = *files;
   if (auto stored = store_result(key, *object, ran); !stored.ok()) {
     return not_cached(stored.error().message);
   }
@@ -432,6 +468,7 @@ Status CompileJob::store_result(const cas::Digest& key, std::string_view object,
   cas::Store& store = session_.store();
   auto object_digest = store.put(object);
   if (!object_digest.ok()) return object_digest.error();
+  output_digest_ = *object_digest;
   auto out = store.put(ran.out);
   if (!out.ok()) return out.error();
   auto err = store.put(ran.err);
@@ -446,13 +483,42 @@ Status CompileJob::store_result(const cas::Digest& key, std::string_view object,
   return store.put_action_result(key, *encoded, referenced);
 }
 
+// A result delivered from the cache or the grid, as the journal records it.
+void CompileJob::note_result(const cas::Digest& key, const cas::ActionResult& result,
+                             const std::vector<ManifestFile>& files) {
+  if (!journal_.recorder.enabled()) return;
+  action_digest_ = key;
+  inputs_ = files;
+  for (const cas::OutputFile& file : result.output_files) {
+    if (file.path == kObjectName) output_digest_ = file.digest;
+  }
+  if (!result.metadata.worker_id.empty()) where_ = result.metadata.worker_id;
+}
+
+void CompileJob::describe(ActionRecord& record) const {
+  if (!set_up_) return;
+  record.digest_function = std::string(cas::to_string(session_.fn()));
+  if (action_digest_) record.action_digest = action_digest_->to_string();
+  record.toolchain = digest_text(session_.identity());
+  record.toolchain_path = session_.compiler();
+  record.cwd = session_.rewrite().cwd;
+  record.inputs = file_records(inputs_);
+  if (output_digest_) record.outputs.push_back({args_.output, output_digest_->to_string()});
+  record.where = where_;
+  record.scheduler = scheduler_;
+  if (grid_start_us_ != 0) {
+    record.phases.push_back({"lookup", journal_.started_us, grid_start_us_});
+    record.phases.insert(record.phases.end(), worker_phases_.begin(), worker_phases_.end());
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Job> make_compile_job(Context& ctx, std::vector<std::string> argv,
                                       std::string compiler, CompileArgs args,
-                                      const GridAccess& grid) {
+                                      const GridAccess& grid, const JobJournal& journal) {
   return std::make_unique<CompileJob>(ctx, std::move(argv), std::move(compiler), std::move(args),
-                                      grid);
+                                      grid, journal);
 }
 
 }  // namespace kiln::client::launcher

@@ -34,6 +34,6 @@ namespace kiln::client::launcher {
 // `grid` must outlive the job.
 std::unique_ptr<Job> make_compile_job(Context& ctx, std::vector<std::string> argv,
                                       std::string compiler, CompileArgs args,
-                                      const GridAccess& grid);
+                                      const GridAccess& grid, const JobJournal& journal);
 
 }  // namespace kiln::client::launcher

@@ -5,14 +5,16 @@
 #include <charconv>
 #include <optional>
 
+#include "client/invocation.h"
+
 namespace kiln::client::launcher {
 namespace {
 
 using std::string_view;
 
-constexpr string_view kVersion = "v1";
-constexpr std::array<string_view, 6> kFields = {"pid",      "argv",     "compiler",
-                                                "identity", "manifest", "direct"};
+constexpr string_view kVersion = "v2";
+constexpr std::array<string_view, 8> kFields = {"pid",      "argv",   "compiler",   "identity",
+                                                "manifest", "direct", "invocation", "start"};
 
 // The command line as one digest: each argument length-prefixed, so no two
 // argument lists share one.
@@ -83,8 +85,9 @@ std::string encode_handoff(const Handoff& handoff, std::int64_t pid,
                            std::span<const std::string> argv) {
   std::string out(kVersion);
   const std::array<std::string, kFields.size()> values = {
-      std::to_string(pid),          argv_digest(argv).to_string(),    escape(handoff.compiler),
-      handoff.identity.to_string(), handoff.manifest_key.to_string(), handoff.direct ? "1" : "0"};
+      std::to_string(pid),          argv_digest(argv).to_string(),     escape(handoff.compiler),
+      handoff.identity.to_string(), handoff.manifest_key.to_string(),  handoff.direct ? "1" : "0",
+      escape(handoff.invocation),   std::to_string(handoff.started_us)};
   for (std::size_t i = 0; i < kFields.size(); ++i) {
     out += ';';
     out += kFields[i];
@@ -138,6 +141,18 @@ Result<Handoff> decode_handoff(string_view text, std::int64_t pid,
   handoff.manifest_key = *manifest;
   if (values[5] != "0" && values[5] != "1") return invalid("bad direct flag");
   handoff.direct = values[5] == "1";
+  auto invocation = unescape(values[6]);
+  if (!invocation || (!invocation->empty() && !check_invocation_id(*invocation).ok())) {
+    return invalid("bad invocation");
+  }
+  handoff.invocation = std::move(*invocation);
+  const string_view start = values[7];
+  const auto [start_end, start_ec] =
+      std::from_chars(start.data(), start.data() + start.size(), handoff.started_us);
+  if (start_ec != std::errc() || start_end != start.data() + start.size() ||
+      handoff.started_us < 0) {
+    return invalid("bad start time");
+  }
   return handoff;
 }
 

@@ -11,7 +11,7 @@
 // The record travels in one environment variable across the execv (same
 // argv, same environment, same pid):
 //
-//   KILN_HANDOFF=v1;pid=<pid>;argv=<digest>;compiler=<path>;identity=<digest>;manifest=<digest>;direct=<0|1>
+//   KILN_HANDOFF=v2;pid=<pid>;argv=<digest>;compiler=<path>;identity=<digest>;manifest=<digest>;direct=<0|1>;invocation=<id>;start=<us>
 //
 // Fields in that order, each once; values percent-encoded ('%', ';' and
 // control characters as %XX). kiln-grid takes the variable out of its
@@ -38,6 +38,11 @@ struct Handoff {
   cas::Digest identity{};      // its toolchain identity (XXH3-128, as the workers advertise)
   cas::Digest manifest_key{};  // the direct-mode key; its direct lookup missed
   bool direct = true;          // false: the source uses __TIME__ (preprocessor mode only)
+  // The invocation kiln worked out (client/invocation.h; "" = none), and
+  // when kiln started (µs since the epoch), so the journal's record of the
+  // compile spans both processes and the id is not derived again.
+  std::string invocation{};
+  std::int64_t started_us = 0;
   bool operator==(const Handoff&) const = default;
 };
 
@@ -46,7 +51,7 @@ struct Handoff {
 std::string encode_handoff(const Handoff& handoff, std::int64_t pid,
                            std::span<const std::string> argv);
 
-// The handoff in `text`, if it is a well-formed v1 record made by the
+// The handoff in `text`, if it is a well-formed v2 record made by the
 // process `pid` for exactly `argv`. kInvalidArgument naming the first
 // problem: another version, a missing, misplaced or malformed field, another
 // pid or command line, a relative compiler path, an identity that is not

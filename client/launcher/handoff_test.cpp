@@ -16,15 +16,23 @@ Handoff sample() {
       .identity = cas::digest_of(cas::DigestFunction::kXxh3_128, "identity"),
       .manifest_key = cas::digest_of(cas::DigestFunction::kXxh3_128, "key"),
       .direct = true,
+      .invocation = "ci-42",
+      .started_us = 1765100000123456,
   };
 }
 
 TEST(Handoff, RoundTrips) {
   const std::string record = encode_handoff(sample(), 4242, kArgv);
-  EXPECT_EQ(record.rfind("v1;pid=4242;argv=", 0), 0u) << record;
+  EXPECT_EQ(record.rfind("v2;pid=4242;argv=", 0), 0u) << record;
   auto decoded = decode_handoff(record, 4242, kArgv);
   ASSERT_TRUE(decoded.ok()) << decoded.error().message;
   EXPECT_EQ(*decoded, sample());
+
+  Handoff none = sample();
+  none.invocation = "";
+  auto decoded_none = decode_handoff(encode_handoff(none, 4242, kArgv), 4242, kArgv);
+  ASSERT_TRUE(decoded_none.ok()) << decoded_none.error().message;
+  EXPECT_EQ(*decoded_none, none);
 
   Handoff other = sample();
   other.compiler = "/opt/my;odd%dir/bin/g++\tx";
@@ -56,10 +64,13 @@ TEST(Handoff, MalformedRecordsAreRefused) {
     return !decode_handoff(text, 7, kArgv).ok();
   };
   EXPECT_TRUE(refused(""));
-  EXPECT_TRUE(refused("v2" + good.substr(2)));
+  EXPECT_TRUE(refused("v3" + good.substr(2)));
+  EXPECT_TRUE(refused("v1" + good.substr(2)));  // kiln and kiln-grid of another release
   EXPECT_TRUE(refused(good + ";extra=1"));
-  EXPECT_TRUE(refused(good.substr(0, good.rfind(';'))));  // no direct field
-  EXPECT_TRUE(refused(good.substr(0, good.size() - 1) + "2"));
+  EXPECT_TRUE(refused(good.substr(0, good.rfind(';'))));  // no start field
+  std::string bad_direct = good;
+  bad_direct.replace(bad_direct.find(";direct=1"), 9, ";direct=2");
+  EXPECT_TRUE(refused(bad_direct));
   // Fields out of order.
   std::string swapped = good;
   const auto at = swapped.find(";identity=");
@@ -88,7 +99,17 @@ TEST(Handoff, MalformedRecordsAreRefused) {
   Handoff sha = sample();
   sha.identity = cas::digest_of(cas::DigestFunction::kSha256, "identity");
   EXPECT_FALSE(decode_handoff(encode_handoff(sha, 7, kArgv), 7, kArgv).ok());
-  EXPECT_TRUE(refused("v1;pid=x7" + good.substr(good.find(";argv="))));
+  EXPECT_TRUE(refused("v2;pid=x7" + good.substr(good.find(";argv="))));
+  // The invocation is a valid id (or none), the start a count of µs.
+  const auto with_tail = [&](const std::string& tail) {
+    return good.substr(0, good.find(";invocation=")) + tail;
+  };
+  EXPECT_FALSE(refused(with_tail(";invocation=ci-42;start=17")));
+  EXPECT_TRUE(refused(with_tail(";invocation=..;start=17")));
+  EXPECT_TRUE(refused(with_tail(";invocation=a%2Fb;start=17")));
+  EXPECT_TRUE(refused(with_tail(";invocation=ci-42;start=-1")));
+  EXPECT_TRUE(refused(with_tail(";invocation=ci-42;start=1x")));
+  EXPECT_TRUE(refused(with_tail(";invocation=ci-42")));
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 //   store()     after the real compiler succeeded and its output was passed
 //               on: hashes what it read and stores the result and the
 //               manifest entry; the outcome to count.
+//   describe()  what the journal records of it (client/journal.h) beyond
+//               what the outer step knows.
 //
 // The outer step runs the compiler between prepare() and store(), and is the
 // only place that runs it or counts an outcome.
@@ -23,6 +25,7 @@
 #include "base/process.h"
 #include "client/launcher/cache_session.h"
 #include "client/launcher/outcome.h"
+#include "client/recorder.h"
 
 namespace kiln::client::launcher {
 
@@ -36,17 +39,37 @@ struct RealRun {
   bool incomplete_deps = false;
 };
 
+// What a job shares with the outer step for the journal.
+struct JobJournal {
+  Recorder& recorder;           // whether to keep what describe() says; the invocation
+  std::int64_t started_us = 0;  // when the launcher (before any hand-over) started
+};
+
+// `files` as the journal names them: the manifest's paths (relative to the
+// working directory when base-directory rewriting made them so).
+std::vector<FileRecord> file_records(const std::vector<ManifestFile>& files);
+
 class Job {
  public:
   virtual ~Job() = default;
   // The source, or the linked output: what the log names.
   virtual const std::string& subject() const = 0;
+  // "compile" or "link", as the journal records it.
+  virtual const char* kind() const = 0;
   virtual Attempt attempt() = 0;
   virtual RealRun prepare(const Fallback& fallback) = 0;
   // `ran` exited 0. Storing is best effort: a failure is logged, and the
   // outcome is still the fallback's.
   virtual CompileOutcome store(const Fallback& fallback, const RealRun& run,
                                const base::Captured& ran) = 0;
+  // Fills in, as far as the job got: the digest function, the action
+  // digest (the cache key), the toolchain, cwd, inputs (every file read,
+  // with the digests the cache already computed: nothing is hashed for
+  // this), outputs, where the result was made and the scheduler, and the
+  // phases the job timed: lookup (from the launcher's start), and a grid
+  // compile's worker phases. The outer step adds execute and upload for
+  // a fallback it compiled.
+  virtual void describe(ActionRecord& record) const = 0;
 };
 
 }  // namespace kiln::client::launcher

@@ -72,10 +72,14 @@ std::optional<std::string> resolve_compiler(const std::string& name,
 }
 
 // A Fallback that is compiled here: the real compiler, run once, its output
-// passed on as it printed it, then what it produced stored.
-CompileOutcome compile_here(Job& job, const Fallback& fallback) {
+// passed on as it printed it, then what it produced stored. Its execute
+// and upload (store) phases go to `phases`.
+CompileOutcome compile_here(Job& job, const Fallback& fallback, std::vector<Phase>& phases) {
   const RealRun run = job.prepare(fallback);
+  const std::int64_t started = wall_clock_us();
   auto ran = base::run_captured(run.argv);
+  const std::int64_t ran_until = wall_clock_us();
+  phases.push_back({"execute", started, ran_until});
   if (!ran.ok()) {
     std::cerr << "kiln: error: " << ran.error().message << '\n';
     return CompileOutcome{.outcome = unrunnable_outcome(fallback), .exit_code = 127};
@@ -85,7 +89,33 @@ CompileOutcome compile_here(Job& job, const Fallback& fallback) {
   if (ran->exit_code != 0) {
     return CompileOutcome{.outcome = failed_outcome(fallback), .exit_code = ran->exit_code};
   }
-  return job.store(fallback, run, *ran);
+  CompileOutcome stored = job.store(fallback, run, *ran);
+  phases.push_back({"upload", ran_until, wall_clock_us()});
+  return stored;
+}
+
+// The journal's record of a compile or link kiln cached (uncacheable
+// commands and KILN_DISABLE pass through unrecorded: kiln did nothing
+// for them).
+void record(Recorder& recorder, const Job& job, const std::vector<std::string>& argv,
+            const CompileOutcome& outcome, std::int64_t started, std::int64_t attempted,
+            std::vector<Phase> ran) {
+  ActionRecord r;
+  r.kind = job.kind();
+  r.subject = job.subject();
+  r.outcome = journal_outcome(outcome);
+  r.cached = served_from_cache(outcome.outcome);
+  r.command = argv;
+  r.exit_code = outcome.exit_code;
+  r.start_us = started;
+  r.where = "local";
+  job.describe(r);
+  // The job times the lookup itself when it went to the grid; else the
+  // lookup is the whole attempt.
+  if (r.phases.empty()) r.phases.push_back({"lookup", started, attempted});
+  r.phases.insert(r.phases.end(), ran.begin(), ran.end());
+  r.end_us = wall_clock_us();
+  recorder.record(std::move(r));
 }
 
 // Counts an invocation's outcome: one line in KILN_LOGFILE, one counter in
@@ -102,6 +132,15 @@ void count(const Config& config, const std::string& subject, const CompileOutcom
 }  // namespace
 
 int run_launcher(Context& ctx, const std::vector<std::string>& argv, const GridAccess& grid) {
+  // The record of this compile spans the hand-over: kiln-grid goes on
+  // with the start and the invocation kiln had.
+  const std::optional<Handoff>& handed = grid.handed_over;
+  const std::int64_t started =
+      handed && handed->started_us != 0 ? handed->started_us : wall_clock_us();
+  Recorder recorder(ctx.config, {},
+                    [&ctx](const std::string& line) { append_log(ctx.config, line); });
+  if (handed) recorder.adopt(handed->invocation);
+  const JobJournal journal{recorder, started};
   std::string compiler;
   if (grid.handed_over) {
     compiler = grid.handed_over->compiler;  // resolved by kiln, for this very argv
@@ -121,10 +160,10 @@ int run_launcher(Context& ctx, const std::vector<std::string>& argv, const GridA
     if (auto* why = std::get_if<Uncacheable>(&analysis)) {
       attempt = Fallback{.outcome = Outcome::kUncacheable, .reason = std::move(why->reason)};
     } else if (auto* args = std::get_if<CompileArgs>(&analysis)) {
-      job = make_compile_job(ctx, argv, compiler, std::move(*args), grid);
+      job = make_compile_job(ctx, argv, compiler, std::move(*args), grid, journal);
       attempt = job->attempt();
     } else {
-      job = make_link_job(ctx, argv, compiler, std::get<LinkArgs>(std::move(analysis)));
+      job = make_link_job(ctx, argv, compiler, std::get<LinkArgs>(std::move(analysis)), journal);
       attempt = job->attempt();
     }
   }
@@ -132,15 +171,20 @@ int run_launcher(Context& ctx, const std::vector<std::string>& argv, const GridA
   // The outer step: a fallback runs the real compiler, once; the outcome is
   // counted, once; a command that passes through is counted before the
   // compiler replaces this process.
+  const std::int64_t attempted = wall_clock_us();
+  std::vector<Phase> ran;  // execute and upload, when compiled here
   CompileOutcome outcome;
   if (auto* done = std::get_if<CompileOutcome>(&attempt)) {
     outcome = std::move(*done);
   } else if (Fallback& fallback = std::get<Fallback>(attempt); passes_through(fallback.outcome)) {
     outcome = CompileOutcome{.outcome = fallback.outcome, .reason = std::move(fallback.reason)};
   } else {
-    outcome = compile_here(*job, fallback);
+    outcome = compile_here(*job, fallback, ran);
   }
   count(ctx.config, job ? job->subject() : std::string(), outcome);
+  if (job && !passes_through(outcome.outcome) && recorder.enabled()) {
+    record(recorder, *job, argv, outcome, started, attempted, std::move(ran));
+  }
   if (passes_through(outcome.outcome)) exec_compiler(command);
   return outcome.exit_code;
 }

@@ -15,21 +15,33 @@ namespace {
 
 class LinkJob final : public Job {
  public:
-  LinkJob(Context& ctx, std::vector<std::string> argv, std::string compiler, LinkArgs link)
+  LinkJob(Context& ctx, std::vector<std::string> argv, std::string compiler, LinkArgs link,
+          const JobJournal& journal)
       : session_(ctx, std::move(compiler), link.output),
+        journal_(journal),
         argv_(std::move(argv)),
         link_(std::move(link)) {}
 
   const std::string& subject() const override { return link_.output; }
+  const char* kind() const override { return "link"; }
   Attempt attempt() override;
   RealRun prepare(const Fallback& fallback) override;
   CompileOutcome store(const Fallback& fallback, const RealRun& run,
                        const base::Captured& ran) override;
+  void describe(ActionRecord& record) const override;
 
  private:
   bool deliver(const cas::ActionResult& result);
+  void note(const cas::Digest& key, const std::vector<ManifestFile>& files,
+            const cas::Digest& output);
 
   CacheSession session_;
+  JobJournal journal_;
+  // For the journal (describe()), kept only when it records.
+  bool set_up_ = false;
+  std::optional<cas::Digest> action_digest_;
+  std::vector<ManifestFile> inputs_;
+  std::optional<cas::Digest> output_digest_;
   std::vector<std::string> argv_;  // as given; argv_[0] is the user's compiler name
   LinkArgs link_;
   cas::Digest manifest_key_;
@@ -42,6 +54,7 @@ Attempt LinkJob::attempt() {
               << "); linking without it\n";
     return Fallback{.outcome = Outcome::kCacheUnused};
   }
+  set_up_ = true;
   LinkKeyInput key;
   key.identity = session_.identity();
   key.link = &link_;
@@ -54,7 +67,10 @@ Attempt LinkJob::attempt() {
       for (const ManifestEntry& entry : manifest->entries) {
         if (!session_.entry_matches(entry)) continue;
         auto result = session_.lookup(entry.result);
-        if (result && deliver(*result)) return CompileOutcome{.outcome = Outcome::kLinkHit};
+        if (result && deliver(*result)) {
+          note(entry.result, entry.files, result->output_files[0].digest);
+          return CompileOutcome{.outcome = Outcome::kLinkHit};
+        }
         break;
       }
     }
@@ -121,6 +137,7 @@ CompileOutcome LinkJob::store(const Fallback& fallback, const RealRun& run,
   const cas::Digest key =
       cas::digest_of(session_.fn(), depend_result_material(manifest_key_, *files));
   const std::vector<cas::Digest> referenced = {*output, *out, *err};
+  note(key, *files, *output);
   if (auto stored = store.put_action_result(key, *encoded, referenced); !stored.ok()) {
     return not_cached(stored.error().message);
   }
@@ -130,11 +147,32 @@ CompileOutcome LinkJob::store(const Fallback& fallback, const RealRun& run,
   return done;
 }
 
+void LinkJob::note(const cas::Digest& key, const std::vector<ManifestFile>& files,
+                   const cas::Digest& output) {
+  if (!journal_.recorder.enabled()) return;
+  action_digest_ = key;
+  inputs_ = files;
+  output_digest_ = output;
+}
+
+void LinkJob::describe(ActionRecord& record) const {
+  if (!set_up_) return;
+  record.digest_function = std::string(cas::to_string(session_.fn()));
+  if (action_digest_) record.action_digest = action_digest_->to_string();
+  record.toolchain = digest_text(session_.identity());
+  record.toolchain_path = session_.compiler();
+  record.cwd = session_.rewrite().cwd;
+  record.inputs = file_records(inputs_);
+  if (output_digest_) record.outputs.push_back({link_.output, output_digest_->to_string()});
+  record.where = "local";
+}
+
 }  // namespace
 
 std::unique_ptr<Job> make_link_job(Context& ctx, std::vector<std::string> argv,
-                                   std::string compiler, LinkArgs link) {
-  return std::make_unique<LinkJob>(ctx, std::move(argv), std::move(compiler), std::move(link));
+                                   std::string compiler, LinkArgs link, const JobJournal& journal) {
+  return std::make_unique<LinkJob>(ctx, std::move(argv), std::move(compiler), std::move(link),
+                                   journal);
 }
 
 }  // namespace kiln::client::launcher

@@ -18,6 +18,6 @@ namespace kiln::client::launcher {
 
 // `argv` as the user gave it, `compiler` resolved, `link` its analysis.
 std::unique_ptr<Job> make_link_job(Context& ctx, std::vector<std::string> argv,
-                                   std::string compiler, LinkArgs link);
+                                   std::string compiler, LinkArgs link, const JobJournal& journal);
 
 }  // namespace kiln::client::launcher

@@ -65,4 +65,21 @@ std::string stats_category(const std::string& reason) {
   return reason;
 }
 
+std::string journal_outcome(const CompileOutcome& outcome) {
+  if (auto counter = outcome_counter(outcome)) return *counter;
+  switch (outcome.outcome) {
+    case Outcome::kLinkFailed:
+      return "link_failed";
+    case Outcome::kLinkError:
+      return "link_error";
+    default:
+      return "cache_unused";
+  }
+}
+
+bool served_from_cache(Outcome outcome) {
+  return outcome == Outcome::kDirectHit || outcome == Outcome::kPreprocessedHit ||
+         outcome == Outcome::kRemoteHit || outcome == Outcome::kLinkHit;
+}
+
 }  // namespace kiln::client::launcher

@@ -81,6 +81,12 @@ std::optional<std::string> outcome_counter(const CompileOutcome& outcome);
 std::optional<std::string> outcome_log_line(const CompileOutcome& outcome,
                                             std::string_view subject);
 
+// What the journal (client/journal.h) calls `outcome`: its counter name,
+// or "link_failed", "link_error", "cache_unused" for those not counted.
+std::string journal_outcome(const CompileOutcome& outcome);
+// Whether `outcome` was served from a cache: no compiler or linker ran.
+bool served_from_cache(Outcome outcome);
+
 // The counter category of an uncacheable reason: every "linking (…)"
 // reason is "linking", every unreadable response file one category; other
 // reasons are their own category.

@@ -61,6 +61,24 @@ TEST(Outcome, AFailedFallbackIsAFailedCompileOrLink) {
   EXPECT_EQ(unrunnable_outcome(Fallback{.outcome = Outcome::kLinkMiss}), Outcome::kLinkError);
 }
 
+TEST(Outcome, JournalNamesEveryOutcome) {
+  // The journal records counted outcomes by their counter, and names the
+  // rest; only hits are "cached".
+  EXPECT_EQ(journal_outcome(ended(Outcome::kDirectHit)), "direct_hit");
+  EXPECT_EQ(journal_outcome(ended(Outcome::kMissRemote)), "miss_remote");
+  EXPECT_EQ(journal_outcome(ended(Outcome::kLinkFailed)), "link_failed");
+  EXPECT_EQ(journal_outcome(ended(Outcome::kLinkError)), "link_error");
+  EXPECT_EQ(journal_outcome(ended(Outcome::kCacheUnused)), "cache_unused");
+  for (Outcome hit :
+       {Outcome::kDirectHit, Outcome::kPreprocessedHit, Outcome::kRemoteHit, Outcome::kLinkHit}) {
+    EXPECT_TRUE(served_from_cache(hit));
+  }
+  for (Outcome ran : {Outcome::kMissLocal, Outcome::kMissRemote, Outcome::kMissRemoteFallback,
+                      Outcome::kCompileFailed, Outcome::kLinkMiss}) {
+    EXPECT_FALSE(served_from_cache(ran));
+  }
+}
+
 TEST(StatsCategory, GroupsReasons) {
   EXPECT_EQ(stats_category("linking"), "linking");
   EXPECT_EQ(stats_category("linking (link without inputs)"), "linking");

@@ -11,6 +11,7 @@
 
 #include "cas/input_root.h"
 #include "client/input_files.h"
+#include "client/recorder.h"
 #include "client/testing/engine.h"
 #include "client/testing/host.h"
 #include "client/testing/plan.h"
@@ -118,10 +119,13 @@ RunOutput BinaryRoot::execute(const cas::Digest& action_digest, const cas::Actio
   RunOutput out;
   out.timeout = timeout;
   const auto start = std::chrono::steady_clock::now();
+  out.trace.start_us = wall_clock_us();
+  out.trace.action_digest = action_digest.to_string();
   std::unique_ptr<exec::ActionExecutor> executor = make_executor_();
   out.where = executor->where();
   auto executed = executor->execute(action_digest, action);
   out.wall = since(start);
+  out.trace.end_us = wall_clock_us();
   if (!executed.ok()) {
     out.error = executed.error().message;
     return out;
@@ -130,6 +134,9 @@ RunOutput BinaryRoot::execute(const cas::Digest& action_digest, const cas::Actio
   out.timed_out = executed->timed_out;
   out.cached = executed->cached;
   out.exit_code = result.exit_code;
+  out.trace.made_by = result.metadata.worker_id.empty() ? "local" : result.metadata.worker_id;
+  // A cached result's times are of the run that made it, not this one.
+  if (!out.cached) out.trace.phases = executed_phases(result.metadata);
   if (!out.timed_out && result.exit_code > 128 && result.exit_code < 160)
     out.signal = result.exit_code - 128;
   std::lock_guard lock(shared_.mutex);

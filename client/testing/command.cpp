@@ -17,9 +17,11 @@
 #include <array>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -29,6 +31,7 @@
 #include "client/grid/records.h"
 #include "client/local_sandbox.h"
 #include "client/local_store.h"
+#include "client/recorder.h"
 #include "client/testing/ctest_suite.h"
 #include "client/testing/engine.h"
 #include "client/testing/gtest_suite.h"
@@ -85,6 +88,76 @@ void write_reports(Context& ctx, const TestOptions& opts, const Suite& suite, Ru
   if (!opts.json.empty()) write(opts.json, write_json(report.results, report.info), "JSON");
 }
 
+// The journal's records of the run: one per shard, batch, retry or CTest
+// test that ran or was answered by an action cache (RunInfo's shards),
+// and one for the tests the results cache decided before any ran (their
+// lookup: from the run's start to its first shard, or its end).
+void record_shards(Recorder& recorder, const Suite& suite, const RunReport& report,
+                   std::int64_t started_us, std::int64_t ended_us) {
+  if (!recorder.enabled()) return;
+  std::error_code ec;
+  const std::string cwd = fs::current_path(ec).string();
+  std::set<std::string> in_shards;
+  std::int64_t first_shard = ended_us;
+  for (const ShardRecord& shard : report.info.shards) {
+    in_shards.insert(shard.ids.begin(), shard.ids.end());
+    if (shard.trace.start_us != 0) first_shard = std::min(first_shard, shard.trace.start_us);
+  }
+  std::vector<std::string> looked_up;
+  for (const TestResult& result : report.results) {
+    if (result.cached && !in_shards.contains(result.id)) looked_up.push_back(result.id);
+  }
+  if (!looked_up.empty()) {
+    ActionRecord r;
+    r.kind = "test";
+    r.subject = suite.name() + " cached (" + std::to_string(looked_up.size()) + " test" +
+                (looked_up.size() == 1 ? "" : "s") + ")";
+    r.outcome = "cached";
+    r.cached = true;
+    r.where = "local";
+    r.command = std::move(looked_up);
+    r.cwd = cwd;
+    r.start_us = started_us;
+    r.end_us = std::max(started_us, first_shard);
+    r.phases.push_back({"lookup", r.start_us, r.end_us});
+    recorder.record(std::move(r));
+  }
+  for (const ShardRecord& shard : report.info.shards) {
+    ActionRecord r;
+    r.kind = "test";
+    // "BINARY shard 3/8"; a CTest test by its own name.
+    r.subject =
+        shard.label.rfind(suite.name(), 0) == 0 ? shard.label : suite.name() + " " + shard.label;
+    r.cached = shard.cached;
+    r.outcome = shard.cached ? "cached" : shard.exit_code == 0 ? "executed" : "failed";
+    if (shard.label.rfind("retry", 0) == 0) r.outcome = "retry_" + r.outcome;
+    r.where = shard.trace.made_by.empty() ? "local" : shard.trace.made_by;
+    r.action_digest = shard.trace.action_digest;
+    r.command = shard.ids;  // the tests it held
+    r.cwd = cwd;
+    r.exit_code = shard.exit_code;
+    r.start_us = shard.trace.start_us;
+    r.end_us = shard.trace.end_us;
+    r.phases = shard.trace.phases;
+    recorder.record(std::move(r));
+  }
+}
+
+// This process's command line, for the invocation file.
+std::vector<std::string> own_command() {
+  // Read to the end: /proc files have no size to stat.
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> out;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const std::size_t nul = std::min(rest.find('\0'), rest.size());
+    out.emplace_back(rest.substr(0, nul));
+    rest.remove_prefix(std::min(nul + 1, rest.size()));
+  }
+  return out;
+}
+
 // Slots: -j, else this machine's cores, else on a grid every worker's
 // slots as the scheduler counts them now (8 if it has none yet).
 std::size_t count_slots(const TestOptions& opts, bool grid, const grid::GridOptions& options) {
@@ -136,6 +209,15 @@ int run_test(Context& ctx, const TestOptions& opts) {
   const bool grid = !endpoint.empty() && opts.ctest_dir.empty();
   grid::GridOptions grid_options;
   if (grid) grid_options = check(grid::grid_options(ctx.config, grid::GridUse::kAction));
+  Recorder recorder(ctx.config, own_command(), [&ctx](const std::string& line) {
+    ctx.err << "kiln: warning: " << line << '\n';
+  });
+  if (grid) {
+    // The scheduler groups the run's shards under its invocation.
+    const Invocation& invocation = recorder.invocation();
+    const std::string binary = opts.command.empty() ? std::string() : opts.command.front();
+    grid_options.tag = grid::ActionTag{invocation.id, invocation.labels, "test", binary};
+  }
   grid_options.store_mutex = &shared.mutex;
   const std::size_t slots = count_slots(opts, grid, grid_options);
   const bool progress =
@@ -206,11 +288,13 @@ int run_test(Context& ctx, const TestOptions& opts) {
   Records& records = shared_records ? static_cast<Records&>(*shared_records)
                                     : static_cast<Records&>(local_records);
   RunReport report;
+  const std::int64_t run_started = wall_clock_us();
   {
     ThreadRunner runner;  // joined before the suite, the store or the interrupt go
     report = Engine(*suite, runner, clock, interrupt, records, ctx.err, options).run();
   }
 
+  record_shards(recorder, *suite, report, run_started, wall_clock_us());
   write_reports(ctx, opts, *suite, report);
   print_summary(ctx.out, report.results, report.info, suite->batches());
   int code = exit_code(report, opts.flaky_fails);

@@ -9,6 +9,7 @@
 #include "cas/file_digest.h"
 #include "cas/tree.h"
 #include "client/input_files.h"
+#include "client/journal.h"
 #include "client/testing/engine.h"
 #include "client/testing/host.h"
 #include "client/testing/plan.h"
@@ -130,8 +131,12 @@ Work CTestSuite::prepare(const Job& job) {
     out.where = "local";
     out.timeout = spec.timeout;
     const auto start = std::chrono::steady_clock::now();
+    out.trace.start_us = wall_clock_us();
+    out.trace.made_by = "local";
     auto ran = exec::run_command(spec);
     out.wall = since(start);
+    out.trace.end_us = wall_clock_us();
+    out.trace.phases.push_back({"execute", out.trace.start_us, out.trace.end_us});
     if (!ran.ok()) {
       // Could not start: a failed test, as ctest reports it.
       out.exit_code = 127;

@@ -268,6 +268,8 @@ void Engine::handle(const Job& job, const RunOutput& run) {
   record.wall = run.wall;
   record.cached = run.cached;
   record.where = run.cached ? "cache" : run.where;
+  record.exit_code = run.exit_code;
+  record.trace = run.trace;
   shards_.push_back(record);
   if (run.error) {
     setup_error(suite_.name() + ": " + job.label + " could not run: " + *run.error);

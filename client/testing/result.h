@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "client/journal.h"
 
 namespace kiln::client::testing {
 
@@ -86,6 +87,19 @@ struct TestSummary {
 
 TestSummary summarize(std::span<const TestResult> results);
 
+// When a unit of work ran and what ran it, for the journal
+// (client/journal.h): the wall clock, so records of processes and
+// machines line up.
+struct ShardTrace {
+  std::int64_t start_us = 0;
+  std::int64_t end_us = 0;
+  std::string action_digest{};  // "" when it was not an action (CTest's tests)
+  // What made the result: "local", or the grid worker's id (for a cached
+  // result, the one that made it then, when it says).
+  std::string made_by{};
+  std::vector<Phase> phases{};  // the executor's, when it executed (not cached)
+};
+
 // What a run looked like (for the --json file and the summary): one entry
 // per unit of work that ran (a shard, a queue batch, a retry, a CTest test)
 // or was answered from the cache.
@@ -97,6 +111,8 @@ struct ShardRecord {
   std::chrono::milliseconds wall{0};      // how long it took (0 when cached)
   bool cached = false;
   std::string where;  // "local", "tcp://…", "cache"
+  int exit_code = 0;
+  ShardTrace trace{};
 };
 struct RunInfo {
   std::vector<ShardRecord> shards;

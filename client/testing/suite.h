@@ -36,6 +36,7 @@ struct RunOutput : ShardRun {
   bool status_file = false;            // it touched TEST_SHARD_STATUS_FILE
   bool cached = false;                 // answered by an action cache
   std::string where{};                 // "local", "tcp://…"
+  ShardTrace trace{};                  // for the journal
 };
 
 // The work a job's runner calls (on another thread, for the real runner).
