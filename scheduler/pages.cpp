@@ -648,12 +648,17 @@ std::string render_status_page(const StatusView& view) {
                 ""});
   if (view.store_known) {
     const double use = ratio(view.store_bytes, view.store_max_bytes);
-    body +=
-        card({"store", "store", format_bytes(view.store_bytes),
-              "of " + format_bytes(view.store_max_bytes) + " · " + num(view.store_blobs) + " blobs",
-              "<div class=\"meter\"><i" + std::string(use >= 0.9 ? " class=\"full\"" : "") +
-                  " style=\"width:" + fixed(std::min(use, 1.0) * 100, 1) + "%\"></i></div>",
-              ""});
+    // A store without a size limit (max 0) has no fill to show.
+    const std::string limit = view.store_max_bytes == 0
+                                  ? std::string("no size limit")
+                                  : "of " + format_bytes(view.store_max_bytes);
+    const std::string meter =
+        view.store_max_bytes == 0
+            ? std::string()
+            : "<div class=\"meter\"><i" + std::string(use >= 0.9 ? " class=\"full\"" : "") +
+                  " style=\"width:" + fixed(std::min(use, 1.0) * 100, 1) + "%\"></i></div>";
+    body += card({"store", "store", format_bytes(view.store_bytes),
+                  limit + " · " + num(view.store_blobs) + " blobs", meter, ""});
   } else {
     body += card({"store", "store", "—", "not known", "", ""});
   }

@@ -76,7 +76,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 s = d["summary"]
 assert s["id"] == "pages-ci-1", s
-labels = {k: v for k, v in s["labels"]}
+labels = {l["name"]: l["value"] for l in s["labels"]}
 assert labels == {"ticket": "BANK-123", "commit": "4f2a9c1"}, labels
 compiles = [a for a in d["actions"] if a["kind"] == "compile"]
 assert len(compiles) == 7, [a["subject"] for a in d["actions"]]
