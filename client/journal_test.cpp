@@ -72,6 +72,20 @@ TEST(Journal, RecordsAreTheJsonNlohmannWouldWrite) {
   EXPECT_TRUE(back->cached);
 }
 
+TEST(Journal, ReadsTheProcessesAboveFromProc) {
+  const auto ancestors = process_ancestry();
+  ASSERT_FALSE(ancestors.empty());
+  EXPECT_EQ(ancestors[0].pid, ::getppid());
+  EXPECT_FALSE(ancestors[0].name.empty());
+  EXPECT_GT(ancestors[0].start_ticks, 0u);
+  // Derived: 16 hex digits, the same on every call in one process tree.
+  const Invocation a = current_invocation("", {});
+  EXPECT_EQ(a.id.size(), 16u);
+  EXPECT_EQ(a.id.find_first_not_of("0123456789abcdef"), std::string::npos) << a.id;
+  EXPECT_EQ(current_invocation("", {}).id, a.id);
+  EXPECT_EQ(current_invocation("ci-42", {}).id, "ci-42");
+}
+
 TEST(Journal, AppendsFromManyProcessesLandWhole) {
   test_support::TempDir dir;
   Journal journal(dir.path(), 10);

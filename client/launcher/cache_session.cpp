@@ -54,10 +54,10 @@ void append_log(const Config& config, std::string_view line) {
       << " [" << ::getpid() << "] " << line << '\n';
 }
 
-std::vector<FileRecord> file_records(const std::vector<ManifestFile>& files) {
+std::vector<FileRecord> file_records(std::vector<ManifestFile>&& files) {
   std::vector<FileRecord> out;
   out.reserve(files.size());
-  for (const ManifestFile& f : files) out.push_back({f.path, f.digest.to_string()});
+  for (ManifestFile& f : files) out.push_back({std::move(f.path), f.digest.to_string()});
   return out;
 }
 

@@ -60,11 +60,11 @@ class CompileJob final : public Job {
   RealRun prepare(const Fallback& fallback) override;
   CompileOutcome store(const Fallback& fallback, const RealRun& run,
                        const base::Captured& ran) override;
-  void describe(ActionRecord& record) const override;
+  void describe(ActionRecord& record) override;
 
  private:
   void note_result(const cas::Digest& key, const cas::ActionResult& result,
-                   const std::vector<ManifestFile>& files);
+                   std::vector<ManifestFile> files);
   std::optional<CompileOutcome> lookup_direct();
   void hand_over();
   Attempt attempt_preprocessed();
@@ -145,11 +145,11 @@ Attempt CompileJob::attempt() {
 std::optional<CompileOutcome> CompileJob::lookup_direct() {
   auto manifest = session_.load_manifest(manifest_key_);
   if (!manifest) return std::nullopt;
-  for (const ManifestEntry& entry : manifest->entries) {
+  for (ManifestEntry& entry : manifest->entries) {
     if (!session_.entry_matches(entry)) continue;
     if (auto result = session_.lookup(entry.result)) {
       if (deliver(*result, entry.files)) {
-        note_result(entry.result, *result, entry.files);
+        note_result(entry.result, *result, std::move(entry.files));
         return CompileOutcome{.outcome = Outcome::kDirectHit};
       }
       session_.log("cache entry " + entry.result.to_string() + " is incomplete; compiling");
@@ -189,8 +189,8 @@ Attempt CompileJob::attempt_preprocessed() {
   };
   if (!session_.recache()) {
     if (auto hit = session_.lookup(action->digest); hit && deliver(*hit, preprocessed->files)) {
-      note_result(action->digest, *hit, preprocessed->files);
       remember();
+      note_result(action->digest, *hit, std::move(preprocessed->files));
       return CompileOutcome{.outcome = Outcome::kPreprocessedHit};
     }
   }
@@ -292,7 +292,7 @@ Attempt CompileJob::attempt_grid(const PreprocessedAction& action,
   if (executed.ok()) (void)::unlink(backoff_path().c_str());
   // The grid executor has recorded the result in the local tier.
   if (succeeded && deliver(executed->result, files)) {
-    note_result(action.digest, executed->result, files);
+    if (journal_.recorder.enabled()) note_result(action.digest, executed->result, files);
     // A result the grid had already (its action cache) ran nowhere now.
     if (!executed->cached) worker_phases_ = executed_phases(executed->result.metadata);
     remember();
@@ -485,24 +485,24 @@ Status CompileJob::store_result(const cas::Digest& key, std::string_view object,
 
 // A result delivered from the cache or the grid, as the journal records it.
 void CompileJob::note_result(const cas::Digest& key, const cas::ActionResult& result,
-                             const std::vector<ManifestFile>& files) {
+                             std::vector<ManifestFile> files) {
   if (!journal_.recorder.enabled()) return;
   action_digest_ = key;
-  inputs_ = files;
+  inputs_ = std::move(files);
   for (const cas::OutputFile& file : result.output_files) {
     if (file.path == kObjectName) output_digest_ = file.digest;
   }
   if (!result.metadata.worker_id.empty()) where_ = result.metadata.worker_id;
 }
 
-void CompileJob::describe(ActionRecord& record) const {
+void CompileJob::describe(ActionRecord& record) {
   if (!set_up_) return;
   record.digest_function = std::string(cas::to_string(session_.fn()));
   if (action_digest_) record.action_digest = action_digest_->to_string();
   record.toolchain = digest_text(session_.identity());
   record.toolchain_path = session_.compiler();
   record.cwd = session_.rewrite().cwd;
-  record.inputs = file_records(inputs_);
+  record.inputs = file_records(std::move(inputs_));
   if (output_digest_) record.outputs.push_back({args_.output, output_digest_->to_string()});
   record.where = where_;
   record.scheduler = scheduler_;

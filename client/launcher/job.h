@@ -47,7 +47,9 @@ struct JobJournal {
 
 // `files` as the journal names them: the manifest's paths (relative to the
 // working directory when base-directory rewriting made them so).
-std::vector<FileRecord> file_records(const std::vector<ManifestFile>& files);
+// Takes the paths (a direct hit's record names a few hundred headers: no
+// copies on the hot path).
+std::vector<FileRecord> file_records(std::vector<ManifestFile>&& files);
 
 class Job {
  public:
@@ -68,8 +70,9 @@ class Job {
   // this), outputs, where the result was made and the scheduler, and the
   // phases the job timed: lookup (from the launcher's start), and a grid
   // compile's worker phases. The outer step adds execute and upload for
-  // a fallback it compiled.
-  virtual void describe(ActionRecord& record) const = 0;
+  // a fallback it compiled. Called once, at the end: it gives up what it
+  // kept.
+  virtual void describe(ActionRecord& record) = 0;
 };
 
 }  // namespace kiln::client::launcher

@@ -97,7 +97,7 @@ CompileOutcome compile_here(Job& job, const Fallback& fallback, std::vector<Phas
 // The journal's record of a compile or link kiln cached (uncacheable
 // commands and KILN_DISABLE pass through unrecorded: kiln did nothing
 // for them).
-void record(Recorder& recorder, const Job& job, const std::vector<std::string>& argv,
+void record(Recorder& recorder, Job& job, const std::vector<std::string>& argv,
             const CompileOutcome& outcome, std::int64_t started, std::int64_t attempted,
             std::vector<Phase> ran) {
   ActionRecord r;

@@ -28,12 +28,11 @@ class LinkJob final : public Job {
   RealRun prepare(const Fallback& fallback) override;
   CompileOutcome store(const Fallback& fallback, const RealRun& run,
                        const base::Captured& ran) override;
-  void describe(ActionRecord& record) const override;
+  void describe(ActionRecord& record) override;
 
  private:
   bool deliver(const cas::ActionResult& result);
-  void note(const cas::Digest& key, const std::vector<ManifestFile>& files,
-            const cas::Digest& output);
+  void note(const cas::Digest& key, std::vector<ManifestFile> files, const cas::Digest& output);
 
   CacheSession session_;
   JobJournal journal_;
@@ -64,11 +63,11 @@ Attempt LinkJob::attempt() {
 
   if (!session_.recache()) {
     if (auto manifest = session_.load_manifest(manifest_key_)) {
-      for (const ManifestEntry& entry : manifest->entries) {
+      for (ManifestEntry& entry : manifest->entries) {
         if (!session_.entry_matches(entry)) continue;
         auto result = session_.lookup(entry.result);
         if (result && deliver(*result)) {
-          note(entry.result, entry.files, result->output_files[0].digest);
+          note(entry.result, std::move(entry.files), result->output_files[0].digest);
           return CompileOutcome{.outcome = Outcome::kLinkHit};
         }
         break;
@@ -137,7 +136,7 @@ CompileOutcome LinkJob::store(const Fallback& fallback, const RealRun& run,
   const cas::Digest key =
       cas::digest_of(session_.fn(), depend_result_material(manifest_key_, *files));
   const std::vector<cas::Digest> referenced = {*output, *out, *err};
-  note(key, *files, *output);
+  if (journal_.recorder.enabled()) note(key, *files, *output);
   if (auto stored = store.put_action_result(key, *encoded, referenced); !stored.ok()) {
     return not_cached(stored.error().message);
   }
@@ -147,22 +146,22 @@ CompileOutcome LinkJob::store(const Fallback& fallback, const RealRun& run,
   return done;
 }
 
-void LinkJob::note(const cas::Digest& key, const std::vector<ManifestFile>& files,
+void LinkJob::note(const cas::Digest& key, std::vector<ManifestFile> files,
                    const cas::Digest& output) {
   if (!journal_.recorder.enabled()) return;
   action_digest_ = key;
-  inputs_ = files;
+  inputs_ = std::move(files);
   output_digest_ = output;
 }
 
-void LinkJob::describe(ActionRecord& record) const {
+void LinkJob::describe(ActionRecord& record) {
   if (!set_up_) return;
   record.digest_function = std::string(cas::to_string(session_.fn()));
   if (action_digest_) record.action_digest = action_digest_->to_string();
   record.toolchain = digest_text(session_.identity());
   record.toolchain_path = session_.compiler();
   record.cwd = session_.rewrite().cwd;
-  record.inputs = file_records(inputs_);
+  record.inputs = file_records(std::move(inputs_));
   if (output_digest_) record.outputs.push_back({link_.output, output_digest_->to_string()});
   record.where = "local";
 }

@@ -86,7 +86,8 @@ for r in range(rounds):
 cmd = None
 for e in json.load(open(os.path.join(build, "compile_commands.json"))):
     if e["file"].endswith("/db/db_impl.cc"):
-        cmd = shlex.split(e["command"])
+        # compile_commands.json leaves the launcher out.
+        cmd = [kiln] + shlex.split(e["command"])
         break
 tu_times = {m: [] for m, _ in modes}
 tu_env = {m: dict(extra, KILN_INVOCATION_ID="bench-direct-hit") for m, extra in modes}

@@ -149,11 +149,32 @@ expect_exit 0 "$KILN" trace --list
 head -1 "$WORK/out" | grep -q "^$second .* 5 actions" || fail "--list: $(cat "$WORK/out")"
 sed -n 2p "$WORK/out" | grep -q "^$first .* 5 actions" || fail "--list: $(cat "$WORK/out")"
 
+echo "-- a failed compile is recorded with its exit code; the default output is trace.json"
+printf 'int broken() { return 0 }\n' >broken.cc
+KILN_INVOCATION_ID=failing expect_exit 1 "$KILN" g++ -c broken.cc -o broken.o
+expect_exit 0 "$KILN" trace failing
+[ -f trace.json ] || fail "kiln trace wrote no trace.json"
+"$PY" -c '
+import json, sys
+xs = [e for e in json.load(open("trace.json"))["traceEvents"] if e["ph"] == "X" and e["cat"] == "compile"]
+assert len(xs) == 1 and xs[0]["args"]["outcome"] == "compile_failed" and xs[0]["args"]["exit_code"] == 1, xs
+' || fail "the failed compile's record: $(cat trace.json)"
+rm -f trace.json broken.cc
+
+echo "-- a journal that cannot be written fails no build: one line in KILN_LOGFILE"
+mkdir -p "$WORK/nojournal"
+printf 'not a directory\n' >"$WORK/nojournal/invocations"
+make clean >/dev/null
+KILN_DIR="$WORK/nojournal" KILN_LOGFILE="$WORK/nojournal.log" make -j2 CXX="$KILN g++" >"$WORK/make-nj.log" 2>&1 ||
+  fail "make failed with an unwritable journal: $(cat "$WORK/make-nj.log")"
+grep -q "journal: " "$WORK/nojournal.log" || fail "no journal line in the log: $(cat "$WORK/nojournal.log")"
+! grep -q "kiln:" "$WORK/make-nj.log" || fail "kiln said something to the build: $(cat "$WORK/make-nj.log")"
+
 echo "-- KILN_JOURNAL=false writes nothing"
 make clean >/dev/null
 KILN_JOURNAL=false make -j2 CXX="$KILN g++" >"$WORK/make3.log" 2>&1 || fail "make failed"
 expect_exit 0 "$KILN" trace --list
-[ "$(wc -l <"$WORK/out")" -eq 2 ] || fail "KILN_JOURNAL=false recorded: $(cat "$WORK/out")"
+[ "$(wc -l <"$WORK/out")" -eq 3 ] || fail "KILN_JOURNAL=false recorded: $(cat "$WORK/out")"
 
 echo "-- bad input: unknown id (3), invalid id (2), unwritable output (1, nothing written)"
 expect_exit 3 "$KILN" trace no-such-build
