@@ -58,6 +58,9 @@ constexpr std::array kKeys = {
     ConfigKey{"journal", "KILN_JOURNAL", "true",
               "record every compile, link, test shard and kiln run in the local journal "
               "(kiln trace); false = write nothing"},
+    ConfigKey{"journal_max_size", "KILN_JOURNAL_MAX_SIZE", "256M",
+              "how much the journals of the kept invocations may take together (the oldest go "
+              "first); 0 = no limit"},
     ConfigKey{"signing_key", "KILN_SIGNING_KEY", "",
               "Ed25519 key file (kiln keygen --signing) that signs kiln provenance; empty = "
               "unsigned statements"},
@@ -224,6 +227,12 @@ Status Config::check_values() {
     return bad_value("keep_invocations", keep, "is not a whole number from 1 to 100000");
   }
   signing_key_ = entry("signing_key").value;
+  if (auto size = base::parse_size(entry("journal_max_size").value); size.ok()) {
+    journal_max_size_ = *size;
+  } else {
+    return bad_value("journal_max_size", entry("journal_max_size"),
+                     "is not a size (e.g. 256M, 1G; 0 = no limit)");
+  }
   const std::string& sandbox = entry("sandbox").value;
   if (sandbox == "auto") {
     sandbox_ = SandboxChoice::kAuto;

@@ -97,6 +97,8 @@ class Config {
   const std::vector<std::pair<std::string, std::string>>& labels() const { return labels_; }
   // How many invocations' journals the cache keeps (client/journal.h).
   std::size_t keep_invocations() const { return keep_invocations_; }
+  // How many bytes those journals may take together; 0 = no limit.
+  std::uint64_t journal_max_size() const { return journal_max_size_; }
   // Whether kiln processes record what they did in the journal
   // (client/journal.h).
   bool journal() const { return journal_; }
@@ -127,6 +129,7 @@ class Config {
   std::string invocation_id_;
   std::vector<std::pair<std::string, std::string>> labels_;
   std::size_t keep_invocations_ = 100;
+  std::uint64_t journal_max_size_ = 0;
   bool journal_ = true;
   std::string signing_key_;
 };

@@ -52,7 +52,8 @@ Explanation explain_file(Context& ctx, const std::string& file) {
   };
 
   const std::string absolute = fs::absolute(file).lexically_normal().string();
-  const Journal journal(ctx.config.dir(), ctx.config.keep_invocations());
+  const Journal journal(ctx.config.dir(), ctx.config.keep_invocations(),
+                        ctx.config.journal_max_size());
   for (const InvocationInfo& info : journal.list()) {
     auto records = journal.records(info.invocation.id);
     if (!records.ok()) continue;  // pruned while we looked

@@ -366,8 +366,10 @@ std::int64_t wall_clock_us() {
       .count();
 }
 
-Journal::Journal(fs::path cache_dir, std::size_t keep)
-    : dir_(std::move(cache_dir) / "invocations"), keep_(std::max<std::size_t>(keep, 1)) {}
+Journal::Journal(fs::path cache_dir, std::size_t keep, std::uint64_t max_bytes)
+    : dir_(std::move(cache_dir) / "invocations"),
+      keep_(std::max<std::size_t>(keep, 1)),
+      max_bytes_(max_bytes) {}
 
 Status Journal::begin(const InvocationInfo& info) {
   if (auto checked = check_invocation_id(info.invocation.id); !checked.ok()) return checked;
@@ -476,10 +478,20 @@ Result<std::vector<ActionRecord>> Journal::records(std::string_view id) const {
 
 void Journal::prune() const {
   const auto known = list();
-  for (std::size_t i = keep_; i < known.size(); ++i) {
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < known.size(); ++i) {
+    const std::string& id = known[i].invocation.id;
     std::error_code ec;
-    fs::remove(journal_file(dir_, known[i].invocation.id), ec);
-    fs::remove(info_file(dir_, known[i].invocation.id), ec);
+    if (i > 0 && max_bytes_ > 0) {
+      for (const fs::path& p : {journal_file(dir_, id), info_file(dir_, id)}) {
+        const auto size = fs::file_size(p, ec);
+        if (!ec) bytes += size;
+      }
+    }
+    if (i >= keep_ || (max_bytes_ > 0 && bytes > max_bytes_)) {
+      fs::remove(journal_file(dir_, id), ec);
+      fs::remove(info_file(dir_, id), ec);
+    }
   }
 }
 

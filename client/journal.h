@@ -111,7 +111,10 @@ std::int64_t wall_clock_us();
 class Journal {
  public:
   // `dir` is the cache directory; the journal lives in dir/invocations.
-  Journal(std::filesystem::path cache_dir, std::size_t keep);
+  // Keeps the newest `keep` invocations, and of those only as many of the
+  // newest as fit in `max_bytes` together (0: no limit; the newest is
+  // always kept).
+  Journal(std::filesystem::path cache_dir, std::size_t keep, std::uint64_t max_bytes = 0);
 
   // Records `info`'s invocation unless it is already known (then nothing
   // is written); a new one prunes the oldest journals beyond `keep`.
@@ -133,6 +136,7 @@ class Journal {
   void prune() const;
   std::filesystem::path dir_;
   std::size_t keep_;
+  std::uint64_t max_bytes_;
 };
 
 }  // namespace kiln::client

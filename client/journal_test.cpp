@@ -151,5 +151,27 @@ TEST(Journal, KeepsTheNewestInvocations) {
   EXPECT_EQ(known[1].invocation.id, "inv-3");
 }
 
+TEST(Journal, KeepsTheNewestThatFitInItsSizeBudget) {
+  test_support::TempDir dir;
+  Journal journal(dir.path(), 100, 20000);
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = "inv-" + std::to_string(i);
+    ASSERT_TRUE(journal.begin({{id, {}}, i, "/", {}}).ok());
+    ActionRecord r = sample(id, "a.cc");
+    r.inputs.assign(80, FileRecord{std::string(100, 'p'), "cc/1"});  // ~10 KB a record
+    ASSERT_TRUE(journal.append(r).ok());
+    std::filesystem::last_write_time(
+        dir.path() / "invocations" / (id + ".jsonl"),
+        std::filesystem::file_time_type::clock::now() - std::chrono::seconds(10 - i));
+  }
+  ASSERT_TRUE(journal.begin({{"inv-new", {}}, 9, "/", {}}).ok());
+  const auto known = journal.list();
+  // The new one (no records yet), then as many of the newest as fit.
+  ASSERT_GE(known.size(), 2u);
+  ASSERT_LE(known.size(), 3u);
+  EXPECT_EQ(known[0].invocation.id, "inv-new");
+  EXPECT_EQ(known[1].invocation.id, "inv-3");
+}
+
 }  // namespace
 }  // namespace kiln::client

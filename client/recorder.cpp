@@ -25,7 +25,7 @@ void Recorder::adopt(const std::string& id) {
 
 void Recorder::record(ActionRecord record) {
   if (!enabled_) return;
-  Journal journal(config_.dir(), config_.keep_invocations());
+  Journal journal(config_.dir(), config_.keep_invocations(), config_.journal_max_size());
   record.invocation = invocation().id;
   record.pid = static_cast<int>(::getpid());
   if (!begun_) {

@@ -63,7 +63,8 @@ int list(Context& ctx, const Journal& journal) {
 }
 
 int trace(Context& ctx, const TraceOptions& opts) {
-  const Journal journal(ctx.config.dir(), ctx.config.keep_invocations());
+  const Journal journal(ctx.config.dir(), ctx.config.keep_invocations(),
+                        ctx.config.journal_max_size());
   if (opts.list) {
     if (!opts.invocation.empty())
       throw CommandError(kExitUsage, "kiln trace --list takes no invocation");
