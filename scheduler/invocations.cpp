@@ -161,19 +161,25 @@ InvocationLog::~InvocationLog() = default;
 
 InvocationLog::Invocation& InvocationLog::invocation_for(const InvocationTagValue& tag,
                                                          std::int64_t now_us) {
+  if (last_ != nullptr && last_->id == tag.id) {
+    if (last_->labels.empty() && !tag.labels.empty()) last_->labels = tag.labels;
+    last_->last_us = std::max(last_->last_us, now_us);
+    return *last_;
+  }
   auto it = invocations_.find(tag.id);
   if (it == invocations_.end()) {
     while (invocations_.size() >= options_.max_invocations && !order_.empty()) {
       const std::string oldest = order_.front();
       order_.pop_front();
-      invocations_.erase(oldest);
+      auto gone = invocations_.find(oldest);
       // Waiting entries of a forgotten invocation are forgotten with it.
       for (auto w = waiting_.begin(); w != waiting_.end();) {
-        w = w->second.invocation == oldest ? waiting_.erase(w) : std::next(w);
+        std::erase_if(w->second,
+                      [&](const Waiter& x) { return x.ref.invocation == gone->second.get(); });
+        w = w->second.empty() ? waiting_.erase(w) : std::next(w);
       }
-      for (auto d = waiting_by_digest_.begin(); d != waiting_by_digest_.end();) {
-        d = waiting_.count(d->second) == 0 ? waiting_by_digest_.erase(d) : std::next(d);
-      }
+      if (last_ == gone->second.get()) last_ = nullptr;
+      invocations_.erase(gone);
     }
     auto inv = std::make_unique<Invocation>();
     inv->id = tag.id;
@@ -185,23 +191,22 @@ InvocationLog::Invocation& InvocationLog::invocation_for(const InvocationTagValu
     it->second->labels = tag.labels;  // a later process knew them
   }
   it->second->last_us = std::max(it->second->last_us, now_us);
+  last_ = it->second.get();
   return *it->second;
 }
 
 template <typename Change>
 void InvocationLog::update(const Ref& ref, Change change) {
-  auto it = invocations_.find(ref.invocation);
-  if (it == invocations_.end() || ref.index >= it->second->actions.size()) return;
-  ActionEntry& e = it->second->actions[ref.index];
-  it->second->count(e, -1);
+  if (ref.invocation == nullptr || ref.index >= ref.invocation->actions.size()) return;
+  ActionEntry& e = ref.invocation->actions[ref.index];
+  ref.invocation->count(e, -1);
   change(e);
-  it->second->count(e, 1);
+  ref.invocation->count(e, 1);
 }
 
 ActionEntry* InvocationLog::entry(const Ref& ref) {
-  auto it = invocations_.find(ref.invocation);
-  if (it == invocations_.end() || ref.index >= it->second->actions.size()) return nullptr;
-  return &it->second->actions[ref.index];
+  if (ref.invocation == nullptr || ref.index >= ref.invocation->actions.size()) return nullptr;
+  return &ref.invocation->actions[ref.index];
 }
 
 void InvocationLog::note_failure(const ActionEntry& e) {
@@ -246,29 +251,23 @@ void InvocationLog::submitted(const InvocationTagValue& tag, const std::string& 
   std::lock_guard lock(mutex_);
   Invocation& inv = invocation_for(tag, now_us);
   inv.clients.insert(name);
-  const std::string& client = peer;
-  // A resubmission: the same client waiting for the same digest in this
-  // invocation under an older request id takes the entry over.
-  auto [from, to] = waiting_by_digest_.equal_range(digest);
-  for (auto it = from; it != to; ++it) {
-    if (it->second.first != client) continue;
-    auto w = waiting_.find(it->second);
-    if (w == waiting_.end() || w->second.invocation != tag.id) continue;
-    const Ref ref = w->second;
-    waiting_.erase(w);
-    waiting_by_digest_.erase(it);
-    update(ref, [](ActionEntry& e) {
+  // A resubmission: the same connection waiting for the same digest in
+  // this invocation under an older request id takes the entry over.
+  std::vector<Waiter>& waiters = waiting_[digest];
+  for (Waiter& w : waiters) {
+    if (w.peer != peer || w.ref.invocation != &inv) continue;
+    w.request = request;
+    update(w.ref, [](ActionEntry& e) {
       if (e.state != ActionState::kCancelled) return;
       // Cancelled just before this resubmission: waiting again.
       e.state = e.started_us != 0 ? ActionState::kRunning : ActionState::kQueued;
       e.finished_us = 0;
     });
-    waiting_[{client, request}] = ref;
-    waiting_by_digest_.emplace(digest, std::pair{client, request});
     return;
   }
   if (inv.actions.size() >= options_.max_actions) {
     ++inv.dropped;
+    if (waiters.empty()) waiting_.erase(digest);
     return;
   }
   ActionEntry e;
@@ -288,18 +287,16 @@ void InvocationLog::submitted(const InvocationTagValue& tag, const std::string& 
   }
   inv.count(e, 1);
   inv.actions.push_back(std::move(e));
-  waiting_[{client, request}] = Ref{tag.id, inv.actions.size() - 1};
-  waiting_by_digest_.emplace(digest, std::pair{client, request});
+  waiters.push_back(Waiter{peer, request, Ref{&inv, inv.actions.size() - 1}});
 }
 
 void InvocationLog::started(const std::string& digest, const std::string& worker,
                             std::int64_t now_us) {
   std::lock_guard lock(mutex_);
-  auto [from, to] = waiting_by_digest_.equal_range(digest);
-  for (auto it = from; it != to; ++it) {
-    auto w = waiting_.find(it->second);
-    if (w == waiting_.end()) continue;
-    update(w->second, [&](ActionEntry& e) {
+  auto it = waiting_.find(digest);
+  if (it == waiting_.end()) return;
+  for (const Waiter& w : it->second) {
+    update(w.ref, [&](ActionEntry& e) {
       if (e.state == ActionState::kQueued) e.started_us = now_us;
       e.state = ActionState::kRunning;
       e.worker = worker;  // a retry or a backup moves it
@@ -308,33 +305,36 @@ void InvocationLog::started(const std::string& digest, const std::string& worker
 }
 
 std::optional<InvocationLog::Ref> InvocationLog::take_waiting(const std::string& client,
-                                                              std::uint64_t request) {
-  auto w = waiting_.find({client, request});
-  if (w == waiting_.end()) return std::nullopt;
-  const Ref ref = w->second;
-  waiting_.erase(w);
-  for (auto [from, to] = waiting_by_digest_.equal_range(entry(ref) ? entry(ref)->digest : "");
-       from != to; ++from) {
-    if (from->second == std::pair{client, request}) {
-      waiting_by_digest_.erase(from);
-      break;
-    }
+                                                              std::uint64_t request,
+                                                              const std::string& digest) {
+  auto it = waiting_.find(digest);
+  if (it == waiting_.end()) return std::nullopt;
+  std::vector<Waiter>& waiters = it->second;
+  for (std::size_t i = 0; i < waiters.size(); ++i) {
+    if (waiters[i].peer != client || waiters[i].request != request) continue;
+    const Ref ref = waiters[i].ref;
+    waiters[i] = std::move(waiters.back());
+    waiters.pop_back();
+    if (waiters.empty()) waiting_.erase(it);
+    if (entry(ref) == nullptr) return std::nullopt;
+    return ref;
   }
-  if (entry(ref) == nullptr) return std::nullopt;
-  return ref;
+  return std::nullopt;
 }
 
 void InvocationLog::finish(const Ref& ref, std::int64_t now_us) {
-  auto it = invocations_.find(ref.invocation);
-  if (it != invocations_.end()) it->second->last_us = std::max(it->second->last_us, now_us);
+  if (ref.invocation != nullptr) {
+    ref.invocation->last_us = std::max(ref.invocation->last_us, now_us);
+  }
 }
 
-void InvocationLog::completed(const std::string& client, std::uint64_t request, std::int64_t now_us,
+void InvocationLog::completed(const std::string& client, std::uint64_t request,
+                              const std::string& digest, std::int64_t now_us,
                               const std::string& worker, int exit_code,
                               std::vector<PhaseSpan> phases, std::vector<std::string> outputs,
                               bool cached) {
   std::lock_guard lock(mutex_);
-  const auto ref = take_waiting(client, request);
+  const auto ref = take_waiting(client, request, digest);
   if (!ref) return;
   update(*ref, [&](ActionEntry& e) {
     e.finished_us = now_us;
@@ -346,17 +346,18 @@ void InvocationLog::completed(const std::string& client, std::uint64_t request, 
     if (e.state == ActionState::kFailed) e.message = "exit code " + std::to_string(exit_code);
   });
   if (exit_code == 0) {
-    invocations_.at(ref->invocation)->produced(ref->index, std::move(outputs));
+    ref->invocation->produced(ref->index, std::move(outputs));
   } else {
     note_failure(*entry(*ref));
   }
   finish(*ref, now_us);
 }
 
-void InvocationLog::failed(const std::string& client, std::uint64_t request, std::int64_t now_us,
+void InvocationLog::failed(const std::string& client, std::uint64_t request,
+                           const std::string& digest, std::int64_t now_us,
                            const std::string& message) {
   std::lock_guard lock(mutex_);
-  const auto ref = take_waiting(client, request);
+  const auto ref = take_waiting(client, request, digest);
   if (!ref) return;
   update(*ref, [&](ActionEntry& e) {
     e.finished_us = now_us;
@@ -368,27 +369,30 @@ void InvocationLog::failed(const std::string& client, std::uint64_t request, std
 }
 
 void InvocationLog::cancelled(const std::string& client, std::uint64_t request,
-                              std::int64_t now_us) {
+                              const std::string& digest, std::int64_t now_us) {
   std::lock_guard lock(mutex_);
-  auto w = waiting_.find({client, request});
-  if (w == waiting_.end()) return;
-  const Ref ref = w->second;
-  if (entry(ref) == nullptr) {
-    waiting_.erase(w);
+  auto it = waiting_.find(digest);
+  if (it == waiting_.end()) return;
+  for (const Waiter& w : it->second) {
+    if (w.peer != client || w.request != request) continue;
+    // A client cancels the older request when it resubmits; the entry stays
+    // waiting under that digest until the new request (submitted()) takes
+    // it over. A cancel with no resubmission leaves it marked cancelled.
+    update(w.ref, [&](ActionEntry& e) {
+      e.state = ActionState::kCancelled;
+      e.finished_us = now_us;
+    });
     return;
   }
-  // A client cancels the older request when it resubmits; the entry stays
-  // waiting under that digest until the new request (submitted()) takes it
-  // over. A cancel with no resubmission leaves it marked cancelled.
-  update(ref, [&](ActionEntry& e) {
-    e.state = ActionState::kCancelled;
-    e.finished_us = now_us;
-  });
 }
 
-bool InvocationLog::waiting(const std::string& peer, std::uint64_t request) const {
+bool InvocationLog::waiting(const std::string& peer, std::uint64_t request,
+                            const std::string& digest) const {
   std::lock_guard lock(mutex_);
-  return waiting_.count({peer, request}) != 0;
+  auto it = waiting_.find(digest);
+  if (it == waiting_.end()) return false;
+  return std::any_of(it->second.begin(), it->second.end(),
+                     [&](const Waiter& w) { return w.peer == peer && w.request == request; });
 }
 
 bool InvocationLog::has_producers(const std::string& id) const {
@@ -399,16 +403,17 @@ bool InvocationLog::has_producers(const std::string& id) const {
 
 void InvocationLog::client_gone(const std::string& peer, std::int64_t now_us) {
   std::lock_guard lock(mutex_);
-  for (auto w = waiting_.lower_bound({peer, 0}); w != waiting_.end() && w->first.first == peer;) {
-    update(w->second, [&](ActionEntry& e) {
-      e.state = ActionState::kCancelled;
-      e.finished_us = now_us;
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    std::erase_if(it->second, [&](const Waiter& w) {
+      if (w.peer != peer) return false;
+      update(w.ref, [&](ActionEntry& e) {
+        e.state = ActionState::kCancelled;
+        e.finished_us = now_us;
+      });
+      finish(w.ref, now_us);
+      return true;
     });
-    finish(w->second, now_us);
-    w = waiting_.erase(w);
-  }
-  for (auto d = waiting_by_digest_.begin(); d != waiting_by_digest_.end();) {
-    d = d->second.first == peer ? waiting_by_digest_.erase(d) : std::next(d);
+    it = it->second.empty() ? waiting_.erase(it) : std::next(it);
   }
 }
 
@@ -506,13 +511,14 @@ std::vector<ActionEntry> InvocationLog::recent_failures() const {
 std::vector<ActionEntry> InvocationLog::in_flight(std::size_t limit) const {
   std::lock_guard lock(mutex_);
   std::vector<ActionEntry> out;
-  for (const auto& [key, ref] : waiting_) {
-    auto it = invocations_.find(ref.invocation);
-    if (it == invocations_.end() || ref.index >= it->second->actions.size()) continue;
-    const ActionEntry& e = it->second->actions[ref.index];
-    if (e.state != ActionState::kQueued && e.state != ActionState::kRunning) continue;
-    out.push_back(e);
-    out.back().deps.clear();
+  for (const auto& [digest, waiters] : waiting_) {
+    for (const Waiter& w : waiters) {
+      if (w.ref.index >= w.ref.invocation->actions.size()) continue;
+      const ActionEntry& e = w.ref.invocation->actions[w.ref.index];
+      if (e.state != ActionState::kQueued && e.state != ActionState::kRunning) continue;
+      out.push_back(e);
+      out.back().deps.clear();
+    }
   }
   std::sort(out.begin(), out.end(),
             [](const auto& a, const auto& b) { return a.submitted_us < b.submitted_us; });

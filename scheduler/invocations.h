@@ -165,17 +165,18 @@ class InvocationLog {
   void started(const std::string& digest, const std::string& worker, std::int64_t now_us);
   // The answer to (peer, request): the worker's result. (Here and below
   // `client` is the connection, as for submitted().)
-  void completed(const std::string& client, std::uint64_t request, std::int64_t now_us,
-                 const std::string& worker, int exit_code, std::vector<PhaseSpan> phases,
-                 std::vector<std::string> outputs, bool cached);
-  void failed(const std::string& client, std::uint64_t request, std::int64_t now_us,
-              const std::string& message);
-  void cancelled(const std::string& client, std::uint64_t request, std::int64_t now_us);
+  void completed(const std::string& client, std::uint64_t request, const std::string& digest,
+                 std::int64_t now_us, const std::string& worker, int exit_code,
+                 std::vector<PhaseSpan> phases, std::vector<std::string> outputs, bool cached);
+  void failed(const std::string& client, std::uint64_t request, const std::string& digest,
+              std::int64_t now_us, const std::string& message);
+  void cancelled(const std::string& client, std::uint64_t request, const std::string& digest,
+                 std::int64_t now_us);
   // The connection is gone: its waiting entries are cancelled.
   void client_gone(const std::string& peer, std::int64_t now_us);
 
   // Whether (peer, request) is a recorded miss still waiting for its answer.
-  bool waiting(const std::string& peer, std::uint64_t request) const;
+  bool waiting(const std::string& peer, std::uint64_t request, const std::string& digest) const;
   // Whether a finished action of invocation `id` made outputs (so a new
   // action's inputs are worth looking up).
   bool has_producers(const std::string& id) const;
@@ -195,8 +196,10 @@ class InvocationLog {
 
  private:
   struct Invocation;
+  // An entry: its invocation (owned by invocations_, at a stable address;
+  // every Ref to it goes when it is evicted) and its index there.
   struct Ref {
-    std::string invocation;
+    Invocation* invocation = nullptr;
     std::size_t index = 0;
   };
   Invocation& invocation_for(const InvocationTagValue& tag, std::int64_t now_us);
@@ -208,17 +211,27 @@ class InvocationLog {
   void note_failure(const ActionEntry& entry);
   // The entry waiting as (client, request), no longer waiting; nullptr if
   // none.
-  std::optional<Ref> take_waiting(const std::string& client, std::uint64_t request);
+  std::optional<Ref> take_waiting(const std::string& client, std::uint64_t request,
+                                  const std::string& digest);
   void finish(const Ref& ref, std::int64_t now_us);
   InvocationSummary summarize(const Invocation& inv) const;
 
   Options options_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Invocation>> invocations_;
+  // The invocation of the last event: most events in a row are one build's.
+  Invocation* last_ = nullptr;
   std::deque<std::string> order_;  // ids, oldest first
   // Misses still waiting, by (client, request) and by digest.
-  std::map<std::pair<std::string, std::uint64_t>, Ref> waiting_;
-  std::unordered_multimap<std::string, std::pair<std::string, std::uint64_t>> waiting_by_digest_;
+  // Misses still waiting, by action digest: the scheduler names the digest
+  // in every event (a lease, an answer, a cancel), and identical actions
+  // are few, so one hash lookup and a short scan find a waiter.
+  struct Waiter {
+    std::string peer;
+    std::uint64_t request = 0;
+    Ref ref;
+  };
+  std::unordered_map<std::string, std::vector<Waiter>> waiting_;
   std::deque<ActionEntry> failures_;
 };
 

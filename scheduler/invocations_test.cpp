@@ -36,7 +36,7 @@ TEST(InvocationLog, FollowsAMissFromQueueToWorkerToAnswer) {
   EXPECT_EQ(in_flight[0].state, ActionState::kQueued);
   log.started("d1/1", "w1", 2000);
   EXPECT_EQ(log.in_flight(10)[0].worker, "w1");
-  log.completed("alice", 1, 5000, "w1", 0, {{"execute", 2100, 4900}}, {"o1/1"}, false);
+  log.completed("alice", 1, "d1/1", 5000, "w1", 0, {{"execute", 2100, 4900}}, {"o1/1"}, false);
   EXPECT_TRUE(log.in_flight(10).empty());
   auto d = log.detail("inv");
   ASSERT_TRUE(d);
@@ -55,10 +55,10 @@ TEST(InvocationLog, FollowsAMissFromQueueToWorkerToAnswer) {
 TEST(InvocationLog, AResubmissionTakesTheWaitingEntryOver) {
   InvocationLog log({});
   log.submitted(tag("inv", "a.cc"), "alice", "alice", 1, "d1/1", 1000, {});
-  log.cancelled("alice", 1, 1500);  // cancel before the resubmission arrives
+  log.cancelled("alice", 1, "d1/1", 1500);  // cancel before the resubmission arrives
   log.submitted(tag("inv", "a.cc"), "alice", "alice", 2, "d1/1", 1600, {});
   log.started("d1/1", "w1", 2000);
-  log.completed("alice", 2, 3000, "w1", 0, {}, {}, false);
+  log.completed("alice", 2, "d1/1", 3000, "w1", 0, {}, {}, false);
   auto d = log.detail("inv");
   ASSERT_EQ(d->actions.size(), 1u);
   EXPECT_EQ(d->actions[0].state, ActionState::kDone);
@@ -71,9 +71,9 @@ TEST(InvocationLog, FailuresAndFlakyTests) {
   log.submitted(tag("inv", "t shard 1/2", "test"), "c", "c", 2, "d2/1", 1000, {});
   log.submitted(tag("inv", "x.cc"), "c", "c", 3, "d3/1", 1000, {});
   log.started("d1/1", "w", 1100);
-  log.completed("c", 1, 2000, "w", 1, {}, {}, false);
-  log.completed("c", 2, 3000, "w", 0, {}, {}, false);
-  log.failed("c", 3, 3500, "no worker matches");
+  log.completed("c", 1, "d1/1", 2000, "w", 1, {}, {}, false);
+  log.completed("c", 2, "d2/1", 3000, "w", 0, {}, {}, false);
+  log.failed("c", 3, "d3/1", 3500, "no worker matches");
   const auto s = log.summaries(10).at(0);
   EXPECT_EQ(s.failed, 2u);
   EXPECT_EQ(s.flaky, 1u);
@@ -94,7 +94,7 @@ TEST(InvocationLog, KeepsTheNewestInvocationsAndCountsWhatItDrops) {
   EXPECT_EQ(s[0].id, "c");
   EXPECT_EQ(s[1].id, "b");
   EXPECT_FALSE(log.detail("a"));
-  log.completed("c", 1, 5, "w", 0, {}, {}, false);  // of a forgotten invocation: ignored
+  log.completed("c", 1, "d1/1", 5, "w", 0, {}, {}, false);  // of a forgotten invocation: ignored
   EXPECT_TRUE(log.in_flight(10).empty());
   log.submitted(tag("c", "3"), "peer", "c", 9, "d9/1", 5, {});
   EXPECT_EQ(log.in_flight(10).size(), 0u);  // beyond max_actions: counted only
@@ -131,11 +131,11 @@ TEST(InvocationLog, FindsDepsByDigestAmongFinishedActions) {
   InvocationLog log({});
   log.submitted(tag("inv", "a.cc"), "p", "c", 1, "da/1", 0, {"a.cc/1"});
   log.submitted(tag("inv", "b.cc"), "p", "c", 2, "db/1", 0, {"b.cc/1"});
-  log.completed("p", 1, 100, "w", 0, {}, {"a.o/1"}, false);
+  log.completed("p", 1, "da/1", 100, "w", 0, {}, {"a.o/1"}, false);
   log.hit(tag("inv", "c.cc"), "c", "dc/1", 110, "w", 0, {"c.o/1"});
-  log.completed("p", 2, 300, "w", 0, {}, {"b.o/1"}, false);
+  log.completed("p", 2, "db/1", 300, "w", 0, {}, {"b.o/1"}, false);
   log.submitted(tag("inv", "app"), "p", "c", 3, "dl/1", 300, {"a.o/1", "b.o/1", "c.o/1", "x/1"});
-  log.completed("p", 3, 350, "w", 0, {}, {"app/1"}, false);
+  log.completed("p", 3, "dl/1", 350, "w", 0, {}, {"app/1"}, false);
   const auto d = log.detail("inv");
   ASSERT_TRUE(d);
   EXPECT_EQ(d->actions[3].deps, (std::vector<std::size_t>{0, 1, 2}));
@@ -147,14 +147,14 @@ TEST(InvocationLog, ADetailShowsThePathTheSlowestAndTheNewest) {
   InvocationLog log({});
   // 0: slow and first; 1..5 quick; 6 reads 0's output.
   log.submitted(tag("inv", "slow.cc"), "p", "c", 1, "d0/1", 0, {});
-  log.completed("p", 1, 1000, "w", 0, {}, {"slow.o/1"}, false);
+  log.completed("p", 1, "d0/1", 1000, "w", 0, {}, {"slow.o/1"}, false);
   for (int i = 1; i <= 5; ++i) {
     log.submitted(tag("inv", "q" + std::to_string(i)), "p", "c", 10 + i, "dq" + std::to_string(i),
                   1000, {});
-    log.completed("p", 10 + i, 1000 + i, "w", 0, {}, {}, false);
+    log.completed("p", 10 + i, "dq" + std::to_string(i), 1000 + i, "w", 0, {}, {}, false);
   }
   log.submitted(tag("inv", "link"), "p", "c", 20, "dl/1", 1100, {"slow.o/1"});
-  log.completed("p", 20, 1200, "w", 0, {}, {}, false);
+  log.completed("p", 20, "dl/1", 1200, "w", 0, {}, {}, false);
   const auto d = log.detail("inv", 3);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->summary.actions, 7u);

@@ -358,7 +358,8 @@ void Server::Impl::apply(const Fail& c, Millis now) {
   status.setMessage(c.message);
   log(LogLevel::kInfo, "request " + std::to_string(c.request_id) + " of client " +
                            printable(c.client) + " failed: " + c.message);
-  if (http) invocations.failed(c.client, c.request_id, wall_us(), c.message);
+  if (http)
+    invocations.failed(c.client, c.request_id, c.action_digest.to_string(), wall_us(), c.message);
   reply_to_client(c.client, c.request_id, m, now);
 }
 

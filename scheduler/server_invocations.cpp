@@ -137,7 +137,8 @@ void Server::Impl::record_submit(const proto::Received& r, std::uint64_t id,
 }
 
 void Server::Impl::record_complete(const Complete& c, schema::ExecuteResponse::Reader response) {
-  if (!http || !invocations.waiting(c.client, c.request_id)) return;
+  if (!http) return;
+  const std::string digest = c.action_digest.to_string();
   // Read straight from the message: only what the log keeps.
   const auto result = response.getResult();
   const auto m = result.getMetadata();
@@ -156,7 +157,7 @@ void Server::Impl::record_complete(const Complete& c, schema::ExecuteResponse::R
     if (auto t = cas::from_wire(d.getTreeDigest(), fn); t.ok()) outputs.push_back(t->to_string());
   }
   const auto worker = m.getWorkerId();
-  invocations.completed(c.client, c.request_id, wall_us(),
+  invocations.completed(c.client, c.request_id, digest, wall_us(),
                         std::string(worker.begin(), std::min<std::size_t>(worker.size(), 256)),
                         result.getExitCode(), phases_of(meta), std::move(outputs),
                         response.getCached());

@@ -335,7 +335,7 @@ void Server::Impl::on_cancel(const ClientId& client, schema::CancelRequest::Read
   auto it = pending.find({client, id});
   if (it == pending.end()) return;  // answered already, or never ours
   policy.cancel(now, client, id);
-  if (http) invocations.cancelled(client, id, wall_us());
+  if (http) invocations.cancelled(client, id, it->second.digest.to_string(), wall_us());
   capnp::MallocMessageBuilder m;
   auto response = proto::init_envelope(m, id).getBody().initExecuteResponse();
   cas::to_wire(it->second.digest, response.initActionDigest());
