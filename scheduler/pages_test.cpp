@@ -21,12 +21,12 @@ using Attributes = std::map<std::string, std::string>;
 // `<rect class="action"`), in document order: a loose parse of our own output.
 std::vector<Attributes> elements(const std::string& html, const std::string& open) {
   std::vector<Attributes> out;
-  static const std::regex attribute(R"re(([a-zA-Z][\w-]*)="([^"]*)")re");
+  static const std::regex kAttribute(R"re(([a-zA-Z][\w-]*)="([^"]*)")re");
   for (std::size_t at = html.find(open); at != std::string::npos; at = html.find(open, at + 1)) {
     const std::size_t end = html.find('>', at);
     const std::string tag = html.substr(at, end - at);
     Attributes attrs;
-    for (auto it = std::sregex_iterator(tag.begin(), tag.end(), attribute);
+    for (auto it = std::sregex_iterator(tag.begin(), tag.end(), kAttribute);
          it != std::sregex_iterator(); ++it) {
       attrs[(*it)[1]] = (*it)[2];
     }
