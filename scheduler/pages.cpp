@@ -143,22 +143,6 @@ namespace {
 
 // ---------------------------------------------------------------- values
 
-std::string_view state_name(ActionState state) {
-  switch (state) {
-    case ActionState::kQueued:
-      return "queued";
-    case ActionState::kRunning:
-      return "running";
-    case ActionState::kDone:
-      return "done";
-    case ActionState::kFailed:
-      return "failed";
-    case ActionState::kCancelled:
-      return "cancelled";
-  }
-  return "unknown";
-}
-
 // What an action took: from its lease (or, never leased — a hit, a
 // failure before a lease — its submission) to its answer; 0 until answered.
 std::int64_t action_us(const ActionEntry& a) {
@@ -429,7 +413,7 @@ std::string empty(std::string_view id, std::string_view text) {
 }
 
 std::string state_chip(const ActionEntry& a) {
-  const std::string_view name = is_failure(a) ? "failed" : state_name(a.state);
+  const std::string_view name = is_failure(a) ? "failed" : to_string(a.state);
   return "<span class=\"state " + std::string(name) + "\">" + std::string(name) + "</span>";
 }
 
@@ -511,7 +495,7 @@ std::string in_flight_table(const StatusView& view) {
         i < view.in_flight_invocations.size() ? view.in_flight_invocations[i] : "";
     const bool running = a.state == ActionState::kRunning;
     const std::int64_t since = running && a.started_us != 0 ? a.started_us : a.submitted_us;
-    out += "<tr class=\"action\" data-state=\"" + std::string(state_name(a.state)) +
+    out += "<tr class=\"action\" data-state=\"" + std::string(to_string(a.state)) +
            "\" data-subject=\"" + escape_html(a.subject) + "\" data-worker=\"" +
            escape_html(a.worker) + "\"";
     if (linkable_id(inv)) {
@@ -1012,7 +996,7 @@ std::string timeline(const InvocationDetail& d, std::int64_t now_us,
         return "<rect class=\"" + std::string(cls) + "\" x=\"" + px(x0) + "\" width=\"" + px(w) +
                "\" " + geo + "/>";
       };
-      const std::string_view state = failed ? "failed" : state_name(a.state);
+      const std::string_view state = failed ? "failed" : to_string(a.state);
       out += "<g class=\"bar\"><title>" + escape_html(a.subject.empty() ? a.kind : a.subject);
       out += "\n" + escape_html(a.kind) + " · " + std::string(state);
       out += a.cached ? " · cache hit" : "";
@@ -1078,9 +1062,8 @@ std::string timeline(const InvocationDetail& d, std::int64_t now_us,
              " rx=\"1\" data-index=\"" + num(i) + "\" data-subject=\"" + escape_html(a.subject) +
              "\" data-worker=\"" + escape_html(a.worker) + "\" data-lane=\"" +
              escape_html(lanes[l]) + "\" data-row=\"" + num(row_of[i]) + "\" data-state=\"" +
-             std::string(state_name(a.state)) + "\" data-cached=\"" +
-             (a.cached ? "true" : "false") + "\" data-critical=\"" + (crit ? "true" : "false") +
-             "\"/></g>";
+             std::string(to_string(a.state)) + "\" data-cached=\"" + (a.cached ? "true" : "false") +
+             "\" data-critical=\"" + (crit ? "true" : "false") + "\"/></g>";
     }
     out += "</g>";
   }
@@ -1133,7 +1116,7 @@ std::string actions_table(const InvocationDetail& d, std::int64_t now_us,
     const bool failed = is_failure(a);
     out += "<tr class=\"action" + std::string(failed ? " failed" : "") +
            (critical.count(i) != 0 ? " critical" : "") + "\" data-index=\"" + num(i) +
-           "\" data-state=\"" + std::string(state_name(a.state)) + "\" data-cached=\"" +
+           "\" data-state=\"" + std::string(to_string(a.state)) + "\" data-cached=\"" +
            (a.cached ? "true" : "false") + "\">";
     out += "<td class=\"num muted\">" + num(i + 1) + "</td>";
     out += text_cell(a.kind, 16);
@@ -1281,7 +1264,7 @@ json action_json(const ActionEntry& a) {
           {"subject", a.subject},
           {"client", a.client},
           {"cached", a.cached},
-          {"state", state_name(a.state)},
+          {"state", to_string(a.state)},
           {"worker", a.worker},
           {"submitted_us", a.submitted_us},
           {"started_us", a.started_us},

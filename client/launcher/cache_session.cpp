@@ -18,6 +18,7 @@
 #include "client/launcher/depfile.h"
 #include "client/launcher/job.h"
 #include "client/local_store.h"
+#include "client/recorder.h"
 #include "exec/toolchain.h"
 
 namespace kiln::client::launcher {
@@ -52,6 +53,13 @@ void append_log(const Config& config, std::string_view line) {
   std::ofstream out(file, std::ios::app);
   out << std::string_view(stamp.data(), n) << '.' << std::setfill('0') << std::setw(3) << millis
       << " [" << ::getpid() << "] " << line << '\n';
+}
+
+void CacheSession::describe(ActionRecord& record) const {
+  record.digest_function = std::string(cas::to_string(fn_));
+  record.toolchain = digest_text(identity_);
+  record.toolchain_path = compiler_;
+  record.cwd = rewrite_.cwd;
 }
 
 std::vector<FileRecord> file_records(std::vector<ManifestFile>&& files) {

@@ -23,6 +23,7 @@
 #include "cas/model.h"
 #include "cas/store.h"
 #include "client/cli.h"
+#include "client/journal.h"
 #include "client/launcher/compile_key.h"
 
 namespace kiln::client::launcher {
@@ -76,6 +77,9 @@ class CacheSession {
   cas::DigestFunction fn() const { return fn_; }
   const cas::Digest& identity() const { return identity_; }
   const PathRewrite& rewrite() const { return rewrite_; }
+  // The journal record's fields a compile and a link share: the digest
+  // function, the compiler and its identity, the working directory.
+  void describe(ActionRecord& record) const;
   bool readonly() const { return readonly_; }
   bool recache() const { return recache_; }
 

@@ -497,11 +497,8 @@ void CompileJob::note_result(const cas::Digest& key, const cas::ActionResult& re
 
 void CompileJob::describe(ActionRecord& record) {
   if (!set_up_) return;
-  record.digest_function = std::string(cas::to_string(session_.fn()));
+  session_.describe(record);
   if (action_digest_) record.action_digest = action_digest_->to_string();
-  record.toolchain = digest_text(session_.identity());
-  record.toolchain_path = session_.compiler();
-  record.cwd = session_.rewrite().cwd;
   record.inputs = file_records(std::move(inputs_));
   if (output_digest_) record.outputs.push_back({args_.output, output_digest_->to_string()});
   record.where = where_;
