@@ -132,7 +132,6 @@ struct InvocationLog::Invocation {
   std::size_t failed = 0;
   std::size_t in_flight = 0;
   std::size_t flaky = 0;
-  std::unordered_map<std::string, unsigned> tests;  // subject: 1 failed, 2 passed
   // Adds (sign 1) or removes (-1) what `e` counts in its current state.
   void count(const ActionEntry& e, int sign) {
     const auto add = [sign](std::size_t& n, bool counts) {
@@ -143,13 +142,9 @@ struct InvocationLog::Invocation {
                                 (e.state == ActionState::kFailed && e.exit_code != 0)));
     add(failed, e.state == ActionState::kFailed);
     add(in_flight, e.state == ActionState::kQueued || e.state == ActionState::kRunning);
-    if (sign > 0 && e.kind == "test" &&
-        (e.state == ActionState::kDone || e.state == ActionState::kFailed)) {
-      unsigned& seen = tests[e.subject];
-      const unsigned before = seen;
-      seen |= e.state == ActionState::kFailed ? 1u : 2u;
-      if (before != 3u && seen == 3u) ++flaky;
-    }
+    // kiln test retries only tests that failed: a retry that passes is a
+    // flaky test (client/testing/binary_root.h, WorkTag).
+    add(flaky, e.kind == "test-retry" && e.state == ActionState::kDone && e.exit_code == 0);
   }
 };
 

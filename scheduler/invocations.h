@@ -107,8 +107,8 @@ struct InvocationSummary {
   std::size_t failed = 0;     // non-zero exit codes and failures
   std::size_t in_flight = 0;  // queued or running now
   std::size_t dropped = 0;    // beyond max_actions: counted, not kept
-  // Tests (kind "test") whose subject both failed and passed in this
-  // invocation: kiln test's retries of a flaky test.
+  // Retries of failed tests (kind "test-retry", as kiln test tags them)
+  // that passed: flaky tests.
   std::size_t flaky = 0;
   std::vector<std::string> clients;
   std::int64_t duration_us() const { return last_us - first_us; }

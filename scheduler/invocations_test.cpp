@@ -68,7 +68,7 @@ TEST(InvocationLog, AResubmissionTakesTheWaitingEntryOver) {
 TEST(InvocationLog, FailuresAndFlakyTests) {
   InvocationLog log({});
   log.submitted(tag("inv", "t shard 1/2", "test"), "c", "c", 1, "d1/1", 1000, {});
-  log.submitted(tag("inv", "t shard 1/2", "test"), "c", "c", 2, "d2/1", 1000, {});
+  log.submitted(tag("inv", "t retry 1 of A.b", "test-retry"), "c", "c", 2, "d2/1", 1000, {});
   log.submitted(tag("inv", "x.cc"), "c", "c", 3, "d3/1", 1000, {});
   log.started("d1/1", "w", 1100);
   log.completed("c", 1, "d1/1", 2000, "w", 1, {}, {}, false);

@@ -89,7 +89,7 @@ std::string BinaryRoot::cache_material(const std::string& id) const {
 }
 
 Work BinaryRoot::action(std::vector<std::string> argv, std::vector<cas::Property> env,
-                        milliseconds timeout) {
+                        milliseconds timeout, const Job& job) {
   cas::Command command;
   command.arguments = std::move(argv);
   std::sort(env.begin(), env.end());
@@ -109,19 +109,21 @@ Work BinaryRoot::action(std::vector<std::string> argv, std::vector<cas::Property
     action.command_digest = check(shared_.store.put(check(cas::encode_command(command))));
     action_digest = check(shared_.store.put(check(cas::encode_action(action, fn))));
   }
-  return
-      [this, action, action_digest, timeout]() { return execute(action_digest, action, timeout); };
+  WorkTag tag{job.attempt > 1 ? "test-retry" : "test", name() + " " + job.label};
+  return [this, action, action_digest, timeout, tag = std::move(tag)]() {
+    return execute(action_digest, action, timeout, tag);
+  };
 }
 
 // On the job's thread.
 RunOutput BinaryRoot::execute(const cas::Digest& action_digest, const cas::Action& action,
-                              milliseconds timeout) {
+                              milliseconds timeout, const WorkTag& tag) {
   RunOutput out;
   out.timeout = timeout;
   const auto start = std::chrono::steady_clock::now();
   out.trace.start_us = wall_clock_us();
   out.trace.action_digest = action_digest.to_string();
-  std::unique_ptr<exec::ActionExecutor> executor = make_executor_();
+  std::unique_ptr<exec::ActionExecutor> executor = make_executor_(tag);
   out.where = executor->where();
   auto executed = executor->execute(action_digest, action);
   out.wall = since(start);

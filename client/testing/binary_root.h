@@ -43,9 +43,18 @@ inline constexpr const char* kReportPath = ".kiln-test/report.xml";
 inline constexpr const char* kTempDir = ".kiln-test/tmp";
 inline constexpr const char* kShardStatusPath = ".kiln-test/shard-status";
 
+// What the scheduler's pages call one shard's action (its InvocationTag):
+// kind "test", or "test-retry" for a retry of tests that failed (one that
+// passes is a flaky test there); subject "BINARY shard 2/4", "BINARY retry 1
+// of A.b", ...
+struct WorkTag {
+  std::string kind;
+  std::string subject;
+};
+
 // Makes the executor one shard's action runs on (called on the job's
-// thread, once per shard).
-using ExecutorFactory = std::function<std::unique_ptr<exec::ActionExecutor>()>;
+// thread, once per shard), told what the action is.
+using ExecutorFactory = std::function<std::unique_ptr<exec::ActionExecutor>(const WorkTag&)>;
 
 class BinaryRoot {
  public:
@@ -81,12 +90,13 @@ class BinaryRoot {
   // The work's output carries the exit status, console, XML report and
   // whether the shard status file was written; an executor failure is
   // RunOutput::error. Throws (store errors) as load() does.
+  // `job` names it for the scheduler's pages (WorkTag).
   Work action(std::vector<std::string> argv, std::vector<cas::Property> env,
-              std::chrono::milliseconds timeout);
+              std::chrono::milliseconds timeout, const Job& job);
 
  private:
   RunOutput execute(const cas::Digest& action_digest, const cas::Action& action,
-                    std::chrono::milliseconds timeout);
+                    std::chrono::milliseconds timeout, const WorkTag& tag);
 
   Context& ctx_;
   SharedStore& shared_;

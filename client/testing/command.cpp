@@ -213,10 +213,10 @@ int run_test(Context& ctx, const TestOptions& opts) {
     ctx.err << "kiln: warning: " << line << '\n';
   });
   if (grid) {
-    // The scheduler groups the run's shards under its invocation.
+    // The scheduler groups the run's shards under its invocation; each
+    // shard names itself (make_executor below).
     const Invocation& invocation = recorder.invocation();
-    const std::string binary = opts.command.empty() ? std::string() : opts.command.front();
-    grid_options.tag = grid::ActionTag{invocation.id, invocation.labels, "test", binary};
+    grid_options.tag = grid::ActionTag{invocation.id, invocation.labels, "test", ""};
   }
   grid_options.store_mutex = &shared.mutex;
   const std::size_t slots = count_slots(opts, grid, grid_options);
@@ -239,11 +239,14 @@ int run_test(Context& ctx, const TestOptions& opts) {
   };
   if (!grid && opts.ctest_dir.empty())
     std::call_once(sandbox_made, [&] { sandbox = make_local_sandbox(ctx); });
-  ExecutorFactory make_executor = [&, grid_options,
-                                   grid]() -> std::unique_ptr<exec::ActionExecutor> {
+  ExecutorFactory make_executor =
+      [&, grid_options, grid](const WorkTag& work) -> std::unique_ptr<exec::ActionExecutor> {
     if (!grid) return local();
+    grid::GridOptions options = grid_options;
+    options.tag.kind = work.kind;
+    options.tag.subject = work.subject;
     return std::make_unique<exec::FallbackExecutor>(
-        std::make_unique<grid::GridExecutor>(shared.store, grid_options), local,
+        std::make_unique<grid::GridExecutor>(shared.store, std::move(options)), local,
         [&](const std::string& why) {
           std::call_once(fell_back, [&] {
             ctx.err << "kiln: warning: the grid is unavailable (" << why << "); shards run here\n";

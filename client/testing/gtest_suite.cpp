@@ -81,7 +81,7 @@ Work GTestSuite::prepare(const Job& job) {
   argv.insert(argv.end(), root_.args().begin(), root_.args().end());
   argv.push_back("--gtest_filter=" + check(gtest_filter(job.tests)));
   argv.push_back(std::string("--gtest_output=xml:") + kReportPath);
-  return root_.action(std::move(argv), root_.environment(), timeout);
+  return root_.action(std::move(argv), root_.environment(), timeout, job);
 }
 
 Interpretation GTestSuite::interpret(const Job& job, const RunOutput& run) {

@@ -33,7 +33,7 @@ Work ShardingEnvSuite::prepare(const Job& job) {
   env.push_back({"TEST_SHARD_STATUS_FILE", kShardStatusPath});
   env.push_back({"GTEST_SHARD_STATUS_FILE", kShardStatusPath});
   env.push_back({"XML_OUTPUT_FILE", kReportPath});
-  return root_.action(std::move(argv), std::move(env), root_.per_test_timeout());
+  return root_.action(std::move(argv), std::move(env), root_.per_test_timeout(), job);
 }
 
 Interpretation ShardingEnvSuite::interpret(const Job& job, const RunOutput& run) {

@@ -7,7 +7,8 @@
 # page and the invocation's page; their DOM must show both workers, the
 # invocation with its ticket and commit, and every compile on the timeline
 # on the worker that ran it (as /api/invocations/ID says), and a critical
-# path marked. Screenshots of the three pages are kept in
+# path marked; a kiln test run on the same grid counts its flaky test (a
+# retry that passed) in the trends. Screenshots of the three pages are kept in
 # $KILN_TEST_ARTIFACTS/pages (the build's test-artifacts/ under ctest).
 # Chromium is installed when missing; the test is skipped (77) only when
 # that cannot be done.
@@ -86,6 +87,33 @@ assert s["executed"] >= 7 and s["failed"] == 0, s
 assert d["critical"], "no critical path"
 EOF
 
+# A test run on the same grid as a second invocation: the fixture suite
+# (tests/fixtures) with a flaky test (it asks a keeper on loopback whether
+# it ran before) and a broken one, one retry each. The flaky test's passing
+# retry is the invocation's one flaky test; the broken one's is no such.
+FIX=${FIXTURES:?set FIXTURES to the directory of the fixture binaries}
+state_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$WORK/state"
+python3 "$(dirname "$0")/state_keeper.py" "$state_port" "$WORK/state" &
+keeper=$!
+for _ in $(seq 1 100); do [ -e "$WORK/state/listening" ] && break; sleep 0.05; done
+KILN_INVOCATION_ID=pages-ci-2 "$KILN" test --shards 2 --retries 1 --timeout 2 \
+  --env FIXTURE_TIME_SCALE=0.05 --env FIXTURE_FAILURES=1 --env "FIXTURE_STATE_PORT=$state_port" \
+  --platform network=on -- "$FIX/fixture_skewed_suite" >"$WORK/test.out" 2>&1 && kiln_test=0 || kiln_test=$?
+kill "$keeper" 2>/dev/null || true
+[ "$kiln_test" = 1 ] || fail "kiln test exited $kiln_test, expected 1 (a broken test): $(tail -5 "$WORK/test.out")"
+curl -fsS "$HTTP/api/invocations/pages-ci-2" >"$WORK/inv2.json" || fail "no /api/invocations/pages-ci-2"
+python3 - "$WORK/inv2.json" <<'EOF' || fail "the test run as JSON: $(head -c 3000 "$WORK/inv2.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = d["summary"]
+kinds = {a["kind"] for a in d["actions"]}
+assert kinds == {"test", "test-retry"}, kinds
+assert s["flaky"] == 1, s
+assert s["failed"] >= 1, s
+assert all(a["subject"].startswith("fixture_skewed_suite ") for a in d["actions"]), d["actions"]
+EOF
+
 # A browser looks: the DOM after load, and a screenshot of each page.
 browse() {  # URL NAME
   timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
@@ -134,6 +162,8 @@ assert "pages-ci-1" in recent, f"status page invocations: {recent}"
 
 listing = parse("invocations")
 assert any(a.get("id") == "trends" for _, a in listing.elements), "no trends"
+flaky = [a for _, a in listing.elements if a.get("data-metric") == "flaky"]
+assert flaky and flaky[0].get("data-points") == "2", f"flaky trend: {flaky}"
 rows = [a.get("data-invocation") for a in with_class(listing, "invocation")]
 assert "pages-ci-1" in rows, f"invocations page: {rows}"
 assert "BANK-123" in "".join(listing.text), "the ticket is not on the invocations page"
