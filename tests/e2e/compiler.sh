@@ -489,7 +489,7 @@ EOF
   kc miss big.o -- gcc -c big.c -o big.o
   local size blob
   size=$(wc -c <big.o)
-  blob=$(find "$KILN_DIR/store/files" -type f -name "*_$size" | head -1)
+  blob=$(find "$KILN_DIR/store/files" -type f -name "*_$size" | sed -n 1p)
   [ -n "$blob" ] || fail "no blob of $size bytes in $KILN_DIR/store/files: $(find "$KILN_DIR/store" | head -20)"
   chmod u+w "$blob"
   "$PY" -c '

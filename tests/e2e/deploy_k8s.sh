@@ -18,7 +18,9 @@ python=/usr/bin/python3 # Debian's, which the python3-* packages serve
 "$repo/scripts/install-packages.sh" python3 python3-yaml python3-kubernetes
 command -v kubectl >/dev/null || "$repo/scripts/install-packages.sh" kubernetes-client
 kubectls=("$(command -v kubectl)")
-version=$(kubectl version --client 2>/dev/null | head -1)
+# sed, not head: head leaves before kubectl has written, and pipefail would
+# end the script on the SIGPIPE kubectl then gets.
+version=$(kubectl version --client 2>/dev/null | sed -n 1p)
 echo "kubectl: $version"
 
 # Debian's kubectl 1.20 as a second renderer, where the one on PATH is not it.
