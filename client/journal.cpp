@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "base/files.h"
@@ -477,20 +478,52 @@ Result<std::vector<ActionRecord>> Journal::records(std::string_view id) const {
 }
 
 void Journal::prune() const {
-  const auto known = list();
-  std::uint64_t bytes = 0;
-  for (std::size_t i = 0; i < known.size(); ++i) {
-    const std::string& id = known[i].invocation.id;
-    std::error_code ec;
-    if (i > 0 && max_bytes_ > 0) {
-      for (const fs::path& p : {journal_file(dir_, id), info_file(dir_, id)}) {
-        const auto size = fs::file_size(p, ec);
-        if (!ec) bytes += size;
+  // From the directory alone (names, times, sizes): no file is read, so a
+  // process that begins an invocation of its own (a compile run by hand)
+  // pays a readdir and some stats, not a parse of every journal kept.
+  // Activity, as list() orders it: the journal's last append, else the
+  // invocation file's writing.
+  struct Kept {
+    std::string id;
+    fs::file_time_type when;
+    bool appended = false;
+    std::uint64_t bytes = 0;
+  };
+  std::map<std::string, Kept> by_id;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    const fs::path& p = entry.path();
+    const std::string ext = p.extension().string();
+    if (ext != ".json" && ext != ".jsonl") continue;
+    const std::string id = p.stem().string();
+    if (!check_invocation_id(id).ok()) continue;
+    std::error_code file_ec;
+    const auto when = entry.last_write_time(file_ec);
+    const auto size = entry.file_size(file_ec);
+    Kept& k = by_id[id];
+    k.id = id;
+    if (!file_ec) {
+      k.bytes += size;
+      if (ext == ".jsonl") {
+        k.when = when;
+        k.appended = true;
+      } else if (!k.appended) {
+        k.when = when;
       }
     }
+  }
+  if (by_id.size() <= keep_ && max_bytes_ == 0) return;
+  std::vector<Kept> known;
+  known.reserve(by_id.size());
+  for (auto& [id, k] : by_id) known.push_back(std::move(k));
+  std::sort(known.begin(), known.end(),
+            [](const Kept& a, const Kept& b) { return a.when > b.when; });
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < known.size(); ++i) {
+    if (i > 0) bytes += known[i].bytes;
     if (i >= keep_ || (max_bytes_ > 0 && bytes > max_bytes_)) {
-      fs::remove(journal_file(dir_, id), ec);
-      fs::remove(info_file(dir_, id), ec);
+      fs::remove(journal_file(dir_, known[i].id), ec);
+      fs::remove(info_file(dir_, known[i].id), ec);
     }
   }
 }
