@@ -25,7 +25,8 @@ mkdir -p "$artifacts"
 
 "$KILN" up --workers 2 --port 0 --http-port 0 >"$WORK/up.out" 2>"$WORK/up.err" &
 up=$!
-trap 'kill -9 $up 2>/dev/null || true; pkill -9 -P $up 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# Children first: once kiln up is gone they are no longer its children.
+trap 'pkill -9 -P $up 2>/dev/null || true; kill -9 $up 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 300); do grep -q '^kiln: status page ' "$WORK/up.err" && break; sleep 0.05; done
 grep -q '^kiln: status page http://127.0.0.1:' "$WORK/up.err" ||
   fail "kiln up printed no status page: $(cat "$WORK/up.err")"

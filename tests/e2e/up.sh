@@ -5,7 +5,8 @@ source "$(dirname "$0")/lib.sh"
 
 "$KILN" up --workers 2 --port 0 >"$WORK/up.out" 2>"$WORK/up.err" &
 up=$!
-trap 'kill -9 $up 2>/dev/null || true; pkill -9 -P $up 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# Children first: once kiln up is gone they are no longer its children.
+trap 'pkill -9 -P $up 2>/dev/null || true; kill -9 $up 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 300); do grep -q '^KILN_SCHEDULER=tcp://127.0.0.1:' "$WORK/up.out" && break; sleep 0.05; done
 grep -q '^KILN_SCHEDULER=' "$WORK/up.out" || fail "kiln up printed no address: $(cat "$WORK/up.err")"
 export "$(head -1 "$WORK/up.out")"
