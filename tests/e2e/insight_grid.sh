@@ -11,19 +11,7 @@ source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
-UP_PID=
-UP_CHILDREN=
-stop_grid() {
-  if [ -n "$UP_PID" ]; then
-    kill -INT "$UP_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$UP_PID" 2>/dev/null || true
-    wait "$UP_PID" 2>/dev/null || true
-  fi
-  for pid in $UP_CHILDREN; do kill -9 "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap stop_grid EXIT
+source "$(dirname "$0")/up_lib.sh"
 
 mkdir -p "$WORK/grid"
 KILN_DIR="$WORK/grid" "$KILN" up --workers 2 --port 0 >"$WORK/up.out" 2>"$WORK/up.err" &
