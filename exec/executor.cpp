@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -98,6 +99,29 @@ Status make_parents(const fs::path& root, const std::string& output) {
   if (ec)
     return make_error(Errc::kIo, "cannot create parent of output " + output + ": " + ec.message());
   return {};
+}
+
+// The directories a rootfs action may write, as absolute paths in its
+// file system: the parents of its outputs (an output directory itself),
+// without duplicates or one inside another.
+Result<std::vector<std::string>> writable_dirs(const cas::Command& command) {
+  std::vector<std::string> dirs;
+  for (const auto& output : command.output_files) {
+    const std::string parent = fs::path(output).parent_path().string();
+    if (parent.empty()) {
+      return make_error(Errc::kInvalidArgument,
+                        "output " + output + " would be at the root of the action's file system");
+    }
+    dirs.push_back("/" + parent);
+  }
+  for (const auto& output : command.output_directories) dirs.push_back("/" + output);
+  std::sort(dirs.begin(), dirs.end());
+  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  std::vector<std::string> outer;
+  for (const std::string& dir : dirs) {
+    if (outer.empty() || !path_within(dir, outer.back())) outer.push_back(dir);
+  }
+  return outer;
 }
 
 struct Collector {
@@ -203,8 +227,18 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
   if (!action_dir.ok()) return action_dir.error();
   const fs::path& root = action_dir->dir();
 
+  const bool rootfs = wants_rootfs(*command);
+  if (rootfs &&
+      (options.sandbox == nullptr || options.sandbox->kind() != SandboxKind::kBubblewrap)) {
+    return make_error(Errc::kInvalidArgument,
+                      "the action's input root is its whole file system (platform "
+                      "input-root=filesystem), which needs the bubblewrap sandbox");
+  }
   meta.input_fetch_start_us = now_us();
-  if (auto s = cas::materialize_tree(store, action.input_root_digest, root); !s.ok()) {
+  std::unique_ptr<cas::BlobSource> linking;
+  if (rootfs && options.file_cache != nullptr) linking = options.file_cache->linking(store);
+  if (auto s = cas::materialize_tree(linking ? *linking : store, action.input_root_digest, root);
+      !s.ok()) {
     return make_error(s.error().code, "input root: " + s.error().message);
   }
   meta.input_fetch_end_us = now_us();
@@ -216,12 +250,25 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
   for (const auto& output : command->output_directories) {
     if (auto s = make_parents(root, output); !s.ok()) return s.error();
   }
+  // In a rootfs tree the outputs' directories are shown read-write: they
+  // must hold no file linked from the cache.
+  std::vector<std::string> writable;
+  if (rootfs) {
+    auto dirs = writable_dirs(*command);
+    if (!dirs.ok()) return dirs.error();
+    writable = std::move(dirs).value();
+    for (const std::string& dir : writable) {
+      if (auto s = unshare_links(root / dir.substr(1)); !s.ok()) return s.error();
+    }
+  }
 
   RunSpec spec;
   spec.argv = command->arguments;
   for (const auto& variable : command->environment)
     spec.env.push_back(variable.name + "=" + variable.value);
-  spec.cwd = command->working_directory.empty() ? root : root / command->working_directory;
+  spec.cwd = rootfs                               ? fs::path("/" + command->working_directory)
+             : command->working_directory.empty() ? root
+                                                  : root / command->working_directory;
   spec.timeout = action.timeout_ms != 0 ? std::chrono::milliseconds(action.timeout_ms)
                                         : options.default_timeout;
   spec.output_cap = options.output_cap;
@@ -229,11 +276,17 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
 
   Result<RunOutcome> outcome = make_error(Errc::kInternal, "not run");
   if (options.sandbox != nullptr) {
-    if (auto prepared = options.sandbox->prepare(root); !prepared.ok()) return prepared.error();
+    auto prepared =
+        rootfs ? options.sandbox->prepare_rootfs(root, writable) : options.sandbox->prepare(root);
+    if (!prepared.ok()) return prepared.error();
   }
   meta.execution_start_us = now_us();
-  outcome = options.sandbox != nullptr ? options.sandbox->run(spec, root, wants_network(*command))
-                                       : run_command(spec);
+  if (rootfs) {
+    outcome = options.sandbox->run_rootfs(spec, root, writable, wants_network(*command));
+  } else {
+    outcome = options.sandbox != nullptr ? options.sandbox->run(spec, root, wants_network(*command))
+                                         : run_command(spec);
+  }
   meta.execution_end_us = now_us();
   if (!outcome.ok()) return outcome.error();
   execution.timed_out = outcome->timed_out;

@@ -9,6 +9,12 @@
 //                          → collect declared outputs into the store
 //                          → store stdout/stderr, fill in timings
 //
+// An action with platform input-root=filesystem (sandbox.h) has an input
+// root that is its whole file system: it runs only in the bubblewrap
+// sandbox, which shows the tree read-only at "/" and the outputs'
+// directories read-write; its working directory and outputs are paths in
+// that tree. Its files are linked from options.file_cache when there is one.
+//
 // The store must already hold the Command and every input blob (the worker
 // loop fetches what is missing first). Outputs are confined to the sandbox:
 // a declared path that is absolute or has "..", or that resolves through a
@@ -32,6 +38,7 @@
 #include "cas/digest.h"
 #include "cas/model.h"
 #include "cas/store.h"
+#include "exec/file_cache.h"
 #include "exec/sandbox.h"
 
 namespace kiln::exec {
@@ -50,6 +57,9 @@ struct ExecutorOptions {
   // Where the command runs (sandbox.h); nullptr: straight in its
   // directory, as this process's user, with everything this process sees.
   const Sandbox* sandbox = nullptr;
+  // Where the files of input-root=filesystem trees are linked from
+  // (file_cache.h); nullptr: they are written for each action.
+  FileCache* file_cache = nullptr;
 };
 
 struct Execution {

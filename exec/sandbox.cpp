@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdlib>
@@ -68,6 +69,32 @@ Result<std::vector<SystemMount>> system_mounts(const std::vector<fs::path>& extr
     mounts.push_back({SystemMount::Kind::kReadOnlyBind, path.lexically_normal().string(), ""});
   }
   return mounts;
+}
+
+// The entries a rootfs sandbox shows from `tree`: its top level, but for
+// "tmp" its children (they go onto the private /tmp).
+Result<std::vector<RootfsEntry>> rootfs_top(const fs::path& tree) {
+  std::vector<RootfsEntry> entries;
+  const auto add_level = [&](const fs::path& dir, const std::string& prefix) -> Status {
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (prefix.empty() && name == "tmp" && it->is_directory(ec) && !it->is_symlink(ec)) continue;
+      RootfsEntry entry{prefix + name, ""};
+      if (it->is_symlink(ec)) entry.symlink_target = fs::read_symlink(it->path(), ec).string();
+      entries.push_back(std::move(entry));
+    }
+    if (ec) return base::os_error(ec.value(), "sandbox: cannot list " + dir.string());
+    return {};
+  };
+  if (auto s = add_level(tree, ""); !s.ok()) return s.error();
+  std::error_code ec;
+  if (fs::is_directory(fs::symlink_status(tree / "tmp", ec))) {
+    if (auto s = add_level(tree / "tmp", "tmp/"); !s.ok()) return s.error();
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const RootfsEntry& a, const RootfsEntry& b) { return a.path < b.path; });
+  return entries;
 }
 
 struct ActionUser {
@@ -271,6 +298,20 @@ std::string Sandbox::describe() const {
   return text;
 }
 
+bool wants_rootfs(const cas::Command& command) {
+  return std::any_of(command.platform.begin(), command.platform.end(), [](const cas::Property& p) {
+    return p.name == kInputRootProperty && p.value == kInputRootFilesystem;
+  });
+}
+
+Status Sandbox::prepare_rootfs(const fs::path& tree,
+                               const std::vector<std::string>& writable) const {
+  for (const std::string& dir : writable) {
+    if (auto s = prepare(tree / dir.substr(1)); !s.ok()) return s;
+  }
+  return {};
+}
+
 Status Sandbox::prepare(const fs::path& root) const {
   if (!run_as_) return {};
   const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -305,6 +346,59 @@ Result<RunOutcome> Sandbox::run(const RunSpec& spec, const fs::path& root, bool 
   const base::UniqueFd root_opened(opened);
   auto root_fd = private_copy(root_opened.get(), "cannot keep the action directory open");
   if (!root_fd.ok()) return root_fd.error();
+
+  BubblewrapCall call = make_call(spec, root, network);
+  call.system = system_;
+  call.root_fd = kRootFd;
+  RunSpec wrapped = spec;
+  return run_call(call, spec, std::move(wrapped), *root_fd);
+}
+
+BubblewrapCall Sandbox::make_call(const RunSpec& spec, const fs::path& root, bool network) const {
+  BubblewrapCall call;
+  call.bwrap = bwrap_;
+  call.run_as_program = run_as_program_;
+  call.run_as = run_as_;
+  call.root = root.lexically_normal().string();
+  while (call.root.size() > 1 && call.root.back() == '/') call.root.pop_back();
+  call.status_fd = kStatusFd;
+  call.cwd = spec.cwd.lexically_normal().string();
+  while (call.cwd.size() > 1 && call.cwd.back() == '/') call.cwd.pop_back();
+  call.network = network;
+  call.argv = spec.argv;
+  return call;
+}
+
+Result<RunOutcome> Sandbox::run_rootfs(const RunSpec& spec, const fs::path& tree,
+                                       const std::vector<std::string>& writable,
+                                       bool network) const {
+  if (network && !allow_network_) {
+    return make_error(Errc::kPermissionDenied,
+                      "the action asks for the network (platform network=on), which this "
+                      "executor does not allow");
+  }
+  if (kind_ != SandboxKind::kBubblewrap) {
+    return make_error(Errc::kUnavailable,
+                      "the action's input root is its whole file system (platform "
+                      "input-root=filesystem), which needs the bubblewrap sandbox");
+  }
+  BubblewrapCall call = make_call(spec, tree, network);
+  call.rootfs = true;
+  call.rootfs_writable = writable;
+  auto top = rootfs_top(tree);
+  if (!top.ok()) return top.error();
+  call.rootfs_top = std::move(top).value();
+  // bwrap starts in the tree (the sandbox's cwd exists only inside).
+  RunSpec wrapped = spec;
+  wrapped.cwd = tree;
+  return run_call(call, spec, std::move(wrapped), base::UniqueFd());
+}
+
+Result<RunOutcome> Sandbox::run_call(const BubblewrapCall& call, const RunSpec& spec,
+                                     RunSpec wrapped, const base::UniqueFd& root_fd) const {
+  if (std::string problem = check_bubblewrap_call(call); !problem.empty()) {
+    return make_error(Errc::kInvalidArgument, "sandbox: " + problem);
+  }
   std::array<int, 2> pipe_fds{};
   if (::pipe2(pipe_fds.data(), O_CLOEXEC | O_NONBLOCK) != 0) {
     return base::os_error(errno, "sandbox: pipe");
@@ -314,25 +408,9 @@ Result<RunOutcome> Sandbox::run(const RunSpec& spec, const fs::path& root, bool 
   auto status_write = private_copy(status_write_low.get(), "cannot make the status pipe");
   if (!status_write.ok()) return status_write.error();
   status_write_low.reset();
-
-  BubblewrapCall call;
-  call.bwrap = bwrap_;
-  call.run_as_program = run_as_program_;
-  call.run_as = run_as_;
-  call.system = system_;
-  call.root = root.lexically_normal().string();
-  call.root_fd = kRootFd;
-  call.status_fd = kStatusFd;
-  call.cwd = spec.cwd.lexically_normal().string();
-  while (call.cwd.size() > 1 && call.cwd.back() == '/') call.cwd.pop_back();
-  call.network = network;
-  call.argv = spec.argv;
-  if (std::string problem = check_bubblewrap_call(call); !problem.empty()) {
-    return make_error(Errc::kInvalidArgument, "sandbox: " + problem);
-  }
-  RunSpec wrapped = spec;
   wrapped.argv = bubblewrap_argv(call);
-  wrapped.inherit_fds = {{status_write->get(), kStatusFd}, {root_fd->get(), kRootFd}};
+  wrapped.inherit_fds = {{status_write->get(), kStatusFd}};
+  if (root_fd.valid()) wrapped.inherit_fds.push_back({root_fd.get(), kRootFd});
   auto outcome = run_command(wrapped);
   status_write->reset();
   if (!outcome.ok()) return outcome.error();

@@ -17,6 +17,7 @@
 
 #include "base/program_path.h"
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "cas/model.h"
 #include "exec/runner.h"
 #include "exec/sandbox_args.h"
@@ -36,6 +37,17 @@ inline constexpr std::string_view kNetworkOn = "on";
 // The platform property a worker advertises with its sandbox's kind, so an
 // action may require sandbox=bubblewrap.
 inline constexpr std::string_view kSandboxProperty = "sandbox";
+// input-root=filesystem: the action's input root is its whole file system,
+// its files at their absolute paths ("usr/bin/g++" is /usr/bin/g++), with
+// nothing of the worker's own (the hermetic remote compile: the toolchain
+// and every header shipped, docs/launcher.md). Workers with the bubblewrap
+// sandbox advertise it; its working directory and outputs are paths in
+// that file system.
+inline constexpr std::string_view kInputRootProperty = "input-root";
+inline constexpr std::string_view kInputRootFilesystem = "filesystem";
+
+// Whether the Command asks for input-root=filesystem.
+bool wants_rootfs(const cas::Command& command);
 
 // Whether the Command asks for the network (platform network=on).
 bool wants_network(const cas::Command& command);
@@ -92,8 +104,22 @@ class Sandbox {
   Result<RunOutcome> run(const RunSpec& spec, const std::filesystem::path& root,
                          bool network) const;
 
+  // Rootfs mode (kInputRootProperty): `tree` (materialized, its files
+  // read-only) is the command's whole file system, read-only but for
+  // `writable` (absolute paths in it, existing directories). spec.cwd is a
+  // path in that file system. kUnavailable without bubblewrap; otherwise
+  // as run().
+  Status prepare_rootfs(const std::filesystem::path& tree,
+                        const std::vector<std::string>& writable) const;
+  Result<RunOutcome> run_rootfs(const RunSpec& spec, const std::filesystem::path& tree,
+                                const std::vector<std::string>& writable, bool network) const;
+
  private:
   Sandbox() = default;
+  BubblewrapCall make_call(const RunSpec& spec, const std::filesystem::path& root,
+                           bool network) const;
+  Result<RunOutcome> run_call(const BubblewrapCall& call, const RunSpec& spec, RunSpec wrapped,
+                              const base::UniqueFd& root_fd) const;
   SandboxKind kind_ = SandboxKind::kNone;
   bool allow_network_ = true;
   std::string bwrap_;

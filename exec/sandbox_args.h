@@ -57,6 +57,14 @@ struct ActionCredentials {
   unsigned gid = 0;
 };
 
+// One entry of an action's own file system (rootfs mode): `path` relative
+// to the tree's directory on the host ("usr", "tmp/proj"), shown at "/" +
+// path, read-only; a symlink is recreated with its target instead.
+struct RootfsEntry {
+  std::string path;
+  std::string symlink_target;  // empty: bind the directory or file
+};
+
 // Where kiln-run-as appears inside the sandbox.
 inline constexpr std::string_view kRunAsPath = "/.kiln/run-as";
 
@@ -71,6 +79,17 @@ struct BubblewrapCall {
   std::string cwd;                // absolute, at or under root
   bool network = false;           // share the host's network
   std::vector<std::string> argv;  // the command; argv[0] is looked up in its PATH
+
+  // Rootfs mode (an action whose input root is its whole file system,
+  // platform input-root=filesystem): no system directory and not `root`
+  // itself is shown, but `rootfs_top` (the tree's top level, and the
+  // children of its "tmp", which lands on the private /tmp) read-only and
+  // `rootfs_writable` (absolute sandbox paths, the outputs' directories)
+  // read-write, both from `root` (the tree on the host). `cwd` is then a
+  // sandbox path; `root_fd` is not used.
+  bool rootfs = false;
+  std::vector<RootfsEntry> rootfs_top;
+  std::vector<std::string> rootfs_writable;
 };
 
 // The full argv, bwrap's first. The caller must have checked
@@ -84,7 +103,10 @@ std::vector<std::string> run_as_argv(std::string_view program, const ActionCrede
 // Why `call` cannot work, or "" when it can: a relative root or cwd, a cwd
 // outside the root, a root that is "/" or inside a system mount (it would
 // be hidden or read-only), an empty command, missing descriptors, no
-// kiln-run-as to change the user with.
+// kiln-run-as to change the user with; in rootfs mode, an entry for /dev,
+// /proc or /tmp itself (the sandbox makes those), a path that is not
+// normalized, a writable directory that is "/" or not absolute, a cwd that
+// is not absolute.
 std::string check_bubblewrap_call(const BubblewrapCall& call);
 
 // What bwrap reported on its --json-status-fd: the command's exit code,

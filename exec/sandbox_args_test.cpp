@@ -143,5 +143,51 @@ TEST(PathWithin, ComponentsNotPrefixes) {
   EXPECT_FALSE(path_within("relative", "/"));
 }
 
+BubblewrapCall rootfs_call() {
+  BubblewrapCall call = typical();
+  call.rootfs = true;
+  call.root_fd = -1;
+  call.root = "/var/lib/kiln/work/action-3";
+  call.cwd = "/home/dev/proj/build";
+  call.rootfs_top = {{"home", ""}, {"lib64", "usr/lib64"}, {"tmp/t1", ""}, {"usr", ""}};
+  call.rootfs_writable = {"/home/dev/proj/build/obj"};
+  return call;
+}
+
+TEST(BubblewrapArgv, RootfsShowsTheTreeAloneReadOnlyAndTheOutputsWritable) {
+  const auto argv = bubblewrap_argv(rootfs_call());
+  // Nothing of the host's system, not the action directory itself.
+  EXPECT_EQ(find_run(argv, {"--ro-bind", "/usr", "/usr"}), -1);
+  EXPECT_EQ(find_run(argv, {"--ro-bind", "/etc", "/etc"}), -1);
+  EXPECT_EQ(find_run(argv, {"--bind-fd"}), -1);
+  const long tmp = find_run(argv, {"--tmpfs", "/tmp"});
+  const long home = find_run(argv, {"--ro-bind", "/var/lib/kiln/work/action-3/home", "/home"});
+  const long t1 = find_run(argv, {"--ro-bind", "/var/lib/kiln/work/action-3/tmp/t1", "/tmp/t1"});
+  const long out = find_run(argv, {"--bind", "/var/lib/kiln/work/action-3/home/dev/proj/build/obj",
+                                   "/home/dev/proj/build/obj"});
+  EXPECT_GE(tmp, 0);
+  EXPECT_GT(home, tmp);
+  EXPECT_GT(t1, tmp);    // on the private /tmp, not hidden by it
+  EXPECT_GT(out, home);  // the writable directory over the read-only tree
+  EXPECT_GE(find_run(argv, {"--symlink", "usr/lib64", "/lib64"}), 0);
+  EXPECT_GE(find_run(argv, {"--chdir", "/home/dev/proj/build"}), 0);
+  EXPECT_GT(find_run(argv, {"--remount-ro", "/"}), out);
+  EXPECT_EQ(check_bubblewrap_call(rootfs_call()), "");
+}
+
+TEST(CheckBubblewrapCall, RootfsRefusesWhatTheSandboxMakesAndUnnormalPaths) {
+  for (const char* bad : {"proc", "dev", "dev/shm", "tmp", "usr/../etc", ""}) {
+    BubblewrapCall call = rootfs_call();
+    call.rootfs_top.push_back({bad, ""});
+    EXPECT_NE(check_bubblewrap_call(call), "") << bad;
+  }
+  BubblewrapCall call = rootfs_call();
+  call.rootfs_writable = {"/"};
+  EXPECT_NE(check_bubblewrap_call(call), "");
+  call = rootfs_call();
+  call.cwd = "build";
+  EXPECT_NE(check_bubblewrap_call(call), "");
+}
+
 }  // namespace
 }  // namespace kiln::exec

@@ -41,6 +41,7 @@
 #include "cas/remote_cas.h"
 #include "cas/store.h"
 #include "cas/wire_model.h"
+#include "exec/file_cache.h"
 #include "proto/codec.h"
 #include "proto/transport.h"
 #include "worker/lease_job.h"
@@ -116,7 +117,8 @@ struct Agent::Impl {
   AgentOptions opt;
   std::vector<cas::Property> platform;  // default_platform(opt.platform) and the sandbox's
   Logger log;
-  std::optional<exec::Sandbox> sandbox;  // shared by the slots, read-only
+  std::optional<exec::Sandbox> sandbox;         // shared by the slots, read-only
+  std::unique_ptr<exec::FileCache> file_cache;  // shared by the slots (thread-safe)
   std::unique_ptr<cas::Store> store;
   std::mutex store_mutex;
   zmq::context_t context;
@@ -157,6 +159,7 @@ struct Agent::Impl {
     executor.work_root = opt.work_root;
     executor.worker_id = opt.worker_id;
     executor.sandbox = &*sandbox;
+    executor.file_cache = file_cache.get();
     cas::RemoteCasOptions remote;
     remote.timeout = opt.cas_timeout;
     while (true) {
@@ -667,6 +670,15 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options, Logger log) {
   }
   if (!named(exec::kNetworkProperty) && impl->sandbox->allows_network()) {
     platform.push_back({std::string(exec::kNetworkProperty), std::string(exec::kNetworkOn)});
+  }
+  if (impl->sandbox->kind() == exec::SandboxKind::kBubblewrap) {
+    auto cache = exec::FileCache::open(options.work_root / ".files", options.file_cache_bytes);
+    if (!cache.ok()) return cache.error();
+    impl->file_cache = std::move(cache).value();
+    if (!named(exec::kInputRootProperty)) {
+      platform.push_back(
+          {std::string(exec::kInputRootProperty), std::string(exec::kInputRootFilesystem)});
+    }
   }
   impl->platform = default_platform(std::move(platform));
   impl->opt = std::move(options);

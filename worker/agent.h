@@ -62,6 +62,10 @@ struct AgentOptions {
   std::filesystem::path work_root;   // the actions' directories
   // Where actions run (exec/sandbox.h). Its scratch is the work root.
   exec::SandboxSettings sandbox{};
+  // The files of input-root=filesystem actions (shipped toolchains and
+  // headers) are linked from <work_root>/.files (exec/file_cache.h),
+  // emptied when it grows past this.
+  std::uint64_t file_cache_bytes = std::uint64_t{4} << 30;
   std::chrono::milliseconds heartbeat_interval{1000};
   int liveness = 3;
   std::chrono::milliseconds backoff_initial{1000};
@@ -78,8 +82,9 @@ struct AgentOptions {
 };
 
 // The platform properties every worker reports: os, arch (uname) and the
-// user's extra ones, sorted. (Agent::create adds sandbox=<kind> and, when
-// actions may have it, network=on, unless the user named them.)
+// user's extra ones, sorted. (Agent::create adds sandbox=<kind>, when
+// actions may have it network=on, and with the bubblewrap sandbox
+// input-root=filesystem, unless the user named them.)
 std::vector<cas::Property> default_platform(std::vector<cas::Property> extra);
 
 class Agent {

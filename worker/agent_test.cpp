@@ -265,10 +265,12 @@ TEST_F(AgentTest, HelloCarriesIdSlotsPlatformAndInterval) {
   EXPECT_EQ(body.getHeartbeatIntervalMs(), 50u);
   auto platform = cas::from_wire(body.getPlatform());
   ASSERT_TRUE(platform.ok()) << platform.error().message;
-  // The sandbox and network properties come with the platform the user gave.
-  EXPECT_EQ(
-      *platform,
-      default_platform({{"toolchain", "gcc-12"}, {"sandbox", "bubblewrap"}, {"network", "on"}}));
+  // The sandbox, network and input-root properties come with the platform
+  // the user gave.
+  EXPECT_EQ(*platform, default_platform({{"toolchain", "gcc-12"},
+                                         {"sandbox", "bubblewrap"},
+                                         {"network", "on"},
+                                         {"input-root", "filesystem"}}));
 }
 
 TEST(DefaultPlatform, HasOsAndArchSortedAndUserValuesWin) {
