@@ -43,33 +43,6 @@ void write_cache_file(const fs::path& path, const std::string& text) {
   (void)base::write_file_atomically(path.string(), text);
 }
 
-std::vector<std::string> driver_env() {
-  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read once, no setenv
-  return {std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"), "LC_ALL=C"};
-}
-
-// The absolute path the driver reports for one of its programs, or "".
-std::string prog_name(const std::string& compiler, const std::string& program) {
-  RunSpec spec;
-  spec.argv = {compiler, "-print-prog-name=" + program};
-  spec.env = driver_env();
-  spec.cwd = "/";
-  spec.timeout = std::chrono::milliseconds(10000);
-  auto outcome = run_command(spec);
-  if (!outcome.ok() || outcome->exit_code != 0) return {};
-  std::string path = outcome->stdout_data;
-  while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
-  if (path.empty()) return {};
-  if (path.front() != '/') {
-    // GCC names the assembler and linker without a directory: PATH finds them.
-    const char* env_path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read only
-    path = base::find_program(path, {.path = env_path != nullptr ? env_path : "/usr/bin:/bin"})
-               .value_or("");
-  }
-  if (path.empty() || ::access(path.c_str(), X_OK) != 0) return {};
-  return path;
-}
-
 Result<cas::Digest> compute_identity(const std::string& compiler, cas::DigestFunction fn) {
   std::error_code ec;
   const fs::path driver = fs::canonical(compiler, ec);
@@ -81,7 +54,7 @@ Result<cas::Digest> compute_identity(const std::string& compiler, cas::DigestFun
   // bare name of a program it does not have, and there is nothing more to
   // hash); both run the assembler and the linker, which shape the output.
   for (const char* program : {"cc1", "cc1plus", "as", "ld"}) {
-    const std::string path = prog_name(compiler, program);
+    const std::string path = driver_program(compiler, program).path;
     if (path.empty()) continue;
     auto digest = cas::digest_file(fn, path);
     if (!digest.ok()) return digest.error();
@@ -96,6 +69,39 @@ fs::path cache_file(const fs::path& cache_dir, const std::string& compiler, cas:
 }
 
 }  // namespace
+
+Result<RunOutcome> run_driver(const std::string& compiler, const std::vector<std::string>& args) {
+  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read once, no setenv
+  RunSpec spec;
+  spec.argv.reserve(args.size() + 1);
+  spec.argv.push_back(compiler);
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.env = {std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"), "LC_ALL=C"};
+  spec.cwd = "/";
+  spec.timeout = std::chrono::milliseconds(10000);
+  return run_command(spec);
+}
+
+DriverProgram driver_program(const std::string& compiler, const std::string& program) {
+  auto outcome = run_driver(compiler, {"-print-prog-name=" + program});
+  if (!outcome.ok() || outcome->exit_code != 0) return {};
+  DriverProgram found;
+  found.path = std::move(outcome->stdout_data);
+  while (!found.path.empty() && (found.path.back() == '\n' || found.path.back() == '\r')) {
+    found.path.pop_back();
+  }
+  if (found.path.empty()) return {};
+  if (found.path.front() != '/') {
+    // GCC names the assembler and linker without a directory: PATH finds them.
+    const char* env_path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read only
+    found.path =
+        base::find_program(found.path, {.path = env_path != nullptr ? env_path : "/usr/bin:/bin"})
+            .value_or("");
+    found.on_path = true;
+  }
+  if (found.path.empty() || ::access(found.path.c_str(), X_OK) != 0) return {};
+  return found;
+}
 
 bool is_compiler_name(std::string_view name) {
   if (const auto dash = name.rfind('-'); dash != std::string_view::npos) {
@@ -192,12 +198,7 @@ Result<std::vector<std::string>> system_include_dirs(const std::string& compiler
       return dirs;
     }
   }
-  RunSpec spec;
-  spec.argv = {compiler, "-x", language, "-E", "-v", "/dev/null", "-o", "/dev/null"};
-  spec.env = driver_env();
-  spec.cwd = "/";
-  spec.timeout = std::chrono::milliseconds(10000);
-  auto outcome = run_command(spec);
+  auto outcome = run_driver(compiler, {"-x", language, "-E", "-v", "/dev/null", "-o", "/dev/null"});
   if (!outcome.ok()) return outcome.error();
   if (outcome->exit_code != 0) {
     return make_error(Errc::kIo, "cannot list the include directories of " + compiler);

@@ -24,6 +24,7 @@
 #include "base/result.h"
 #include "cas/digest.h"
 #include "cas/model.h"
+#include "exec/runner.h"
 
 namespace kiln::exec {
 
@@ -44,6 +45,21 @@ std::vector<cas::Property> detect_toolchains(std::string_view path_env, cas::Dig
 
 // Whether a file name is one detect_toolchains() takes for a compiler.
 bool is_compiler_name(std::string_view name);
+
+// Runs `compiler ARGS...` the way kiln asks a driver about itself: this
+// process's PATH, LC_ALL=C, from "/", for at most 10 s. Fails only when the
+// driver cannot be started (run_command()).
+Result<RunOutcome> run_driver(const std::string& compiler, const std::vector<std::string>& args);
+
+// A program the driver at `compiler` runs, where `compiler
+// -print-prog-name=PROGRAM` names it; a bare name (GCC's answer for the
+// assembler and linker) is looked up on this process's PATH, as the driver
+// itself would.
+struct DriverProgram {
+  std::string path;      // absolute and executable; empty when there is no such program
+  bool on_path = false;  // found on PATH, not named by the driver with a directory
+};
+DriverProgram driver_program(const std::string& compiler, const std::string& program);
 
 // The directories the compiler searches for <...> includes by default for
 // `language` ("c", "c++"), from `compiler -x LANG -E -v /dev/null`; cached
