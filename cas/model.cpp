@@ -410,6 +410,11 @@ Status validate_relative_path(std::string_view path) {
   }
 }
 
+bool is_normal_absolute_path(std::string_view path) {
+  if (path.size() < 2 || path.size() > kMaxSymlinkTargetBytes || path.front() != '/') return false;
+  return validate_relative_path(path.substr(1)).ok();
+}
+
 Result<std::string> encode_directory(const Directory& dir, DigestFunction fn) {
   if (auto s = check_directory(dir, fn); !s) return in("directory", s.error());
   return encode_valid_directory(dir);

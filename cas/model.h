@@ -126,6 +126,10 @@ Status validate_name(std::string_view name);
 // no empty components. Used for output paths and working directories.
 Status validate_relative_path(std::string_view path);
 
+// An absolute path below "/" of valid names joined by '/' (no ".", "..",
+// empty components or trailing '/'), at most kMaxSymlinkTargetBytes long.
+bool is_normal_absolute_path(std::string_view path);
+
 // Canonical encodings. `fn` is the digest function of every digest inside;
 // a digest of another function is an error. Rules checked besides the ones
 // stated on the types: no text contains NUL; symlink targets are non-empty,

@@ -36,6 +36,10 @@ constexpr std::array kKeys = {
     ConfigKey{"remote_timeout", "KILN_REMOTE_TIMEOUT", "10",
               "seconds to wait for an unreachable scheduler (and, for a compile, for each "
               "answer) before running here"},
+    ConfigKey{"remote_mode", "KILN_REMOTE_MODE", "auto",
+              "launcher: how a compile goes to the grid: headers (the compiler and every file it "
+              "reads shipped, run at their own paths), preprocessed (preprocessed here), or auto "
+              "(docs/launcher.md)"},
     ConfigKey{"scheduler_key", "KILN_SCHEDULER_KEY", "",
               "the scheduler's CURVE public key (Z85, or its .pub file); empty = the one kiln up "
               "recorded for this scheduler; 'none' = plain TCP (loopback only)"},
@@ -207,6 +211,16 @@ Status Config::check_values() {
     return bad_value("remote_timeout", timeout, "is not a whole number of seconds (0 to 86400)");
   }
   remote_timeout_ = std::chrono::seconds(seconds);
+  const ConfigValue& mode = entry("remote_mode");
+  if (mode.value == "auto") {
+    remote_mode_ = RemoteMode::kAuto;
+  } else if (mode.value == "headers") {
+    remote_mode_ = RemoteMode::kHeaders;
+  } else if (mode.value == "preprocessed") {
+    remote_mode_ = RemoteMode::kPreprocessed;
+  } else {
+    return bad_value("remote_mode", mode, "is not auto, headers or preprocessed");
+  }
   invocation_id_ = entry("invocation_id").value;
   if (!invocation_id_.empty()) {
     if (auto checked = check_invocation_id(invocation_id_); !checked.ok()) {

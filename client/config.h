@@ -42,6 +42,11 @@ std::span<const ConfigKey> config_keys();
 // directory.
 enum class SandboxChoice { kAuto, kBubblewrap, kNone };
 
+// How the launcher sends a compile to the grid: the compiler and every file
+// it reads, run at their own paths (kHeaders, any -g), the preprocessed
+// text (kPreprocessed, no -g), or the launcher's choice (kAuto).
+enum class RemoteMode { kAuto, kHeaders, kPreprocessed };
+
 // Where a value came from, for `kiln config` and error messages.
 enum class ConfigSource { kDefault, kFile, kEnvironment, kCommandLine };
 
@@ -82,6 +87,8 @@ class Config {
   bool readonly() const { return readonly_; }
   const std::string& logfile() const { return logfile_; }  // "" = no log
   std::chrono::seconds remote_timeout() const { return remote_timeout_; }
+  // How a compile goes to the grid (docs/launcher.md, "Remote compiles").
+  RemoteMode remote_mode() const { return remote_mode_; }
   // Trust (docs/security.md): how to find the scheduler's public key and
   // this client's key file; "" = as `kiln up` recorded them
   // (client/grid/known_grid.h). scheduler_key "none" is plain TCP.
@@ -121,6 +128,7 @@ class Config {
   bool readonly_ = false;
   std::string logfile_;
   std::chrono::seconds remote_timeout_{10};
+  RemoteMode remote_mode_ = RemoteMode::kAuto;
   std::string scheduler_key_;
   std::string client_key_;
   SandboxChoice sandbox_ = SandboxChoice::kAuto;

@@ -101,6 +101,70 @@ Status make_parents(const fs::path& root, const std::string& output) {
   return {};
 }
 
+// The placeholder a rootfs tree's base directory is named by (wire.capnp
+// ExecuteRequest.baseDir).
+constexpr std::string_view kBaseName = ".kiln-base";
+constexpr std::string_view kBasePath = "/.kiln-base";
+
+// `text` with every "/.kiln-base" that ends a path component ("/", "=",
+// ":" or the end follows) replaced by `to`.
+std::string relocate_text(std::string_view text, std::string_view to) {
+  std::string out;
+  std::size_t from = 0;
+  for (std::size_t at = text.find(kBasePath); at != std::string_view::npos;
+       at = text.find(kBasePath, at + 1)) {
+    const std::size_t end = at + kBasePath.size();
+    if (end < text.size() && text[end] != '/' && text[end] != '=' && text[end] != ':') continue;
+    out.append(text.substr(from, at - from));
+    out.append(to);
+    from = end;
+  }
+  out.append(text.substr(from));
+  return out;
+}
+
+// Moves the tree's ".kiln-base" to `base` inside the tree (creating its
+// parents, refusing any symlink on the way). False when the tree has none.
+Result<bool> relocate_base(const fs::path& root, const std::string& base) {
+  if (!cas::is_normal_absolute_path(base) || path_within(base, "/dev") ||
+      path_within(base, "/proc") || base == "/tmp" || path_within(base, kBasePath) ||
+      path_within(base, "/.kiln-out")) {
+    return make_error(Errc::kInvalidArgument,
+                      "baseDir '" + base + "' is not an absolute, normalized path for a checkout");
+  }
+  base::UniqueFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root_fd.valid()) return make_error(Errc::kIo, "cannot open the action's tree");
+  struct stat st {};
+  if (::fstatat(root_fd.get(), std::string(kBaseName).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISDIR(st.st_mode)) {
+    return false;
+  }
+  base::UniqueFd dir(::fcntl(root_fd.get(), F_DUPFD_CLOEXEC, 0));
+  const fs::path target(base.substr(1));
+  std::vector<std::string> parts;
+  for (const auto& part : target) parts.push_back(part.string());
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (::mkdirat(dir.get(), parts[i].c_str(), 0755) != 0 && errno != EEXIST) {
+      return make_error(Errc::kIo,
+                        "cannot make " + base + " in the action's tree: " + std::strerror(errno));
+    }
+    base::UniqueFd next(
+        ::openat(dir.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.valid()) {
+      return make_error(Errc::kInvalidArgument,
+                        "baseDir " + base + " passes through a symlink or a file of the tree");
+    }
+    dir = std::move(next);
+  }
+  if (::renameat2(root_fd.get(), std::string(kBaseName).c_str(), dir.get(), parts.back().c_str(),
+                  RENAME_NOREPLACE) != 0) {
+    return make_error(
+        Errc::kInvalidArgument,
+        "baseDir " + base + " is taken in the action's tree: " + std::strerror(errno));
+  }
+  return true;
+}
+
 // The directories a rootfs action may write, as absolute paths in its
 // file system: the parents of its outputs (an output directory itself),
 // without duplicates or one inside another.
@@ -244,6 +308,20 @@ Result<Execution> execute(cas::Store& store, const cas::Action& action,
   meta.input_fetch_end_us = now_us();
   store_lock = {};
 
+  // A checkout keyed relative to its base directory goes back to the
+  // client's path, and so do the command's paths.
+  if (rootfs && !options.base_dir.empty()) {
+    auto moved = relocate_base(root, options.base_dir);
+    if (!moved.ok()) return moved.error();
+    if (*moved) {
+      for (std::string& arg : command->arguments) arg = relocate_text(arg, options.base_dir);
+      for (cas::Property& variable : command->environment) {
+        variable.value = relocate_text(variable.value, options.base_dir);
+      }
+      command->working_directory =
+          relocate_text("/" + command->working_directory, options.base_dir).substr(1);
+    }
+  }
   for (const auto& output : command->output_files) {
     if (auto s = make_parents(root, output); !s.ok()) return s.error();
   }

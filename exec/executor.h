@@ -60,6 +60,11 @@ struct ExecutorOptions {
   // Where the files of input-root=filesystem trees are linked from
   // (file_cache.h); nullptr: they are written for each action.
   FileCache* file_cache = nullptr;
+  // Where a rootfs action's /.kiln-base directory goes (wire.capnp
+  // ExecuteRequest.baseDir): the tree's ".kiln-base" is moved there, and
+  // "/.kiln-base" in its arguments, environment and working directory
+  // becomes this path. Empty, or an action without one: nothing moves.
+  std::string base_dir;
 };
 
 struct Execution {

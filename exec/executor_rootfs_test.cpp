@@ -97,7 +97,7 @@ class RootfsTest : public ::testing::Test {
   }
 
   cas::Action make_action(const std::string& script, std::vector<std::string> outputs,
-                          bool rootfs = true) {
+                          bool rootfs = true, const std::string& cwd = "srv/proj/build") {
     auto tree = cas::build_tree(base_ / "tree", cas::DigestFunction::kXxh3_128);
     EXPECT_TRUE(tree.ok()) << tree.error().message;
     for (const auto& [digest, bytes] : tree->directories) {
@@ -107,7 +107,7 @@ class RootfsTest : public ::testing::Test {
     cas::Command command;
     command.arguments = {shell_, "-c", script};
     command.environment = {{"PATH", "/usr/bin:/bin"}};
-    command.working_directory = "srv/proj/build";
+    command.working_directory = cwd;
     command.output_files = std::move(outputs);
     if (rootfs) command.platform = {{"input-root", "filesystem"}};
     auto encoded = cas::encode_command(command);
@@ -208,6 +208,36 @@ TEST_F(RootfsTest, WithoutBubblewrapTheActionIsRefused) {
   ASSERT_FALSE(ran.ok());
   EXPECT_EQ(ran.error().code, Errc::kInvalidArgument);
   EXPECT_NE(ran.error().message.find("needs the bubblewrap sandbox"), std::string::npos);
+}
+
+TEST_F(RootfsTest, ACheckoutKeyedByItsBaseRunsAtTheClientsPath) {
+  write(".kiln-base/src/in.txt", "moved\n");
+  fs::create_directories(base_ / "tree/.kiln-base/build");
+  const cas::Action action =
+      make_action("pwd; read x < /.kiln-base/src/in.txt; echo \"$x\" > /.kiln-out/o.txt",
+                  {".kiln-out/o.txt"}, true, ".kiln-base/build");
+  options_.base_dir = "/home/dev/checkout-2";
+  auto ran = execute(*store_, action, options_);
+  ASSERT_TRUE(ran.ok()) << ran.error().message;
+  EXPECT_EQ(ran->result.exit_code, 0) << blob(ran->result.stderr_digest);
+  EXPECT_EQ(blob(ran->result.stdout_digest), "/home/dev/checkout-2/build\n");
+  EXPECT_EQ(blob(ran->result.output_files[0].digest), "moved\n");
+}
+
+TEST_F(RootfsTest, ABaseDirThatIsNotACheckoutPathIsRefused) {
+  fs::create_directories(base_ / "tree/.kiln-base/build");
+  fs::create_directories(base_ / "tree/.kiln-out");
+  fs::create_symlink("srv", base_ / "tree/link");
+  for (const char* bad :
+       {"relative/dir", "/proc/self", "/tmp", "/a/../b", "/.kiln-out/x", "/link/x", "/srv/proj"}) {
+    options_.base_dir = bad;
+    auto ran =
+        execute(*store_, make_action("true", {".kiln-out/o"}, true, ".kiln-base/build"), options_);
+    EXPECT_FALSE(ran.ok()) << bad;
+    if (!ran.ok()) {
+      EXPECT_EQ(ran.error().code, Errc::kInvalidArgument) << ran.error().message;
+    }
+  }
 }
 
 TEST(FileCacheTest, OverItsBoundTheCacheEmptiesAndFillsAgain) {

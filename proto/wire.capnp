@@ -140,6 +140,13 @@ struct ExecuteRequest {
   # Which build or test run the action belongs to, for the scheduler's
   # invocation pages (client/invocation.h); unset from older clients.
   invocation @5 :InvocationTag;
+  # Where the action's /.kiln-base directory is on the client (an absolute,
+  # normalized path; empty: nowhere). A hermetic compile keys the files of
+  # a checkout relative to it, so copies of a tree at other paths share one
+  # action; the worker puts them back at this path before the command runs
+  # (docs/launcher.md, "Any checkout path"). Not part of the action digest:
+  # identical actions are run once, for the first request's path.
+  baseDir @6 :Text;
 }
 
 # Untrusted like everything a client sends: the scheduler keeps an id only
@@ -216,6 +223,7 @@ struct Lease {
   actionDigest @2 :Model.Digest;
   action @3 :Model.Action;
   queuedUs @4 :UInt64;
+  baseDir @5 :Text;                # ExecuteRequest.baseDir of the request that queued it
 }
 
 struct LeaseResult {

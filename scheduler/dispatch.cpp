@@ -70,6 +70,7 @@ struct Lease {
 struct Job {
   cas::Digest digest;
   Payload action;
+  std::string base_dir;
   Platform platform;
   std::string key;
   Millis timeout{0};
@@ -240,7 +241,8 @@ struct DispatchPolicy::State {
     w.leases.insert(lease_id);
     leases.emplace(lease_id, job.digest);
     set_free(id, w, old_free);
-    out.push_back(StartLease{id, lease_id, job.digest, job.action, job.queued_at, job.attempts});
+    out.push_back(StartLease{id, lease_id, job.digest, job.action, job.queued_at, job.attempts,
+                             job.base_dir});
   }
 
   bool holds_lease_of(const WorkerId& id, const Job& job) const {
@@ -409,6 +411,7 @@ void DispatchPolicy::submit(Millis now, Submission s) {
   if (!inserted) return;  // joins the identical action already in flight
   job.digest = s.action_digest;
   job.action = std::move(s.action);
+  job.base_dir = std::move(s.base_dir);
   job.key = platform_key(s.platform);
   job.platform = std::move(s.platform);
   job.timeout = s.timeout;

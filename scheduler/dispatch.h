@@ -66,6 +66,10 @@ struct Submission {
   Platform platform;  // required properties
   int priority = 0;   // higher first, within this client
   Millis timeout{0};  // the action's execution timeout (0: default)
+  // Where the action's /.kiln-base is on the client (wire.capnp
+  // ExecuteRequest.baseDir), handed to the worker; the first request's
+  // when identical ones share the action.
+  std::string base_dir{};
 };
 
 // --- Commands -------------------------------------------------------------
@@ -78,6 +82,7 @@ struct StartLease {
   Payload action;
   Millis queued_at{0};
   int attempt = 1;
+  std::string base_dir{};
 };
 
 // Tell a worker to stop a lease (cancelled, expired, or given up on).

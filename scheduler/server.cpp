@@ -314,6 +314,7 @@ void Server::Impl::apply(const StartLease& c, Millis now) {
   const auto waited_us =
       static_cast<std::uint64_t>(std::max(Millis{0}, now - c.queued_at).count()) * 1000;
   lease.setQueuedUs(wall_clock_us() - std::min(waited_us, wall_clock_us()));
+  if (!c.base_dir.empty()) lease.setBaseDir(c.base_dir);
   log(LogLevel::kDebug, "lease " + std::to_string(c.lease_id) + ": " + c.action_digest.to_string() +
                             " to worker " + worker_label(c.worker) + " (attempt " +
                             std::to_string(c.attempt) + ")");

@@ -300,6 +300,13 @@ void Server::Impl::on_execute(const proto::Received& r, std::uint64_t id,
     ++cache_misses;
   }
 
+  // Untrusted like the rest: an absolute, normalized path of sane length
+  // (the worker checks it again before using it).
+  std::string base_dir(request.getBaseDir().cStr(), request.getBaseDir().size());
+  if (!base_dir.empty() && !cas::is_normal_absolute_path(base_dir)) {
+    return refuse(ErrorCode::INVALID_ARGUMENT,
+                  "baseDir is not an absolute, normalized path of at most 4096 bytes");
+  }
   auto platform = required_platform(*action);
   if (!platform.ok()) {
     return refuse(proto::error_code_of(platform.error().code), platform.error().message);
@@ -320,6 +327,7 @@ void Server::Impl::on_execute(const proto::Received& r, std::uint64_t id,
   s.action = std::make_shared<const std::string>(std::move(*encoded));
   s.platform = std::move(platform).value();
   s.priority = request.getPriority();
+  s.base_dir = std::move(base_dir);
   s.timeout = std::min(Millis{static_cast<Millis::rep>(
                            std::min<std::uint64_t>(action->timeout_ms, kMaxActionTimeout.count()))},
                        kMaxActionTimeout);

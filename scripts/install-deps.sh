@@ -20,6 +20,7 @@ packages=(
   python3 procps                    # end-to-end scenarios (JSON checks, pgrep)
   python3-cryptography              # tests/e2e/insight.sh checks kiln's Ed25519 signatures apart from libsodium
   bubblewrap                        # the action sandbox (bwrap)
+  clang                             # Clang compiles shipped to workers (tests/e2e/compiler_remote.sh)
   dpkg-dev libbenchmark-dev         # the real project (leveldb from apt-get source) and its tests
 )
 

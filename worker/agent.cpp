@@ -42,6 +42,7 @@
 #include "cas/store.h"
 #include "cas/wire_model.h"
 #include "exec/file_cache.h"
+#include "exec/host_platform.h"
 #include "proto/codec.h"
 #include "proto/transport.h"
 #include "worker/lease_job.h"
@@ -93,15 +94,7 @@ enum class SessionEnd { kFailed, kLost, kDisconnected, kStopped };
 }  // namespace
 
 std::vector<cas::Property> default_platform(std::vector<cas::Property> extra) {
-  std::vector<cas::Property> platform;
-  utsname names{};
-  if (::uname(&names) == 0) {
-    std::string os = names.sysname;
-    std::transform(os.begin(), os.end(), os.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    platform.push_back({"os", os});
-    platform.push_back({"arch", names.machine});
-  }
+  std::vector<cas::Property> platform = exec::host_platform();
   // A name the user gives replaces the automatic value of that name.
   std::erase_if(platform, [&](const cas::Property& p) {
     return std::any_of(extra.begin(), extra.end(),
@@ -297,6 +290,7 @@ struct Agent::Impl {
     job->request_id = request_id;
     job->lease_id = lease.getLeaseId();
     job->queued_us = lease.getQueuedUs();
+    job->base_dir.assign(lease.getBaseDir().cStr(), lease.getBaseDir().size());
     auto refuse = [&](schema::Error::Code code, const std::string& why, bool retry) {
       say(LogLevel::kWarn, "lease " + std::to_string(job->lease_id) + " refused: " + why);
       send_result(dealer, failed_lease(*job, LeaseError{code, why, retry}));

@@ -118,6 +118,7 @@ LeaseOutcome run_lease(Job& job, LeaseContext& context) {
   exec::ExecutorOptions options = context.executor;
   options.cancel_fd = job.cancel_fd();
   options.store_mutex = &context.store_mutex;
+  options.base_dir = job.base_dir;
   auto execution = exec::execute(context.store, job.action, options, job.queued_us);
   if (job.cancelled() != CancelReason::kNone || (execution.ok() && execution->cancelled)) {
     return cancelled_lease(job);

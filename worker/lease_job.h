@@ -54,6 +54,7 @@ class Job : public LeaseIdentity {
 
   cas::Action action;
   std::uint64_t queued_us = 0;
+  std::string base_dir;  // wire.capnp Lease.baseDir (checked by the executor)
 
   // Thread- and signal-safe.
   void cancel(CancelReason reason);

@@ -153,6 +153,9 @@ Result<std::unique_ptr<proto::Decoded>> GridExecutor::submit_and_wait(
         tag.setKind(options_.tag.kind);
         tag.setSubject(options_.tag.subject);
       }
+      if (!options_.base_dir.empty()) {
+        request.setBaseDir(options_.base_dir);
+      }
     });
   };
   const std::uint64_t lost_before = conn.disconnects();

@@ -41,6 +41,9 @@ struct GridOptions {
   std::optional<proto::CurveClientKeys> curve;
   // Sent with every executeRequest.
   ActionTag tag;
+  // Where the action's /.kiln-base is on this machine (wire.capnp
+  // ExecuteRequest.baseDir); empty: the action has none.
+  std::string base_dir;
 };
 
 // What the grid is asked to do, which decides how long to wait for it.

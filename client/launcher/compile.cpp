@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <functional>
@@ -15,7 +16,11 @@
 #include "client/launcher/action_key.h"
 #include "client/launcher/depfile.h"
 #include "client/launcher/grid_backoff.h"
+#include "client/launcher/hermetic_action.h"
+#include "exec/host_platform.h"
+#include "exec/rooted_files.h"
 #include "exec/toolchain.h"
+#include "exec/toolchain_files.h"
 
 namespace kiln::client::launcher {
 namespace {
@@ -44,6 +49,53 @@ struct Preprocessed {
   bool untrusted = false;           // not to be recorded in a manifest
 };
 
+// The locale files a compiler reads for the environment's locale settings:
+// the locale's own data (GCC quotes with ‘’ under a UTF-8 locale, and
+// needs its LC_CTYPE for that) and GCC's message catalogs. A hermetic
+// compile ships them, so the worker's messages are this machine's.
+std::vector<std::string> locale_files(const std::map<std::string, std::string>& env) {
+  std::vector<std::string> files;
+  const auto add_dir = [&](const fs::path& dir) {
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->is_regular_file(ec)) files.push_back(it->path().string());
+    }
+  };
+  const auto add_file = [&](const fs::path& file) {
+    std::error_code ec;
+    if (fs::is_regular_file(file, ec)) files.push_back(file.string());
+  };
+  for (const char* name : {"LC_ALL", "LC_MESSAGES", "LC_CTYPE", "LANG"}) {
+    const auto it = env.find(name);
+    if (it == env.end() || it->second.empty() || it->second == "C" || it->second == "POSIX" ||
+        it->second.find('/') != std::string::npos) {
+      continue;
+    }
+    const std::string& value = it->second;
+    add_dir(fs::path("/usr/lib/locale") / value);
+    // glibc's normalized codeset: "C.UTF-8" is found as "C.utf8".
+    if (const std::size_t dot = value.find('.'); dot != std::string::npos) {
+      std::string codeset;
+      for (char c : value.substr(dot + 1)) {
+        if (std::isalnum(static_cast<unsigned char>(c)) != 0) {
+          codeset += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+      }
+      add_dir(fs::path("/usr/lib/locale") / (value.substr(0, dot) + "." + codeset));
+    }
+    add_file("/usr/lib/locale/locale-archive");
+    const std::string language = value.substr(0, value.find_first_of(".@"));
+    for (const std::string& lang : {language, language.substr(0, language.find('_'))}) {
+      for (const char* domain : {"gcc.mo", "cpplib.mo"}) {
+        add_file(fs::path("/usr/share/locale") / lang / "LC_MESSAGES" / domain);
+      }
+    }
+  }
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
 class CompileJob final : public Job {
  public:
   CompileJob(Context& ctx, std::vector<std::string> argv, std::string compiler, CompileArgs args,
@@ -70,8 +122,15 @@ class CompileJob final : public Job {
   Attempt attempt_preprocessed();
   std::optional<Preprocessed> preprocess();
   std::optional<PreprocessedAction> put_action(const std::string& preprocessed);
-  Attempt attempt_grid(const PreprocessedAction& action, const std::vector<ManifestFile>& files,
-                       const std::function<void()>& remember);
+  bool headers_mode() const;
+  Attempt attempt_headers();
+  std::optional<Preprocessed> scan_dependencies();
+  std::optional<HermeticAction> put_hermetic(const std::vector<ManifestFile>& files);
+  Result<std::vector<HermeticEntry>> toolchain_entries(std::string* path_env);
+  Status put_file_blob(const std::string& path, const cas::Digest& digest);
+  Attempt attempt_grid(const cas::Digest& digest, const cas::Action& action,
+                       const std::vector<ManifestFile>& files,
+                       const std::function<void()>& remember, bool headers);
   bool deliver(const cas::ActionResult& result, const std::vector<ManifestFile>& files);
   Status write_depfile(const std::vector<ManifestFile>& files);
   Status store_result(const cas::Digest& key, std::string_view object, const base::Captured& ran);
@@ -94,6 +153,7 @@ class CompileJob final : public Job {
   std::string where_ = "local";
   std::string scheduler_;
   std::int64_t grid_start_us_ = 0;  // when the grid was asked (0: it was not)
+  std::string base_dir_;            // where a hermetic action's /.kiln-base is here ("": none)
   std::vector<Phase> worker_phases_;
 };
 
@@ -112,7 +172,7 @@ Attempt CompileJob::attempt() {
     // over for the grid: go on from there.
     manifest_key_ = handed->manifest_key;
     direct_ = handed->direct;
-    return attempt_preprocessed();
+    return direct_ && headers_mode() ? attempt_headers() : attempt_preprocessed();
   }
 
   std::string source;
@@ -135,11 +195,213 @@ Attempt CompileJob::attempt() {
   const bool remote = session_.config().has_scheduler();
   if (remote && grid_backing_off()) return Fallback{.outcome = Outcome::kMissRemoteFallback};
   // With -g a preprocessed compile differs from a local one in DWARF column
-  // numbers after macro expansions (docs/launcher.md), so debug builds
-  // compile here even with a grid.
-  if (remote && !args_.debug && !grid_.make_executor) hand_over();
+  // numbers after macro expansions (docs/launcher.md): debug builds go to
+  // the grid only in headers mode, and compile here otherwise.
+  const bool headers = remote && direct_ && headers_mode();
+  if (remote && (headers || !args_.debug) && !grid_.make_executor) hand_over();
+  if (headers) return attempt_headers();
   if (!direct_ || (remote && !args_.debug)) return attempt_preprocessed();
   return Fallback{};
+}
+
+// Whether a remote compile ships the compiler and its headers (rather than
+// preprocessed text): remote_mode, and auto's choice (docs/launcher.md,
+// "Which mode").
+bool CompileJob::headers_mode() const {
+  if (is_preprocessed(args_.language)) return false;
+  switch (session_.config().remote_mode()) {
+    case RemoteMode::kHeaders:
+      return true;
+    case RemoteMode::kPreprocessed:
+      return false;
+    case RemoteMode::kAuto:
+      break;
+  }
+  return true;
+}
+
+// Headers mode: scan the dependencies here (the preprocessor's -M, no
+// output), ship them with the toolchain as the action's whole file system.
+Attempt CompileJob::attempt_headers() {
+  auto scanned = scan_dependencies();
+  if (!scanned) return Fallback{};  // the real compile reports what is wrong
+  auto action = put_hermetic(scanned->files);
+  if (!action) return Fallback{.outcome = Outcome::kMissRemoteFallback};
+  const auto remember = [&] {
+    if (!scanned->untrusted && !session_.readonly()) {
+      session_.store_manifest_entry(manifest_key_, ManifestEntry{scanned->files, action->digest});
+    }
+  };
+  if (!session_.recache()) {
+    if (auto hit = session_.lookup(action->digest); hit && deliver(*hit, scanned->files)) {
+      remember();
+      note_result(action->digest, *hit, std::move(scanned->files));
+      return CompileOutcome{.outcome = Outcome::kPreprocessedHit};
+    }
+  }
+  if (journal_.recorder.enabled()) inputs_ = scanned->files;
+  return attempt_grid(action->digest, action->action, scanned->files, remember, true);
+}
+
+// Every file the compile reads, from the preprocessor's -M (the text
+// itself is not written); nullopt when preprocessing fails.
+std::optional<Preprocessed> CompileJob::scan_dependencies() {
+  Preprocessed out;
+  out.untrusted = !direct_;
+  const TempPath d = session_.temp_path(".d");
+  std::vector<std::string> cpp = {session_.compiler()};
+  cpp.insert(cpp.end(), args_.preprocessor_args.begin(), args_.preprocessor_args.end());
+  cpp.insert(cpp.end(), args_.compiler_args.begin(), args_.compiler_args.end());
+  if (args_.explicit_language) cpp.insert(cpp.end(), {"-x", args_.language});
+  cpp.insert(cpp.end(), {args_.source, "-M", "-MF", d.str()});
+  auto ran = base::run_captured(cpp);
+  if (!ran.ok() || ran->exit_code != 0) return std::nullopt;
+  auto deps = read_file_or_none(d.str());
+  if (!deps) return std::nullopt;
+  auto hashed = session_.hash_deps(*deps, &out.untrusted);
+  if (!hashed.ok()) {
+    session_.log(hashed.error().message);
+    return std::nullopt;
+  }
+  out.files = std::move(hashed).value();
+  return out;
+}
+
+// The blob of `path` in the local store, under `digest` (a file that
+// changed since it was hashed is an error: the action would name bytes it
+// does not ship).
+Status CompileJob::put_file_blob(const std::string& path, const cas::Digest& digest) {
+  cas::Store& store = session_.store();
+  auto has = store.contains(digest);
+  if (has.ok() && *has) return {};
+  auto put = store.put_file(path);
+  if (!put.ok()) return put.error();
+  if (*put != digest) return make_error(Errc::kCorrupt, path + " changed while it was read");
+  return {};
+}
+
+// The hermetic action of this compile, with every blob it names in the
+// local store (the grid executor uploads what the scheduler lacks);
+// nullopt, logged, when it cannot be made.
+std::optional<HermeticAction> CompileJob::put_hermetic(const std::vector<ManifestFile>& files) {
+  const auto give_up = [&](const std::string& why) {
+    session_.log("cannot ship this compile (" + why + "); compiling here");
+    return std::nullopt;
+  };
+  HermeticInput input;
+  auto toolchain = toolchain_entries(&input.path_env);
+  if (!toolchain.ok()) return give_up("toolchain: " + toolchain.error().message);
+  input.entries = std::move(toolchain).value();
+  const std::string& cwd = session_.rewrite().cwd;
+  exec::RootedFiles rooted;
+  for (const ManifestFile& file : files) {
+    std::string path = file.rewritten ? session_.rewrite().from_key(file.path) : file.path;
+    if (path.empty() || path.front() != '/') path = cwd + "/" + path;
+    if (auto s = rooted.add_file(path); !s.ok()) return give_up(s.error().message);
+  }
+  for (const std::string& path : locale_files(session_.ctx().environment)) {
+    if (auto s = rooted.add_file(path); !s.ok()) return give_up(s.error().message);
+  }
+  if (auto s = rooted.add_directory(cwd); !s.ok()) return give_up(s.error().message);
+  for (exec::RootedEntry& entry : rooted.entries()) {
+    HermeticEntry out;
+    out.path = std::move(entry.path);
+    switch (entry.kind) {
+      case exec::RootedEntry::Kind::kFile: {
+        const auto digest = session_.file_digest(out.path);
+        if (!digest) return give_up("cannot read " + out.path);
+        if (auto s = put_file_blob(out.path, *digest); !s.ok()) return give_up(s.error().message);
+        out.digest = *digest;
+        out.executable = entry.executable;
+        break;
+      }
+      case exec::RootedEntry::Kind::kDirectory:
+        out.kind = HermeticEntry::Kind::kDirectory;
+        break;
+      case exec::RootedEntry::Kind::kSymlink:
+        out.kind = HermeticEntry::Kind::kSymlink;
+        out.target = std::move(entry.target);
+        break;
+    }
+    input.entries.push_back(std::move(out));
+  }
+  input.compiler = session_.compiler();
+  input.args = &args_;
+  input.cwd = cwd;
+  input.environment = &session_.ctx().environment;
+  input.platform = exec::host_platform();
+  input.fn = session_.fn();
+  // A checkout under KILN_BASEDIR is keyed relative to it: copies of the
+  // tree elsewhere share the action (and the grid's result).
+  input.relocate =
+      relocation_root(input, session_.rewrite().basedir,
+                      args_.debug ? mapped_directory(cwd, args_.compiler_args) : std::string());
+  base_dir_ = input.relocate;
+  auto action = hermetic_action(input);
+  if (!action.ok()) return give_up(action.error().message);
+  cas::Store& store = session_.store();
+  for (const auto& [digest, bytes] : action->input_root.directories) {
+    if (!store.put(bytes).ok()) return give_up("cannot store the input tree");
+  }
+  if (!store.put(action->encoded_command).ok() || !store.put(action->encoded_action).ok()) {
+    return give_up("cannot store the action");
+  }
+  return std::move(action).value();
+}
+
+// The toolchain's part of the shipped file system, worked out once per
+// compiler path and identity and kept in <dir>/toolchains/ (its
+// files hashed and stored once; recomputed when a blob is gone).
+Result<std::vector<HermeticEntry>> CompileJob::toolchain_entries(std::string* path_env) {
+  const fs::path cache_dir = session_.dir() / "toolchains";
+  // Per compiler path too: clang and clang++ share an identity, not their
+  // symlinks.
+  const fs::path list = cache_dir / (cas::digest_of(session_.fn(), session_.compiler()).hex() +
+                                     "-" + session_.identity().hex() + ".hermetic");
+  if (auto text = read_file_or_none(list.string())) {
+    if (auto parsed = parse_toolchain_entries(*text, session_.fn())) {
+      bool complete = true;
+      for (const HermeticEntry& entry : parsed->entries) {
+        if (entry.kind != HermeticEntry::Kind::kFile) continue;
+        auto has = session_.store().contains(entry.digest);
+        if (!has.ok() || !*has) complete = false;
+      }
+      if (complete) {
+        *path_env = parsed->path_env;
+        return std::move(parsed->entries);
+      }
+    }
+  }
+  auto files = exec::cached_toolchain_files(session_.compiler(), session_.identity(), cache_dir);
+  if (!files.ok()) return files.error();
+  exec::RootedFiles rooted;
+  if (auto s = rooted.add_file(session_.compiler()); !s.ok()) return s.error();
+  for (const std::string& path : files->paths) {
+    if (auto s = rooted.add_file(path); !s.ok()) return s.error();
+  }
+  ToolchainEntries out;
+  out.path_env = files->path_env;
+  for (exec::RootedEntry& entry : rooted.entries()) {
+    HermeticEntry e;
+    e.path = std::move(entry.path);
+    if (entry.kind == exec::RootedEntry::Kind::kFile) {
+      auto put = session_.store().put_file(e.path);
+      if (!put.ok()) return put.error();
+      e.digest = *put;
+      e.executable = entry.executable;
+    } else if (entry.kind == exec::RootedEntry::Kind::kDirectory) {
+      e.kind = HermeticEntry::Kind::kDirectory;
+    } else {
+      e.kind = HermeticEntry::Kind::kSymlink;
+      e.target = std::move(entry.target);
+    }
+    out.entries.push_back(std::move(e));
+  }
+  std::error_code ec;
+  fs::create_directories(cache_dir, ec);
+  (void)base::write_file_atomically(list.string(), format_toolchain_entries(out));
+  *path_env = out.path_env;
+  return std::move(out.entries);
 }
 
 std::optional<CompileOutcome> CompileJob::lookup_direct() {
@@ -196,7 +458,7 @@ Attempt CompileJob::attempt_preprocessed() {
   }
   if (journal_.recorder.enabled()) inputs_ = preprocessed->files;
   if (session_.config().has_scheduler() && !args_.debug) {
-    return attempt_grid(*action, preprocessed->files, remember);
+    return attempt_grid(action->digest, action->action, preprocessed->files, remember, false);
   }
   return Fallback{.store_as = action->digest};
 }
@@ -261,9 +523,9 @@ std::optional<PreprocessedAction> CompileJob::put_action(const std::string& prep
 }
 
 // The grid runs the action; its failures fall back to compiling here.
-Attempt CompileJob::attempt_grid(const PreprocessedAction& action,
+Attempt CompileJob::attempt_grid(const cas::Digest& digest, const cas::Action& action,
                                  const std::vector<ManifestFile>& files,
-                                 const std::function<void()>& remember) {
+                                 const std::function<void()>& remember, bool headers) {
   // Keys that cannot be found are a grid this compile cannot use: it
   // compiles here, and the log says why.
   auto options = grid::grid_options(session_.ctx().config, grid::GridUse::kCompile);
@@ -271,32 +533,50 @@ Attempt CompileJob::attempt_grid(const PreprocessedAction& action,
   if (options.ok()) {
     const Invocation& invocation = journal_.recorder.invocation();
     options->tag = grid::ActionTag{invocation.id, invocation.labels, "compile", args_.source};
+    options->base_dir = base_dir_;
   }
-  action_digest_ = action.digest;
+  action_digest_ = digest;
   scheduler_ = session_.config().scheduler();
   grid_start_us_ = wall_clock_us();
   Result<exec::ExecutedAction> executed =
-      options.ok()
-          ? grid_.make_executor(session_.store(), *options)->execute(action.digest, action.action)
-          : Result<exec::ExecutedAction>(options.error());
+      options.ok() ? grid_.make_executor(session_.store(), *options)->execute(digest, action)
+                   : Result<exec::ExecutedAction>(options.error());
   const bool succeeded = executed.ok() && executed->result.exit_code == 0 && !executed->timed_out &&
                          executed->missing_outputs.empty();
-  if (succeeded && executed->result.stderr_digest.size != 0) {
+  if (headers && executed.ok() && !executed->timed_out && executed->result.exit_code != 0) {
+    // The worker's compiler read the same files at the same paths: its
+    // error is the one this machine's would print. Replay it (not cached,
+    // as a local failure is not).
+    auto out = session_.store().get(executed->result.stdout_digest);
+    auto err = session_.store().get(executed->result.stderr_digest);
+    if (out.ok() && *out && err.ok() && *err) {
+      (void)::unlink(backoff_path().c_str());
+      write_output(STDOUT_FILENO, **out);
+      write_output(STDERR_FILENO, **err);
+      session_.log("the grid's compile failed; its messages replayed");
+      return CompileOutcome{.outcome = Outcome::kCompileFailed,
+                            .exit_code = executed->result.exit_code};
+    }
+  }
+  if (succeeded && !headers && executed->result.stderr_digest.size != 0) {
     // Diagnostics from a worker's compile of preprocessed text lack the
     // source excerpts (the worker has no sources) and can differ in
     // macro-sensitive warnings: recompile here for the exact messages.
+    // (In headers mode the worker read the same files at the same paths:
+    // its messages are the local compiler's, and are replayed.)
     session_.log("the grid's compile printed diagnostics; compiling here for the exact messages");
-    return Fallback{.store_as = action.digest};
+    return Fallback{.store_as = digest};
   }
   // The grid answered: whatever backoff there was is over.
   if (executed.ok()) (void)::unlink(backoff_path().c_str());
   // The grid executor has recorded the result in the local tier.
   if (succeeded && deliver(executed->result, files)) {
-    if (journal_.recorder.enabled()) note_result(action.digest, executed->result, files);
+    if (journal_.recorder.enabled()) note_result(digest, executed->result, files);
     // A result the grid had already (its action cache) ran nowhere now.
     if (!executed->cached) worker_phases_ = executed_phases(executed->result.metadata);
     remember();
-    return CompileOutcome{.outcome = executed->cached ? Outcome::kRemoteHit : Outcome::kMissRemote};
+    if (executed->cached) return CompileOutcome{.outcome = Outcome::kRemoteHit};
+    return CompileOutcome{.outcome = headers ? Outcome::kMissRemoteHeaders : Outcome::kMissRemote};
   }
   if (executed.ok()) {
     session_.log("the grid's compile failed or is incomplete; compiling here");
@@ -307,7 +587,7 @@ Attempt CompileJob::attempt_grid(const PreprocessedAction& action,
                  std::to_string(backoff_window(backoff.failures).count()) + " s");
     (void)base::write_file_atomically(backoff_path(), format_backoff(backoff) + "\n");
   }
-  return Fallback{.outcome = Outcome::kMissRemoteFallback, .store_as = action.digest};
+  return Fallback{.outcome = Outcome::kMissRemoteFallback, .store_as = digest};
 }
 
 // After the grid failed to answer, the compiles of a short window go
@@ -331,7 +611,7 @@ bool CompileJob::deliver(const cas::ActionResult& result, const std::vector<Mani
   cas::Store& store = session_.store();
   std::optional<std::string> object;
   for (const cas::OutputFile& file : result.output_files) {
-    if (file.path != kObjectName) continue;
+    if (file.path != kObjectName && file.path != kHermeticObject) continue;
     auto blob = store.get(file.digest);
     if (blob.ok() && *blob) object = std::move(**blob);
   }
@@ -490,7 +770,7 @@ void CompileJob::note_result(const cas::Digest& key, const cas::ActionResult& re
   action_digest_ = key;
   inputs_ = std::move(files);
   for (const cas::OutputFile& file : result.output_files) {
-    if (file.path == kObjectName) output_digest_ = file.digest;
+    if (file.path == kObjectName || file.path == kHermeticObject) output_digest_ = file.digest;
   }
   if (!result.metadata.worker_id.empty()) where_ = result.metadata.worker_id;
 }

@@ -108,23 +108,26 @@ std::string PathRewrite::from_key(string_view path) const {
   return out.empty() ? "/" : out;
 }
 
-std::string PathRewrite::arg_to_key(string_view arg) const {
-  if (basedir.empty()) return std::string(arg);
-  if (starts_with(arg, "/")) return to_key(arg);
+std::string map_arg_paths(string_view arg, const std::function<std::string(string_view)>& map) {
+  if (starts_with(arg, "/")) return map(arg);
   for (string_view prefix : kPrefixMapOptions) {
     if (!starts_with(arg, prefix)) continue;
     const string_view value = arg.substr(prefix.size());
     const auto equals = value.find('=');
     if (equals == string_view::npos) return std::string(arg);
-    return std::string(prefix) + to_key(value.substr(0, equals)) +
-           std::string(value.substr(equals));
+    return std::string(prefix) + map(value.substr(0, equals)) + std::string(value.substr(equals));
   }
   for (string_view prefix : kPathOptionPrefixes) {
     if (starts_with(arg, prefix) && arg.size() > prefix.size() && arg[prefix.size()] == '/') {
-      return std::string(prefix) + to_key(arg.substr(prefix.size()));
+      return std::string(prefix) + map(arg.substr(prefix.size()));
     }
   }
   return std::string(arg);
+}
+
+std::string PathRewrite::arg_to_key(string_view arg) const {
+  if (basedir.empty()) return std::string(arg);
+  return map_arg_paths(arg, [this](string_view path) { return to_key(path); });
 }
 
 std::string mapped_directory(const std::string& cwd,

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,6 +52,11 @@ struct PathRewrite {
   // An argument with paths in it: "/abs", "-I/abs", "-fdebug-prefix-map=/abs=x".
   std::string arg_to_key(std::string_view arg) const;
 };
+
+// `arg` with the path in it ("/abs", "-I/abs", "-fdebug-prefix-map=/abs=x")
+// replaced by map(path); other arguments as they are.
+std::string map_arg_paths(std::string_view arg,
+                          const std::function<std::string(std::string_view)>& map);
 
 // The directory GCC records as DW_AT_comp_dir for `cwd` under the
 // -fdebug-prefix-map / -ffile-prefix-map options in `compiler_args` (the last

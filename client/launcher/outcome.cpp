@@ -30,6 +30,8 @@ std::optional<std::string> outcome_counter(const CompileOutcome& outcome) {
       return name(kStatMissLocal);
     case Outcome::kMissRemote:
       return name(kStatMissRemote);
+    case Outcome::kMissRemoteHeaders:
+      return name(kStatMissRemoteHeaders);
     case Outcome::kMissRemoteFallback:
       return name(kStatMissRemoteFallback);
     case Outcome::kCompileFailed:

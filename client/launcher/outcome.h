@@ -26,7 +26,8 @@ enum class Outcome {
   kRemoteHit,        // the grid had the result
   // A miss, compiled and stored.
   kMissLocal,           // compiled here
-  kMissRemote,          // compiled by a grid worker
+  kMissRemote,          // compiled by a grid worker from preprocessed text
+  kMissRemoteHeaders,   // compiled by a grid worker with the shipped headers and toolchain
   kMissRemoteFallback,  // the grid failed or is backing off: compiled here
   // The compiler ran and failed (exit code passed on), or could not start.
   kCompileFailed,

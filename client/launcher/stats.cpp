@@ -36,8 +36,9 @@ namespace fs = std::filesystem;
 using base::UniqueFd;
 
 constexpr std::string_view kFixedStats[] = {
-    kStatDirectHit,          kStatPreprocessedHit, kStatRemoteHit, kStatMissLocal, kStatMissRemote,
-    kStatMissRemoteFallback, kStatCompileFailed,   kStatError,     kStatLinkHit,   kStatLinkMiss,
+    kStatDirectHit,  kStatPreprocessedHit,    kStatRemoteHit,         kStatMissLocal,
+    kStatMissRemote, kStatMissRemoteFallback, kStatCompileFailed,     kStatError,
+    kStatLinkHit,    kStatLinkMiss,           kStatMissRemoteHeaders,
 };
 
 std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
@@ -97,7 +98,7 @@ std::uint64_t get(const StatsCounters& counters, std::string_view name) {
 
 struct Totals {
   std::uint64_t direct, preprocessed, remote, hits;
-  std::uint64_t miss_local, miss_remote, miss_fallback, misses;
+  std::uint64_t miss_local, miss_remote, miss_headers, miss_preprocessed, miss_fallback, misses;
   std::uint64_t uncacheable;
   std::vector<std::pair<std::string, std::uint64_t>> reasons;  // most first
 };
@@ -109,7 +110,9 @@ Totals totals_of(const StatsCounters& c) {
   t.remote = get(c, kStatRemoteHit);
   t.hits = saturating_add(saturating_add(t.direct, t.preprocessed), t.remote);
   t.miss_local = get(c, kStatMissLocal);
-  t.miss_remote = get(c, kStatMissRemote);
+  t.miss_preprocessed = get(c, kStatMissRemote);
+  t.miss_headers = get(c, kStatMissRemoteHeaders);
+  t.miss_remote = saturating_add(t.miss_preprocessed, t.miss_headers);
   t.miss_fallback = get(c, kStatMissRemoteFallback);
   t.misses = saturating_add(saturating_add(t.miss_local, t.miss_remote), t.miss_fallback);
   for (const auto& [name, value] : c) {
@@ -228,6 +231,8 @@ std::string render_stats_text(const StatsCounters& counters, const StatsView& vi
       {"Misses", t.misses, ""},
       {"  compiled locally", t.miss_local, ""},
       {"  compiled remotely", t.miss_remote, ""},
+      {"    headers", t.miss_headers, ""},
+      {"    preprocessed", t.miss_preprocessed, ""},
       {"  remote fallback", t.miss_fallback, ""},
       {"Uncacheable", t.uncacheable, ""},
   };
@@ -281,6 +286,7 @@ std::string render_stats_json(const StatsCounters& counters, const StatsView& vi
       {"misses",
        {{"local", t.miss_local},
         {"remote", t.miss_remote},
+        {"remote_by_mode", {{"headers", t.miss_headers}, {"preprocessed", t.miss_preprocessed}}},
         {"remote_fallback", t.miss_fallback},
         {"total", t.misses}}},
       {"uncacheable", uncacheable},

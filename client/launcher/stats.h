@@ -3,8 +3,8 @@
 // every launcher process.
 //
 // Counter names (kStat*): direct_hit, preprocessed_hit, remote_hit,
-// miss_local, miss_remote, miss_remote_fallback, compile_failed, error, and
-// "uncacheable:<reason>" where the reason is free text ("linking",
+// miss_local, miss_remote (preprocessed), miss_remote_headers, miss_remote_fallback,
+// compile_failed, error, and "uncacheable:<reason>" where the reason is free text ("linking",
 // "preprocessing only (-E)", "unknown option -foo").
 //
 // File format: one "name value" line per counter, sorted by name; the name
@@ -33,7 +33,8 @@ inline constexpr std::string_view kStatDirectHit = "direct_hit";
 inline constexpr std::string_view kStatPreprocessedHit = "preprocessed_hit";
 inline constexpr std::string_view kStatRemoteHit = "remote_hit";
 inline constexpr std::string_view kStatMissLocal = "miss_local";
-inline constexpr std::string_view kStatMissRemote = "miss_remote";
+inline constexpr std::string_view kStatMissRemote = "miss_remote";  // preprocessed mode
+inline constexpr std::string_view kStatMissRemoteHeaders = "miss_remote_headers";
 inline constexpr std::string_view kStatMissRemoteFallback = "miss_remote_fallback";
 inline constexpr std::string_view kStatCompileFailed = "compile_failed";
 inline constexpr std::string_view kStatError = "error";

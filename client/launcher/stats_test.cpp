@@ -32,11 +32,12 @@ void spit(const fs::path& path, const std::string& text) {
 }
 
 StatsCounters zeros() {
-  return {{"direct_hit", 0},     {"preprocessed_hit", 0},
-          {"remote_hit", 0},     {"miss_local", 0},
-          {"miss_remote", 0},    {"miss_remote_fallback", 0},
-          {"compile_failed", 0}, {"error", 0},
-          {"link_hit", 0},       {"link_miss", 0}};
+  return {{"direct_hit", 0},         {"preprocessed_hit", 0},
+          {"remote_hit", 0},         {"miss_local", 0},
+          {"miss_remote", 0},        {"miss_remote_fallback", 0},
+          {"compile_failed", 0},     {"error", 0},
+          {"link_hit", 0},           {"link_miss", 0},
+          {"miss_remote_headers", 0}};
 }
 
 StatsCounters read_ok(const fs::path& file) {
@@ -192,7 +193,8 @@ StatsCounters example() {
           {"preprocessed_hit", 10},
           {"remote_hit", 10},
           {"miss_local", 15},
-          {"miss_remote", 5},
+          {"miss_remote", 2},
+          {"miss_remote_headers", 3},
           {"miss_remote_fallback", 0},
           {"uncacheable:linking", 10},
           {"uncacheable:preprocessing only (-E)", 2},
@@ -214,6 +216,8 @@ TEST(CompileStats, RendersText) {
             "Misses                    20\n"
             "  compiled locally        15\n"
             "  compiled remotely        5\n"
+            "    headers                3\n"
+            "    preprocessed           2\n"
             "  remote fallback          0\n"
             "Uncacheable               12\n"
             "  linking                 10\n"
@@ -236,6 +240,8 @@ TEST(CompileStats, RendersTextWithoutCountsOrLimit) {
             "Misses                     0\n"
             "  compiled locally         0\n"
             "  compiled remotely        0\n"
+            "    headers                0\n"
+            "    preprocessed           0\n"
             "  remote fallback          0\n"
             "Uncacheable                0\n"
             "Compile failed             0\n"
@@ -279,7 +285,12 @@ TEST(CompileStats, RendersJson) {
   const nlohmann::json expected = {
       {"cache_dir", "/home/u/.cache/kiln"},
       {"hits", {{"direct", 100}, {"preprocessed", 10}, {"remote", 10}, {"total", 120}}},
-      {"misses", {{"local", 15}, {"remote", 5}, {"remote_fallback", 0}, {"total", 20}}},
+      {"misses",
+       {{"local", 15},
+        {"remote", 5},
+        {"remote_by_mode", {{"headers", 3}, {"preprocessed", 2}}},
+        {"remote_fallback", 0},
+        {"total", 20}}},
       {"uncacheable", {{"linking", 10}, {"preprocessing only (-E)", 2}}},
       {"uncacheable_total", 12},
       {"compile_failed", 1},

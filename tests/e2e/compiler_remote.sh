@@ -11,27 +11,6 @@ source "$(dirname "$0")/compiler_lib.sh"
 # One grid for all scenarios, with its stores under $WORK/grid.
 source "$(dirname "$0")/up_lib.sh"
 
-start_grid() {
-  mkdir -p "$WORK/grid"
-  KILN_DIR="$WORK/grid" "$KILN" up --workers 2 --port 0 >"$WORK/up.out" 2>"$WORK/up.err" &
-  UP_PID=$!
-  for _ in $(seq 1 300); do
-    grep -q '^KILN_SCHEDULER=tcp://127.0.0.1:' "$WORK/up.out" && break
-    kill -0 "$UP_PID" 2>/dev/null || fail "kiln up died: $(cat "$WORK/up.err")"
-    sleep 0.05
-  done
-  grep -q '^KILN_SCHEDULER=' "$WORK/up.out" || fail "kiln up printed no address: $(cat "$WORK/up.err")"
-  GRID=$(sed -n 's/^KILN_SCHEDULER=//p' "$WORK/up.out" | head -1)
-  UP_CHILDREN=$(pgrep -P "$UP_PID" | tr '\n' ' ')
-  local n=0
-  for _ in $(seq 1 200); do
-    n=$(KILN_SCHEDULER=$GRID "$KILN" status --json 2>/dev/null |
-      "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["workers"]))' 2>/dev/null || echo 0)
-    [ "$n" -eq 2 ] && break
-    sleep 0.05
-  done
-  [ "$n" -eq 2 ] || fail "the grid has $n workers, expected 2: $(cat "$WORK/up.err")"
-}
 
 # A small project: src/main.c and src/util.c including include/util.h.
 make_project() {
@@ -95,19 +74,27 @@ sc_remote_warnings() {
   make_project "$proj"
   backdate
   cd "$proj" || exit
-  # A worker's diagnostics lack gcc's source excerpts (it has no sources):
-  # a grid result with diagnostics is compiled again here, so stderr is
-  # exactly the local compiler's, on the miss and on every later hit.
-  kc miss w.o -- gcc -Wall -c src/warn.c -o w.o
+  # Headers mode (the default): the worker's compiler read the same files
+  # at the same paths, so its messages are replayed, excerpts and all, with
+  # no compile here.
+  kc remote_miss w.o -- gcc -Wall -c src/warn.c -o w.o
   [ -s "$T/g.err" ] || fail "test bug: no warning from gcc"
   kc direct w.o -- gcc -Wall -c src/warn.c -o w.o
   export KILN_DIR="$S/cache-2"
-  kc miss w.o -- gcc -Wall -c src/warn.c -o w.o
+  kc remote_hit w.o -- gcc -Wall -c src/warn.c -o w.o
+  # Preprocessed mode: a worker's diagnostics lack gcc's source excerpts
+  # (it has no sources), so a grid result with diagnostics is compiled again
+  # here: stderr is exactly the local compiler's, on the miss and later.
+  export KILN_REMOTE_MODE=preprocessed KILN_DIR="$S/cache-3"
+  kc miss w2.o -- gcc -Wall -O1 -c src/warn.c -o w2.o
+  kc direct w2.o -- gcc -Wall -O1 -c src/warn.c -o w2.o
+  unset KILN_REMOTE_MODE
 }
 
-# -g with a grid: a compile of preprocessed text differs in DWARF column
-# numbers after macro expansions, so debug compiles run here (and hit the
-# local cache); the objects are what the compiler writes here.
+# -g with a grid. Headers mode: the worker compiles at the same paths, so
+# the objects are byte-identical, DWARF and all. Preprocessed mode: a
+# compile of preprocessed text differs in DWARF column numbers after macro
+# expansions, so debug compiles run here (and hit the local cache).
 sc_remote_debug() {
   setup remote_debug
   export KILN_SCHEDULER=$GRID
@@ -115,14 +102,82 @@ sc_remote_debug() {
   make_project "$proj"
   backdate
   cd "$proj" || exit
-  kc miss t.o -- gcc -g -c src/warn.c -o t.o
-  kc miss util.o -- gcc -g -Iinclude -c src/util.c -o util.o
+  kc remote_miss t.o -- gcc -g -c src/warn.c -o t.o
+  kc remote_miss util.o -- gcc -g -Iinclude -c src/util.c -o util.o
   cd "$proj/build" || exit
-  kc miss u.o -- gcc -g -O1 -I"$proj/include" -o u.o -c "$proj/src/util.c"
-  kc miss m.o --also m.d -- gcc -MD -g -I"$proj/include" -o m.o -c "$proj/src/main.c"
+  kc remote_miss u.o -- gcc -g -O1 -I"$proj/include" -o u.o -c "$proj/src/util.c"
+  kc remote_miss m.o --also m.d -- gcc -MD -g -I"$proj/include" -o m.o -c "$proj/src/main.c"
   kc direct m.o --also m.d -- gcc -MD -g -I"$proj/include" -o m.o -c "$proj/src/main.c"
-  "$KILN" -s --json | "$PY" -c 'import json,sys; s=json.load(sys.stdin); sys.exit(s["misses"]["remote"] != 0)' ||
-    fail "a -g compile went to the grid"
+  [ "$(stat misses.remote_by_mode.headers)" = 4 ] ||
+    fail "-g compiles by mode: $("$KILN" -s --json)"
+  # A failed compile on the worker: its error replayed, exit code and all.
+  cd "$proj" || exit
+  kc "failed misses.remote? misses.total?" b.o -- gcc -g -c src/broken.c -o b.o
+  export KILN_REMOTE_MODE=preprocessed KILN_DIR="$S/cache-pre"
+  kc miss t.o -- gcc -g -c src/warn.c -o t.o
+  kc remote_miss p.o -- gcc -O2 -Iinclude -c src/util.c -o p.o
+  [ "$(stat misses.remote_by_mode.preprocessed)" = 1 ] && [ "$(stat misses.local)" = 1 ] ||
+    fail "preprocessed mode: $("$KILN" -s --json)"
+  unset KILN_REMOTE_MODE
+}
+
+# Clang, C++ and -g, in headers mode: its own libraries and the GCC
+# installation it finds the C++ headers through are shipped.
+sc_remote_clang() {
+  command -v clang++ >/dev/null || fail "clang++ is not installed (scripts/test.sh installs it)"
+  setup remote_clang
+  export KILN_SCHEDULER=$GRID
+  printf '#include <vector>\n#include <string>\nint n(){ std::vector<std::string> v{"a"}; return (int)v.size(); }\n' >v.cc
+  backdate
+  kc remote_miss v.o -- clang++ -g -O1 -c v.cc -o v.o
+  kc remote_miss v2.o -- clang -O2 -c "$S/src/v.cc" -o v2.o
+}
+
+# A grid whose worker has no compiler at all (PATH holds only bwrap): the
+# compile ships its toolchain, GCC and Clang, and the objects are the
+# plain compiler's.
+sc_shipped_toolchain() {
+  setup shipped_toolchain
+  mkdir -p "$S/bwrap-only"
+  ln -s "$(command -v bwrap)" "$S/bwrap-only/bwrap"
+  start_grid bare 1 PATH="$S/bwrap-only"
+  grep -q 'toolchain:' "$WORK/bare.err" && fail "the bare worker advertises a compiler: $(cat "$WORK/bare.err")"
+  export KILN_SCHEDULER=$GRID
+  printf '#include <map>\n#include <cstdio>\nint main(){ std::map<int,int> m{{1,2}}; std::printf("%%d\\n", m[1]); }\n' >s.cc
+  backdate
+  kc remote_miss s.o -- g++ -g -O1 -c s.cc -o s.o
+  g++ s.o -o s && [ "$(./s)" = 2 ] || fail "the object from a shipped toolchain does not run"
+  kc remote_miss c.o -- gcc -g -x c++ -c "$S/src/s.cc" -o c.o
+  if command -v clang++ >/dev/null; then
+    kc remote_miss sc.o -- clang++ -g -c s.cc -o sc.o
+  fi
+  [ "$(stat misses.remote_fallback)" = 0 ] || fail "fell back: $("$KILN" -s --json)"
+}
+
+# Any checkout path (KILN_BASEDIR): a copy of the tree elsewhere, from an
+# empty local cache, hits the grid's results of the first, and its objects
+# are the plain compiler's for the copy. With -g only when the object does
+# not record the checkout's path (-ffile-prefix-map): otherwise the copy
+# compiles again, correctly.
+sc_remote_basedir() {
+  setup remote_basedir
+  export KILN_SCHEDULER=$GRID KILN_BASEDIR=$S
+  make_project "$S/a/proj"
+  make_project "$S/b/proj"
+  backdate
+  local t
+  for t in a b; do
+    export KILN_DIR="$S/cache-$t"
+    local want=remote_miss
+    [ "$t" = b ] && want=remote_hit
+    cd "$S/$t/proj/build" || exit
+    kc "$want" u.o -- gcc -O1 -I"$S/$t/proj/include" -c "$S/$t/proj/src/util.c" -o u.o
+    kc "$want" m.o --also m.d -- gcc -MD -O2 -I../include -c ../src/main.c -o m.o
+    kc "$want" g.o -- gcc -g -ffile-prefix-map="$S/$t/proj"=. -I../include -c ../src/util.c -o g.o
+    # -g with the checkout's path in the object: not shared, still right.
+    kc remote_miss d.o -- gcc -g -I../include -c ../src/util.c -o d.o
+  done
+  unset KILN_BASEDIR
 }
 
 # Concurrent misses on the grid: all correct.
@@ -209,8 +264,10 @@ sc_stale_handoff() {
   ! grep -q '^KILN_HANDOFF=' "$S/seen-env" || fail "the compiler saw KILN_HANDOFF"
 }
 
-all=(remote remote_warnings remote_debug remote_parallel remote_masquerade stale_handoff fallback)
+all=(remote remote_warnings remote_debug remote_clang shipped_toolchain remote_basedir remote_parallel
+  remote_masquerade
+  stale_handoff fallback)
 if [ $# -gt 0 ]; then all=("$@"); fi
-start_grid
+start_grid grid 2
 run_scenarios "${all[@]}"
 echo "compiler_remote: all scenarios passed"

@@ -13,25 +13,9 @@ PY=/usr/bin/python3
 
 source "$(dirname "$0")/up_lib.sh"
 
-mkdir -p "$WORK/grid"
-KILN_DIR="$WORK/grid" "$KILN" up --workers 2 --port 0 >"$WORK/up.out" 2>"$WORK/up.err" &
-UP_PID=$!
-for _ in $(seq 1 300); do
-  grep -q '^KILN_SCHEDULER=tcp://127.0.0.1:' "$WORK/up.out" && break
-  kill -0 "$UP_PID" 2>/dev/null || fail "kiln up died: $(cat "$WORK/up.err")"
-  sleep 0.05
-done
-grep -q '^KILN_SCHEDULER=' "$WORK/up.out" || fail "kiln up printed no address: $(cat "$WORK/up.err")"
-export "$(head -1 "$WORK/up.out")"
-UP_CHILDREN=$(pgrep -P "$UP_PID" | tr '\n' ' ')
-workers=
-for _ in $(seq 1 200); do
-  workers=$("$KILN" status --json 2>/dev/null |
-    "$PY" -c 'import json,sys; w=json.load(sys.stdin)["workers"]; print(" ".join(x["id"] for x in w) if len(w) == 2 else "")' 2>/dev/null || true)
-  [ -n "$workers" ] && break
-  sleep 0.05
-done
-[ -n "$workers" ] || fail "the grid has no 2 workers: $(cat "$WORK/up.err")"
+start_grid grid 2
+export KILN_SCHEDULER=$GRID
+workers=$("$KILN" status --json | "$PY" -c 'import json,sys; print(" ".join(x["id"] for x in json.load(sys.stdin)["workers"]))')
 
 mkdir -p "$WORK/proj/src" "$WORK/proj/include" "$WORK/proj/obj"
 cd "$WORK/proj" || exit

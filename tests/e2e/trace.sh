@@ -196,25 +196,7 @@ assert o["invocation"] == "tests-1" and " test " in o["command"], o
 ' "$other" || fail "kiln test invocation: $other"
 
 echo "-- a grid: compiles on worker lanes, the CI id and labels in otherData"
-mkdir -p "$WORK/grid"
-KILN_DIR="$WORK/grid" "$KILN" up --workers 2 --port 0 >"$WORK/up.out" 2>"$WORK/up.err" &
-UP_PID=$!
-for _ in $(seq 1 300); do
-  grep -q '^KILN_SCHEDULER=tcp://127.0.0.1:' "$WORK/up.out" && break
-  kill -0 "$UP_PID" 2>/dev/null || fail "kiln up died: $(cat "$WORK/up.err")"
-  sleep 0.05
-done
-GRID=$(sed -n 's/^KILN_SCHEDULER=//p' "$WORK/up.out" | head -1)
-[ -n "$GRID" ] || fail "kiln up printed no address: $(cat "$WORK/up.err")"
-UP_CHILDREN=$(pgrep -P "$UP_PID" | tr '\n' ' ')
-n=0
-for _ in $(seq 1 200); do
-  n=$(KILN_SCHEDULER=$GRID "$KILN" status --json 2>/dev/null |
-    "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["workers"]))' 2>/dev/null || echo 0)
-  [ "$n" -eq 2 ] && break
-  sleep 0.05
-done
-[ "$n" -eq 2 ] || fail "the grid has $n workers, expected 2: $(cat "$WORK/up.err")"
+start_grid grid 2
 
 # A fresh local cache: every compile a miss, run by a worker.
 make clean >/dev/null
