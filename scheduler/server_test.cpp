@@ -202,19 +202,21 @@ class ServerTest : public ::testing::Test {
     return status_until(*c, [](auto) { return true; });
   }
 
-  std::uint64_t send_execute(proto::Connection& c, const Fixture& f) {
+  std::uint64_t send_execute(proto::Connection& c, const Fixture& f,
+                             const std::string& base_dir = "") {
     auto id = c.send([&](schema::Envelope::Builder env) {
       auto request = env.getBody().initExecuteRequest();
       request.setDigestFunction(cas::to_wire(kFn));
       cas::to_wire(f.action_digest, request.initActionDigest());
       cas::to_wire(f.action, kFn, request.initAction());
+      if (!base_dir.empty()) request.setBaseDir(base_dir);
     });
     EXPECT_TRUE(id.ok());
     return *id;
   }
 
-  // Receives the lease for `f` on a worker socket.
-  std::uint64_t expect_lease(zmq::socket_t& w, const Fixture& f) {
+  // Receives the lease for `f` on a worker socket (with `base_dir`).
+  std::uint64_t expect_lease(zmq::socket_t& w, const Fixture& f, const std::string& base_dir = "") {
     Message m = receive_within(w, kPatience);
     EXPECT_NE(m, nullptr) << "no lease";
     if (m == nullptr) return 0;
@@ -225,6 +227,7 @@ class ServerTest : public ::testing::Test {
     EXPECT_EQ(cas::from_wire(lease.getActionDigest(), kFn).value(), f.action_digest);
     EXPECT_EQ(cas::from_wire(lease.getAction(), kFn).value(), f.action);
     EXPECT_GT(lease.getQueuedUs(), 0u);
+    EXPECT_EQ(std::string(lease.getBaseDir().cStr()), base_dir);
     return lease.getLeaseId();
   }
 
@@ -545,6 +548,24 @@ TEST_F(ServerTest, ExecuteRefusesWhatItCannotRun) {
   reply = c->wait(send_execute(*c, lying), kPatience);
   ASSERT_TRUE(reply.ok());
   EXPECT_EQ(error_code(*reply), ErrorCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServerTest, ABaseDirReachesTheLeaseAndABadOneIsRefused) {
+  const Fixture f = prepare();
+  start();
+  zmq::socket_t w = worker();
+  auto c = client();
+  ASSERT_TRUE(status_until(*c, [](auto s) { return s.getWorkers().size() == 1; }));
+  for (const char* bad : {"relative", "/a/../b", "/a//b", "/a/", "/"}) {
+    auto reply = c->wait(send_execute(*c, f, bad), kPatience);
+    ASSERT_TRUE(reply.ok());
+    EXPECT_EQ(error_code(*reply), ErrorCode::INVALID_ARGUMENT) << bad;
+  }
+  auto reply = c->wait(send_execute(*c, f, std::string(5000, 'a').insert(0, "/")), kPatience);
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(error_code(*reply), ErrorCode::INVALID_ARGUMENT);
+  (void)send_execute(*c, f, "/home/dev/checkout");
+  (void)expect_lease(w, f, "/home/dev/checkout");
 }
 
 TEST_F(ServerTest, CancelAnswersCancelledAndCancelsTheLease) {
