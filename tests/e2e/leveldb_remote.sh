@@ -5,10 +5,13 @@
 # libraries and every header shipped, the compile run at the client's
 # paths in the worker's sandbox; docs/launcher.md), against a plain build:
 #   Debug             the whole build (-g -O0, ~100 compiles)
-#   RelWithDebInfo    the leveldb library (-g -O2)
+#   RelWithDebInfo    the leveldb library (-g -O2, -ffile-prefix-map of the
+#                     checkout)
 # Checks: every .o/.a/.so and linked program byte for byte the plain
 # build's, and `kiln -s`: no compile here (misses local 0, no fallback),
-# every miss remote in headers mode.
+# every miss remote in headers mode. Then a copy of the checkout at another
+# path (KILN_BASEDIR, an empty local cache) builds the library again: every
+# compile a grid hit, the outputs the same bytes.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/up_lib.sh"
 
@@ -19,19 +22,25 @@ jobs=2
 
 source "$(dirname "$0")/leveldb_lib.sh"
 cache=$(fetch_leveldb)
-mkdir -p "$WORK/src"
-cp -a "$cache/leveldb" "$WORK/src/leveldb"
-src=$WORK/src/leveldb
+# Two checkouts under one base directory.
+mkdir -p "$WORK/one" "$WORK/two"
+cp -a "$cache/leveldb" "$WORK/one/leveldb"
+cp -a "$cache/leveldb" "$WORK/two/leveldb"
+export KILN_BASEDIR=$WORK
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
-# build DIR TYPE TARGET [LAUNCHER]: configures DIR afresh and builds TARGET;
-# sets BUILD_S.
+# build CHECKOUT TYPE TARGET [LAUNCHER]: configures CHECKOUT/build-TYPE
+# afresh and builds TARGET; sets BUILD_S. RelWithDebInfo maps the
+# checkout's path away (-ffile-prefix-map), so its objects do not record it.
 build() {
-  local dir=$1 type=$2 target=$3 launcher=${4:-} t
+  local top=$1 type=$2 target=$3 launcher=${4:-} t
+  local dir=$top/build-$type src=$top/leveldb
   local flags=(-G Ninja -DCMAKE_BUILD_TYPE="$type" -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++
     -DLEVELDB_BUILD_TESTS=ON -DLEVELDB_BUILD_BENCHMARKS=OFF)
+  [ "$type" = RelWithDebInfo ] &&
+    flags+=(-DCMAKE_C_FLAGS="-ffile-prefix-map=$top=." -DCMAKE_CXX_FLAGS="-ffile-prefix-map=$top=.")
   [ -n "$launcher" ] && flags+=(-DCMAKE_C_COMPILER_LAUNCHER="$launcher" -DCMAKE_CXX_COMPILER_LAUNCHER="$launcher")
   rm -rf "$dir"
   cmake -S "$src" -B "$dir" "${flags[@]}" >"$dir.configure.log" 2>&1 ||
@@ -47,12 +56,12 @@ summary=()
 for spec in "Debug all" "RelWithDebInfo leveldb"; do
   read -r type target <<<"$spec"
   # Both builds in one build directory (-g records it), one after the other.
-  build "$WORK/build-$type" "$type" "$target"
+  build "$WORK/one" "$type" "$target"
   plain_s=$BUILD_S
-  mv "$WORK/build-$type" "$WORK/plain-$type"
+  mv "$WORK/one/build-$type" "$WORK/plain-$type"
   export KILN_DIR=$WORK/cache-$type KILN_LOGFILE=$WORK/kiln-$type.log
-  build "$WORK/build-$type" "$type" "$target" "$KILN"
-  same_outputs "$WORK/plain-$type" "$WORK/build-$type"
+  build "$WORK/one" "$type" "$target" "$KILN"
+  same_outputs "$WORK/plain-$type" "$WORK/one/build-$type"
   stats=$("$KILN" -s --json | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
@@ -67,5 +76,20 @@ sys.exit(0 if ok else 1)') || fail "$type: not every compile went remote: $stats
   summary+=("$(printf '%-15s plain %6s s, kiln cold on the grid %6s s; %s outputs identical; %s' \
     "$type" "$plain_s" "$BUILD_S" "$OUTPUTS" "$stats")")
 done
+# The copy at another path, from an empty local cache: every compile a hit
+# on the grid, the outputs the first checkout's plain build's bytes.
+export KILN_DIR=$WORK/cache-copy KILN_LOGFILE=$WORK/kiln-copy.log
+build "$WORK/two" RelWithDebInfo leveldb "$KILN"
+same_outputs "$WORK/plain-RelWithDebInfo" "$WORK/two/build-RelWithDebInfo"
+stats=$("$KILN" -s --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+h, m = s["hits"], s["misses"]
+print("%d compiles: %d grid hits, %d misses, %d uncacheable" % (h["total"] + m["total"] + s["uncacheable_total"],
+      h["remote"], m["total"], s["uncacheable_total"]))
+sys.exit(0 if h["remote"] > 0 and h["remote"] == h["total"] and m["total"] == 0 and not s["uncacheable_total"] else 1)') ||
+  fail "the copy at another path did not hit the grid for every compile: $stats ($(tail -5 "$KILN_LOGFILE"))"
+summary+=("$(printf '%-15s copy of the checkout at another path %6s s; %s outputs identical; %s' \
+  "RelWithDebInfo" "$BUILD_S" "$OUTPUTS" "$stats")")
 printf '  %s\n' "${summary[@]}"
 echo "leveldb_remote: all scenarios passed"
