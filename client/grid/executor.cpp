@@ -153,9 +153,8 @@ Result<std::unique_ptr<proto::Decoded>> GridExecutor::submit_and_wait(
         tag.setKind(options_.tag.kind);
         tag.setSubject(options_.tag.subject);
       }
-      if (!options_.base_dir.empty()) {
-        request.setBaseDir(options_.base_dir);
-      }
+      if (!options_.base_dir.empty()) request.setBaseDir(options_.base_dir);
+      request.setSkipCacheLookup(options_.skip_cache_lookup);
     });
   };
   const std::uint64_t lost_before = conn.disconnects();
@@ -209,8 +208,8 @@ Status GridExecutor::fetch(cas::RemoteCas& remote, const cas::Digest& action_dig
     if (!tree.ok()) return tree.error();
     referenced.insert(referenced.end(), tree->begin(), tree->end());
   }
-  if (cas::worth_caching(action, executed.result, executed.timed_out,
-                         executed.missing_outputs.empty())) {
+  if (options_.record_locally && cas::worth_caching(action, executed.result, executed.timed_out,
+                                                   executed.missing_outputs.empty())) {
     auto encoded = cas::encode_action_result(executed.result, fn);
     if (encoded.ok()) (void)local_.put_action_result(action_digest, *encoded, referenced);
   }

@@ -6,7 +6,8 @@
 //   submit  executeRequest; while waiting, re-submit every resubmit interval
 //           (idempotent on the scheduler, which runs identical actions once)
 //   fetch   every blob the result names into the local store, which then
-//           also records the result in its action cache (the local tier)
+//           also records the result in its action cache (the local tier;
+//           not with GridOptions::record_locally off, for a read-only cache)
 //
 // Faults (docs/architecture.md, "When the scheduler goes away"): the
 // connection knows when its session with the scheduler is lost (the

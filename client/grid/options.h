@@ -44,6 +44,11 @@ struct GridOptions {
   // Where the action's /.kiln-base is on this machine (wire.capnp
   // ExecuteRequest.baseDir); empty: the action has none.
   std::string base_dir;
+  // Run the action even when the grid's cache has its result (recache).
+  bool skip_cache_lookup = false;
+  // Record the result in the local store's action cache (not when the
+  // cache is read-only: the blobs are fetched, no entry names them).
+  bool record_locally = true;
 };
 
 // What the grid is asked to do, which decides how long to wait for it.

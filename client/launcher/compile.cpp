@@ -534,6 +534,8 @@ Attempt CompileJob::attempt_grid(const cas::Digest& digest, const cas::Action& a
     const Invocation& invocation = journal_.recorder.invocation();
     options->tag = grid::ActionTag{invocation.id, invocation.labels, "compile", args_.source};
     options->base_dir = base_dir_;
+    options->skip_cache_lookup = session_.recache();
+    options->record_locally = !session_.readonly();
   }
   action_digest_ = digest;
   scheduler_ = session_.config().scheduler();
