@@ -46,15 +46,7 @@ Result<PreprocessedAction> preprocessed_action(const PreprocessedActionInput& in
   command.arguments.insert(command.arguments.end(),
                            {"-x", language, "-c", out.input_name, "-o", kObjectName});
   command.environment.push_back({"PATH", kActionPath});
-  if (input.environment != nullptr) {
-    for (std::string_view name : compile_environment_names()) {
-      if (auto it = input.environment->find(std::string(name)); it != input.environment->end()) {
-        command.environment.push_back({std::string(name), it->second});
-      }
-    }
-  }
-  std::sort(command.environment.begin(), command.environment.end(),
-            [](const cas::Property& a, const cas::Property& b) { return a.name < b.name; });
+  add_compile_environment(input.environment, command.environment);
   command.output_files = {kObjectName};
   command.platform = {{input.toolchain_property, input.identity.to_string()}};
   auto encoded_command = cas::encode_command(command);

@@ -60,6 +60,19 @@ const std::vector<string_view>& compile_environment_names() {
   return kNames;
 }
 
+void add_compile_environment(const std::map<std::string, std::string>* environment,
+                             std::vector<cas::Property>& out) {
+  if (environment != nullptr) {
+    for (string_view name : compile_environment_names()) {
+      if (auto it = environment->find(std::string(name)); it != environment->end()) {
+        out.push_back({std::string(name), it->second});
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const cas::Property& a, const cas::Property& b) { return a.name < b.name; });
+}
+
 std::string PathRewrite::to_key(string_view path, bool* rewritten) const {
   if (rewritten != nullptr) *rewritten = false;
   if (basedir.empty() || !starts_with(path, basedir) ||

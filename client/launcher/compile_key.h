@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "cas/digest.h"
+#include "cas/model.h"
 #include "client/launcher/compiler_args.h"
 
 namespace kiln::client::launcher {
@@ -36,6 +37,12 @@ namespace kiln::client::launcher {
 // reproducibility dates, the language of diagnostics, the driver's search
 // paths). Their values are part of every key.
 const std::vector<std::string_view>& compile_environment_names();
+
+// Appends the compile_environment_names() set in `environment` (may be
+// null: none) to a Command's `out`, and sorts it by name, as a Command's
+// environment must be.
+void add_compile_environment(const std::map<std::string, std::string>* environment,
+                             std::vector<cas::Property>& out);
 
 // Base-directory rewriting. Both `basedir` and `cwd` are absolute and
 // lexically normal; an empty basedir disables rewriting.

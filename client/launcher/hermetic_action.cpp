@@ -128,15 +128,7 @@ Result<HermeticAction> hermetic_action(const HermeticInput& input) {
   command.arguments.insert(command.arguments.end(), {"-c", relocate_arg(args.source), "-o",
                                                      "/" + std::string(kHermeticObject)});
   command.environment.push_back({"PATH", input.path_env});
-  if (input.environment != nullptr) {
-    for (std::string_view name : compile_environment_names()) {
-      if (auto it = input.environment->find(std::string(name)); it != input.environment->end()) {
-        command.environment.push_back({std::string(name), it->second});
-      }
-    }
-  }
-  std::sort(command.environment.begin(), command.environment.end(),
-            [](const cas::Property& a, const cas::Property& b) { return a.name < b.name; });
+  add_compile_environment(input.environment, command.environment);
   auto cwd = relative(relocate(input.cwd), "working directory");
   if (!cwd.ok()) return cwd.error();
   command.working_directory = *cwd;

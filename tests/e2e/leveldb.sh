@@ -35,8 +35,6 @@ cp -a "$cache/leveldb" "$WORK/a/leveldb"
 cp -a "$cache/leveldb" "$WORK/b/leveldb"
 export KILN_BASEDIR=$WORK
 
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 summary=()
 
 # build DIR SRC [LAUNCHER]: configures DIR afresh and builds it; sets BUILD_S

@@ -2,6 +2,10 @@
 # after lib.sh): its source, its distinct compiles, and the byte-for-byte
 # comparison of a build with a reference build.
 
+# now, since START: wall-clock seconds, and those since START (one decimal).
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
 # fetch_leveldb: prints the directory holding leveldb's source (fetched once
 # with apt-get source into ${KILN_E2E_CACHE:-/var/tmp/kiln-e2e}/leveldb).
 fetch_leveldb() {

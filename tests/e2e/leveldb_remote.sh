@@ -28,8 +28,6 @@ cp -a "$cache/leveldb" "$WORK/one/leveldb"
 cp -a "$cache/leveldb" "$WORK/two/leveldb"
 export KILN_BASEDIR=$WORK
 
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # build CHECKOUT TYPE TARGET [LAUNCHER]: configures CHECKOUT/build-TYPE
 # afresh and builds TARGET; sets BUILD_S. RelWithDebInfo maps the
