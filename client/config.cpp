@@ -39,7 +39,7 @@ constexpr std::array kKeys = {
     ConfigKey{"remote_mode", "KILN_REMOTE_MODE", "auto",
               "launcher: how a compile goes to the grid: headers (the compiler and every file it "
               "reads shipped, run at their own paths), preprocessed (preprocessed here), or auto "
-              "(docs/launcher.md)"},
+              "(headers where a worker runs them; docs/launcher.md)"},
     ConfigKey{"scheduler_key", "KILN_SCHEDULER_KEY", "",
               "the scheduler's CURVE public key (Z85, or its .pub file); empty = the one kiln up "
               "recorded for this scheduler; 'none' = plain TCP (loopback only)"},

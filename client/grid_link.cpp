@@ -17,6 +17,9 @@ GridLink grid_link(char** argv) {
          const grid::GridOptions& options) -> std::unique_ptr<exec::ActionExecutor> {
     return std::make_unique<grid::GridExecutor>(store, options);
   };
+  link.access.worker_platforms = [](const grid::GridOptions& options) {
+    return grid::worker_platforms(options, std::chrono::milliseconds(2000));
+  };
   link.up = grid::run_up;
   link.status = grid::run_status;
   link.keygen = grid::run_keygen;

@@ -216,4 +216,27 @@ Status GridExecutor::fetch(cas::RemoteCas& remote, const cas::Digest& action_dig
   return {};
 }
 
+Result<std::vector<std::vector<cas::Property>>> worker_platforms(const GridOptions& options,
+                                                                 std::chrono::milliseconds timeout) {
+  zmq::context_t context;
+  auto connection = proto::Connection::open(context, options.endpoint, {}, {},
+                                            options.curve ? &*options.curve : nullptr);
+  if (!connection.ok()) return connection.error();
+  auto reply = (*connection)
+                   ->call([](schema::Envelope::Builder e) { e.getBody().initStatusRequest(); },
+                          timeout);
+  if (!reply.ok()) return reply.error();
+  if (auto error = proto::error_of(**reply)) return make_error(Errc::kUnavailable, error->message);
+  const auto body = (*reply)->envelope().getBody();
+  if (body.which() != schema::Envelope::Body::STATUS_RESPONSE) {
+    return make_error(Errc::kUnavailable, "the scheduler answered statusRequest with another message");
+  }
+  std::vector<std::vector<cas::Property>> platforms;
+  for (const auto worker : body.getStatusResponse().getWorkers()) {
+    auto platform = cas::from_wire(worker.getPlatform());
+    if (platform.ok()) platforms.push_back(std::move(platform).value());
+  }
+  return platforms;
+}
+
 }  // namespace kiln::client::grid

@@ -36,6 +36,12 @@
 
 namespace kiln::client::grid {
 
+// The platform of every worker connected to the scheduler (its
+// statusResponse): what the launcher's remote_mode=auto chooses by. Fails
+// with the connection's error when the scheduler does not answer in time.
+Result<std::vector<std::vector<cas::Property>>> worker_platforms(const GridOptions& options,
+                                                                 std::chrono::milliseconds timeout);
+
 class GridExecutor final : public exec::ActionExecutor {
  public:
   // Connects lazily: constructing never fails.

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <functional>
 #include <iostream>
+#include <sstream>
 
 #include "base/files.h"
 #include "client/launcher/action_key.h"
@@ -19,6 +20,7 @@
 #include "client/launcher/hermetic_action.h"
 #include "exec/host_platform.h"
 #include "exec/rooted_files.h"
+#include "exec/sandbox.h"
 #include "exec/toolchain.h"
 #include "exec/toolchain_files.h"
 
@@ -123,6 +125,7 @@ class CompileJob final : public Job {
   std::optional<Preprocessed> preprocess();
   std::optional<PreprocessedAction> put_action(const std::string& preprocessed);
   bool headers_mode() const;
+  bool grid_takes_hermetic() const;
   Attempt attempt_headers();
   std::optional<Preprocessed> scan_dependencies();
   std::optional<HermeticAction> put_hermetic(const std::vector<ManifestFile>& files);
@@ -217,7 +220,47 @@ bool CompileJob::headers_mode() const {
     case RemoteMode::kAuto:
       break;
   }
-  return true;
+  return grid_takes_hermetic();
+}
+
+// Whether a worker of the grid runs hermetic compiles (it advertises
+// input-root=filesystem: bubblewrap), as the grid last said — asked at most
+// once a minute and kept in <dir>/grid-rootfs ("<scheduler>\n<unix
+// time>\n<0|1>\n"). Without an answer (kiln, which has no grid client,
+// before the hand-over; a grid that does not answer) the compile goes on
+// in headers mode and the grid has the last word.
+bool CompileJob::grid_takes_hermetic() const {
+  constexpr std::int64_t kFreshSeconds = 60;
+  const std::string path = (session_.dir() / "grid-rootfs").string();
+  const std::string& scheduler = session_.config().scheduler();
+  const std::int64_t now = now_seconds();
+  if (auto text = read_file_or_none(path)) {
+    std::istringstream in(*text);
+    std::string who;
+    std::int64_t when = 0;
+    int takes = 0;
+    if (std::getline(in, who) && in >> when >> takes && who == scheduler && now >= when &&
+        now - when < kFreshSeconds) {
+      return takes != 0;
+    }
+  }
+  if (!grid_.worker_platforms) return true;
+  auto options = grid::grid_options(session_.config(), grid::GridUse::kCompile);
+  if (!options.ok()) return true;
+  auto platforms = grid_.worker_platforms(*options);
+  if (!platforms.ok()) return true;
+  const bool takes = std::any_of(platforms->begin(), platforms->end(), [](const auto& platform) {
+    return std::any_of(platform.begin(), platform.end(), [](const cas::Property& p) {
+      return p.name == exec::kInputRootProperty && p.value == exec::kInputRootFilesystem;
+    });
+  });
+  if (!takes) {
+    session_.log("no worker of the grid runs shipped toolchains (input-root=filesystem): "
+                 "preprocessed mode");
+  }
+  (void)base::write_file_atomically(
+      path, scheduler + "\n" + std::to_string(now) + "\n" + (takes ? "1" : "0") + "\n");
+  return takes;
 }
 
 // Headers mode: scan the dependencies here (the preprocessor's -M, no

@@ -49,6 +49,9 @@ struct GridAccess {
   std::function<void(const std::optional<Handoff>& handoff)> handoff;
   // What kiln worked out before handing this compile over (take_handoff).
   std::optional<Handoff> handed_over;
+  // The platforms of the grid's workers (kiln-grid only; empty in kiln).
+  std::function<Result<std::vector<std::vector<cas::Property>>>(const grid::GridOptions&)>
+      worker_platforms;
 };
 
 // Runs the compile. `argv[0]` is the compiler as the user named it (a name

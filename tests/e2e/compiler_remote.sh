@@ -154,6 +154,27 @@ sc_shipped_toolchain() {
   [ "$(stat misses.remote_fallback)" = 0 ] || fail "fell back: $("$KILN" -s --json)"
 }
 
+# remote_mode=auto on a grid whose workers run no sandbox (so no hermetic
+# compile): kiln asks the grid once and uses preprocessed mode at once
+# (no wait for a worker that will never come); -g compiles here.
+sc_auto_without_rootfs() {
+  setup auto_without_rootfs
+  start_grid plain 1 KILN_SANDBOX=none
+  grep -q 'input-root=filesystem' "$WORK/plain.err" && fail "a worker without bubblewrap offers input-root"
+  export KILN_SCHEDULER=$GRID KILN_LOGFILE="$S/kiln.log"
+  printf 'int q(int x) { return x * 3; }\n' >q.c
+  backdate
+  local start
+  start=$(date +%s)
+  kc remote_miss q.o -- gcc -O2 -c q.c -o q.o
+  kc miss qg.o -- gcc -g -O2 -c q.c -o qg.o
+  [ $(($(date +%s) - start)) -lt 20 ] || fail "auto mode waited for a worker that cannot come"
+  [ "$(stat misses.remote_by_mode.preprocessed)" = 1 ] || fail "by mode: $("$KILN" -s --json)"
+  grep -q 'no worker of the grid runs shipped toolchains' "$S/kiln.log" ||
+    fail "the log does not say why: $(cat "$S/kiln.log")"
+  unset KILN_LOGFILE
+}
+
 # Any checkout path (KILN_BASEDIR): a copy of the tree elsewhere, from an
 # empty local cache, hits the grid's results of the first, and its objects
 # are the plain compiler's for the copy. With -g only when the object does
@@ -264,7 +285,8 @@ sc_stale_handoff() {
   ! grep -q '^KILN_HANDOFF=' "$S/seen-env" || fail "the compiler saw KILN_HANDOFF"
 }
 
-all=(remote remote_warnings remote_debug remote_clang shipped_toolchain remote_basedir remote_parallel
+all=(remote remote_warnings remote_debug remote_clang shipped_toolchain auto_without_rootfs remote_basedir
+  remote_parallel
   remote_masquerade
   stale_handoff fallback)
 if [ $# -gt 0 ]; then all=("$@"); fi
