@@ -86,7 +86,7 @@ for a in actions:
         assert args["outcome"] in ("direct_hit", "link_hit"), args
         assert ph == ["lookup"], ph
     elif rule == "grid" and kind == "compile":
-        assert args["outcome"] == "miss_remote", args
+        assert args["outcome"] in ("miss_remote", "miss_remote_headers"), args
         assert where.startswith("worker "), (where, args)
         assert ph == ["lookup", "queue", "input_fetch", "execute", "upload"], ph
     elif rule == "test":
