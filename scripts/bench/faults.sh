@@ -125,7 +125,7 @@ gap = max(b - a for a, b in zip(times, times[1:]))
 out = {"wall": t1 - t0, "remote": stats["misses"]["remote"], "local": stats["misses"]["local"],
        "fallback": stats["misses"]["remote_fallback"], "gap": gap}
 if t_back:
-    after = [t for t, o in done if t > t_back and o in ("miss_remote", "remote_hit")]
+    after = [t for t, o in done if t > t_back and o in ("miss_remote", "miss_remote_headers", "remote_hit")]
     out["resume"] = (after[0] - t_back) if after else -1
 for k, v in out.items():
     print(label, scenario, k, v)
