@@ -209,27 +209,28 @@ Status GridExecutor::fetch(cas::RemoteCas& remote, const cas::Digest& action_dig
     referenced.insert(referenced.end(), tree->begin(), tree->end());
   }
   if (options_.record_locally && cas::worth_caching(action, executed.result, executed.timed_out,
-                                                   executed.missing_outputs.empty())) {
+                                                    executed.missing_outputs.empty())) {
     auto encoded = cas::encode_action_result(executed.result, fn);
     if (encoded.ok()) (void)local_.put_action_result(action_digest, *encoded, referenced);
   }
   return {};
 }
 
-Result<std::vector<std::vector<cas::Property>>> worker_platforms(const GridOptions& options,
-                                                                 std::chrono::milliseconds timeout) {
+Result<std::vector<std::vector<cas::Property>>> worker_platforms(
+    const GridOptions& options, std::chrono::milliseconds timeout) {
   zmq::context_t context;
   auto connection = proto::Connection::open(context, options.endpoint, {}, {},
                                             options.curve ? &*options.curve : nullptr);
   if (!connection.ok()) return connection.error();
-  auto reply = (*connection)
-                   ->call([](schema::Envelope::Builder e) { e.getBody().initStatusRequest(); },
-                          timeout);
+  auto reply =
+      (*connection)
+          ->call([](schema::Envelope::Builder e) { e.getBody().initStatusRequest(); }, timeout);
   if (!reply.ok()) return reply.error();
   if (auto error = proto::error_of(**reply)) return make_error(Errc::kUnavailable, error->message);
   const auto body = (*reply)->envelope().getBody();
   if (body.which() != schema::Envelope::Body::STATUS_RESPONSE) {
-    return make_error(Errc::kUnavailable, "the scheduler answered statusRequest with another message");
+    return make_error(Errc::kUnavailable,
+                      "the scheduler answered statusRequest with another message");
   }
   std::vector<std::vector<cas::Property>> platforms;
   for (const auto worker : body.getStatusResponse().getWorkers()) {

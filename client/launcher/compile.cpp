@@ -255,8 +255,9 @@ bool CompileJob::grid_takes_hermetic() const {
     });
   });
   if (!takes) {
-    session_.log("no worker of the grid runs shipped toolchains (input-root=filesystem): "
-                 "preprocessed mode");
+    session_.log(
+        "no worker of the grid runs shipped toolchains (input-root=filesystem): "
+        "preprocessed mode");
   }
   (void)base::write_file_atomically(
       path, scheduler + "\n" + std::to_string(now) + "\n" + (takes ? "1" : "0") + "\n");
