@@ -132,6 +132,7 @@ int run(int argc, char** argv) {
   std::string store_dir;
   std::string work_dir;
   std::string max_size = "0";
+  std::string file_cache_size = "4G";
   std::uint64_t heartbeat_ms = 1000;
   std::uint64_t drain_ms = 30000;
   std::string log_level = "info";
@@ -158,6 +159,9 @@ int run(int argc, char** argv) {
                  "worker-<hostname> without --id)");
   app.add_option("--work-dir", work_dir, "Where sandboxes are made (default: <store>/sandbox)");
   app.add_option("--max-size", max_size, "Local store size limit, e.g. 10G (0: none)");
+  app.add_option("--file-cache-size", file_cache_size,
+                 "Bound of <work dir>/.files, the shipped toolchains' and headers' files "
+                 "(emptied past it; default 4G)");
   app.add_option("--heartbeat-ms", heartbeat_ms,
                  "Heartbeat interval in milliseconds (not longer than the scheduler's)")
       ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{600000}));
@@ -204,6 +208,9 @@ int run(int argc, char** argv) {
   auto size = base::parse_size(max_size);
   if (!size.ok()) throw UsageError("--max-size: " + size.error().message);
   options.max_store_bytes = *size;
+  auto cache_size = base::parse_size(file_cache_size);
+  if (!cache_size.ok()) throw UsageError("--file-cache-size: " + cache_size.error().message);
+  options.file_cache_bytes = *cache_size;
   options.curve = curve_keys(key_file, scheduler_key, no_auth);
   options.digest_function = *cas::parse_digest_function(digest_function);
   options.sandbox.kind = *exec::parse_sandbox_kind(sandbox);
