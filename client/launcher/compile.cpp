@@ -131,6 +131,7 @@ class CompileJob final : public Job {
   std::optional<HermeticAction> put_hermetic(const std::vector<ManifestFile>& files);
   Result<std::vector<HermeticEntry>> toolchain_entries(std::string* path_env);
   Status put_file_blob(const std::string& path, const cas::Digest& digest);
+  void add_probed_headers(const std::vector<ManifestFile>& files, exec::RootedFiles& rooted);
   Attempt attempt_grid(const cas::Digest& digest, const cas::Action& action,
                        const std::vector<ManifestFile>& files,
                        const std::function<void()>& remember, bool headers);
@@ -311,6 +312,46 @@ std::optional<Preprocessed> CompileJob::scan_dependencies() {
   return out;
 }
 
+// The headers the compile's files ask about with __has_include where the
+// compiler would find them: GCC's -M leaves them out, and the sandbox must
+// answer such a question as this machine does. Every existing candidate
+// in the search path is shipped (for a quoted name, the asking file's
+// directory first); a name found nowhere stays absent there too.
+void CompileJob::add_probed_headers(const std::vector<ManifestFile>& files,
+                                    exec::RootedFiles& rooted) {
+  const std::string& cwd = session_.rewrite().cwd;
+  const auto absolute = [&](const std::string& path) {
+    return path.empty() || path.front() == '/' ? path : cwd + "/" + path;
+  };
+  std::vector<std::string> dirs;
+  for (const std::string& dir : include_dirs(args_.preprocessor_args)) {
+    dirs.push_back(absolute(dir));
+  }
+  std::vector<std::string> system_dirs;
+  for (const ManifestFile& file : files) {
+    const std::string path =
+        absolute(file.rewritten ? session_.rewrite().from_key(file.path) : file.path);
+    const auto text = read_file_or_none(path);
+    if (!text || text->find("__has_include") == std::string::npos) continue;
+    if (system_dirs.empty()) {
+      auto found = exec::system_include_dirs(session_.compiler(), session_.identity(),
+                                             args_.language, session_.dir() / "toolchains");
+      if (found.ok()) system_dirs = std::move(found).value();
+    }
+    for (const HeaderProbe& probe : scan_has_include(*text)) {
+      std::vector<std::string> where;
+      if (!probe.angled) where.push_back(fs::path(path).parent_path().string());
+      where.insert(where.end(), dirs.begin(), dirs.end());
+      where.insert(where.end(), system_dirs.begin(), system_dirs.end());
+      for (const std::string& dir : where) {
+        const std::string candidate = dir + "/" + probe.name;
+        std::error_code ec;
+        if (fs::is_regular_file(candidate, ec)) (void)rooted.add_file(candidate);
+      }
+    }
+  }
+}
+
 // The blob of `path` in the local store, under `digest` (a file that
 // changed since it was hashed is an error: the action would name bytes it
 // does not ship).
@@ -343,6 +384,7 @@ std::optional<HermeticAction> CompileJob::put_hermetic(const std::vector<Manifes
     if (path.empty() || path.front() != '/') path = cwd + "/" + path;
     if (auto s = rooted.add_file(path); !s.ok()) return give_up(s.error().message);
   }
+  add_probed_headers(files, rooted);
   for (const std::string& path : locale_files(session_.ctx().environment)) {
     if (auto s = rooted.add_file(path); !s.ok()) return give_up(s.error().message);
   }

@@ -173,6 +173,50 @@ TimeMacros scan_time_macros(string_view text) {
   return found;
 }
 
+std::vector<HeaderProbe> scan_has_include(string_view text) {
+  std::vector<HeaderProbe> probes;
+  constexpr string_view kProbe = "__has_include";
+  for (std::size_t at = text.find(kProbe); at != string_view::npos;
+       at = text.find(kProbe, at + kProbe.size())) {
+    string_view rest = text.substr(at + kProbe.size());
+    if (starts_with(rest, "_next")) rest.remove_prefix(5);
+    const auto skip_space = [&] {
+      while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+    };
+    skip_space();
+    if (rest.empty() || rest.front() != '(') continue;
+    rest.remove_prefix(1);
+    skip_space();
+    if (rest.empty() || (rest.front() != '<' && rest.front() != '"')) continue;
+    const char close = rest.front() == '<' ? '>' : '"';
+    const std::size_t end = rest.find_first_of(std::string{close, '\n'}, 1);
+    if (end == string_view::npos || rest[end] != close || end == 1) continue;
+    HeaderProbe probe{std::string(rest.substr(1, end - 1)), close == '>'};
+    if (std::find(probes.begin(), probes.end(), probe) == probes.end()) {
+      probes.push_back(std::move(probe));
+    }
+  }
+  return probes;
+}
+
+std::vector<std::string> include_dirs(const std::vector<std::string>& preprocessor_args) {
+  std::vector<std::string> dirs;
+  for (std::size_t i = 0; i < preprocessor_args.size(); ++i) {
+    const std::string& a = preprocessor_args[i];
+    for (string_view option : {string_view("-I"), string_view("-iquote"), string_view("-isystem"),
+                               string_view("-idirafter")}) {
+      if (!starts_with(a, option)) continue;
+      if (a.size() > option.size()) {
+        dirs.push_back(a.substr(option.size()));
+      } else if (i + 1 < preprocessor_args.size()) {
+        dirs.push_back(preprocessor_args[++i]);
+      }
+      break;
+    }
+  }
+  return dirs;
+}
+
 std::string direct_key_material(const DirectKeyInput& input) {
   const CompileArgs& args = *input.args;
   std::string out = "kiln-direct-v1\n";

@@ -76,6 +76,22 @@ struct TimeMacros {
 };
 TimeMacros scan_time_macros(std::string_view text);
 
+// A header a source asks about with __has_include / __has_include_next
+// ("x.h" or <x.h>, written literally; a macro argument is not seen).
+struct HeaderProbe {
+  std::string name;
+  bool angled = false;
+  bool operator==(const HeaderProbe&) const = default;
+};
+// Every literal probe in `text`. GCC's dependency list leaves out a header
+// that is only probed, and a hermetic compile must still find it where the
+// local one does (docs/launcher.md).
+std::vector<HeaderProbe> scan_has_include(std::string_view text);
+
+// The directories -I, -iquote, -isystem and -idirafter name in
+// `preprocessor_args` (joined or separate), in order.
+std::vector<std::string> include_dirs(const std::vector<std::string>& preprocessor_args);
+
 struct DirectKeyInput {
   cas::Digest identity;
   const CompileArgs* args = nullptr;

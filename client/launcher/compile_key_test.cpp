@@ -162,5 +162,23 @@ TEST(DependResult, DependsOnEveryFileAndDigest) {
   EXPECT_NE(depend_result_material(digest("k"), files), depend_result_material(digest("j"), files));
 }
 
+TEST(ScanHasInclude, FindsLiteralProbesOnce) {
+  const std::string text =
+      "#if __has_include(<sys/single_threaded.h>)\n"
+      "#elif __has_include ( \"local.h\" ) || __has_include_next(<next.h>)\n"
+      "# define T __has_include(<sys/single_threaded.h>)\n"
+      "#if __has_include(MACRO_NAME) || __has_include(<unterminated\n";
+  EXPECT_EQ(scan_has_include(text),
+            (std::vector<HeaderProbe>{
+                {"sys/single_threaded.h", true}, {"local.h", false}, {"next.h", true}}));
+  EXPECT_TRUE(scan_has_include("int x; // no probes").empty());
+}
+
+TEST(IncludeDirs, JoinedAndSeparateInOrder) {
+  EXPECT_EQ(include_dirs({"-Iinc", "-DX", "-isystem", "/sys", "-iquote", "q", "-idirafter/late",
+                          "-include", "pre.h", "-I", "sep"}),
+            (std::vector<std::string>{"inc", "/sys", "q", "/late", "sep"}));
+}
+
 }  // namespace
 }  // namespace kiln::client::launcher

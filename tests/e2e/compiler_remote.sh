@@ -110,6 +110,15 @@ sc_remote_debug() {
   kc direct m.o --also m.d -- gcc -MD -g -I"$proj/include" -o m.o -c "$proj/src/main.c"
   [ "$(stat misses.remote_by_mode.headers)" = 4 ] ||
     fail "-g compiles by mode: $("$KILN" -s --json)"
+  # A header only asked about (__has_include), which GCC's -M leaves out:
+  # the worker must find it too (has = 1, not 0), quoted and angled.
+  printf '#define PROBED 1\n' >"$proj/include/probed.h"
+  printf '#if __has_include("probed.h") && __has_include(<probed.h>)\nint has = 1;\n#else\nint has = 0;\n#endif\n' \
+    >"$proj/include/asks.h"
+  printf '#include "asks.h"\nint get(void) { return has; }\n' >"$proj/src/probe.c"
+  backdate
+  cd "$proj" || exit
+  kc remote_miss probe.o -- gcc -g -Iinclude -c src/probe.c -o probe.o
   # A failed compile on the worker: its error replayed, exit code and all.
   cd "$proj" || exit
   kc "failed misses.remote? misses.total?" b.o -- gcc -g -c src/broken.c -o b.o
