@@ -85,6 +85,7 @@ cleanup() {
   local pid
   # kiln up as Ctrl-C stops it (its scheduler and workers with it), then
   # whatever is left.
+  for pid in "${ups[@]}"; do up_children+=($(pgrep -P "$pid" || true)); done
   for pid in "${ups[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
   for pid in "${ups[@]}"; do
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
@@ -98,7 +99,8 @@ cleanup() {
   rm -rf "$work"
 }
 # kill_kiln PID...: kill -9 those of the PIDs still running a kiln program
-# (a kiln up's scheduler and workers left behind).
+# (a kiln up's scheduler and workers left behind: they are noted before kiln
+# up is stopped, since a kiln up that dies leaves them to init).
 kill_kiln() {
   local pid
   for pid in "$@"; do
@@ -217,12 +219,11 @@ start_grid() {
   done
   [ "$n" -eq "$workers" ] ||
     { cat "$dir.err" >&2; echo "launcher.sh: the grid has $n workers, expected $workers" >&2; exit 1; }
-  up_children+=($(pgrep -P "$up" || true))
 }
 # stop_grid: stops the running grid as Ctrl-C would, then whatever is left
 # of it.
 stop_grid() {
-  local pid
+  up_children+=($(pgrep -P "$up" || true))
   kill -INT "$up" 2>/dev/null || true
   for _ in $(seq 1 100); do kill -0 "$up" 2>/dev/null || break; sleep 0.05; done
   kill -9 "$up" 2>/dev/null || true
