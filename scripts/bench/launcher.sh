@@ -256,7 +256,10 @@ import json, sys
 s = json.load(sys.stdin)
 print(s["cache_bytes"], s["cache_blobs"])')
   stop_grid
-  objects=$(find "$work/build" -name '*.o' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+  # Each distinct object once (the grid stores it once; leveldb compiles
+  # some sources once per target).
+  objects=$(find "$work/build" -name '*.o' -exec sha256sum {} + |
+    awk '!seen[$1]++ { print $2 }' | xargs -r stat -c %s | awk '{ s += $1 } END { print s + 0 }')
   tc=$(toolchain_size "$kdir")
   # Hits are expected too: leveldb compiles some sources once per target.
   unexpected=$(grep -Ev ': (miss_remote_headers|miss_remote|direct_hit|preprocessed_hit|remote_hit|link_miss|link_hit)$' \
@@ -270,10 +273,11 @@ print(s["cache_bytes"], s["cache_blobs"])')
 }
 
 # toolchain_size KILN_DIR: "files bytes" of the toolchain headers mode ships
-# (the F lines of toolchains/*.hermetic: "F <hex>/<size> <x> <path>").
+# (the F lines of toolchains/*.hermetic: "F <hex>/<size> <x> <path>"; each
+# blob once: there is a list per compiler path, g++ and c++ share files).
 toolchain_size() {
   { cat "$1"/toolchains/*.hermetic 2>/dev/null || true; } |
-    awk '$1 == "F" { split($2, d, "/"); n++; s += d[2] } END { print n + 0, s + 0 }'
+    awk '$1 == "F" && !seen[$2]++ { split($2, d, "/"); n++; s += d[2] } END { print n + 0, s + 0 }'
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; -j$jobs; $repeat run(s)" >&2
