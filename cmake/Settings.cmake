@@ -19,14 +19,19 @@ option(KILN_UNIT_TESTS "Build and register the unit-test binaries" ON)
 option(KILN_BENCHMARKS "Build the benchmarks" ON)
 option(KILN_FUZZ "Build the libFuzzer harnesses (fuzz/; clang only)" OFF)
 
-add_library(kiln_settings INTERFACE)
-target_compile_options(kiln_settings INTERFACE
+# kiln_warnings: the warnings alone; kiln_settings: the warnings and the
+# sanitizers, what every kiln target links (kiln-run-as links only the
+# warnings: it is static in every build, exec/CMakeLists.txt).
+add_library(kiln_warnings INTERFACE)
+target_compile_options(kiln_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
   -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough
   -Wformat=2)
 if(KILN_WERROR)
-  target_compile_options(kiln_settings INTERFACE -Werror)
+  target_compile_options(kiln_warnings INTERFACE -Werror)
 endif()
+add_library(kiln_settings INTERFACE)
+target_link_libraries(kiln_settings INTERFACE kiln_warnings)
 
 if(KILN_SANITIZE STREQUAL "address")
   target_compile_options(kiln_settings INTERFACE
