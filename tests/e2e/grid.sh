@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The grid with real processes on 127.0.0.1: a kiln-scheduler, kiln-worker
 # daemons and concurrent `kiln run` clients, through the failures the
-# design promises to survive.
+# design promises to survive. Load and failures, no hostile input: CI runs
+# it on the optimized build (label load; under ASan it costs four to five
+# times the CPU). Hostile outputs and garbage on the ports: grid_hostile.sh.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/grid_lib.sh"
 
@@ -70,21 +72,6 @@ expect_exit 124 "$KILN" run --timeout 0.5 -- sh -c "$marker & $marker; wait"
 expect_err "timed out"
 sleep 0.3
 ! pgrep -fx "$marker" >/dev/null || fail "a timed-out action's process survived"
-
-# --- hostile outputs are refused ---------------------------------------------
-expect_exit 2 "$KILN" run -o ../escape -- sh -c 'echo x > ../escape'
-expect_exit 2 "$KILN" run -o /etc/passwd -- true
-expect_exit 125 "$KILN" run -o stolen -- ln -s /etc/passwd stolen
-expect_err "kiln: error:"
-[ ! -e stolen ] || fail "a refused output was written"
-
-# --- garbage on both ports: the scheduler keeps serving --------------------
-for port in "$client_port" "$worker_port"; do
-  head -c 65536 /dev/urandom >"/dev/tcp/127.0.0.1/$port" 2>/dev/null || true
-  printf '\xff\x00\x00\x00\x00\x00\x00\x00\x7f\x03' >"/dev/tcp/127.0.0.1/$port" 2>/dev/null || true
-done
-expect_exit 0 "$KILN" status
-grep -q "workers    2" "$WORK/out" || fail "workers lost after garbage: $(cat "$WORK/out")"
 
 # --- kill -9 a worker holding actions: every action still completes --------
 victim=$LAST_WORKER_PID   # w2
