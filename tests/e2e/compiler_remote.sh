@@ -150,6 +150,7 @@ sc_shipped_toolchain() {
   mkdir -p "$S/bwrap-only"
   ln -s "$(command -v bwrap)" "$S/bwrap-only/bwrap"
   start_grid bare 1 PATH="$S/bwrap-only"
+  trap stop_last_grid EXIT
   grep -q 'toolchain:' "$WORK/bare.err" && fail "the bare worker advertises a compiler: $(cat "$WORK/bare.err")"
   export KILN_SCHEDULER=$GRID
   printf '#include <map>\n#include <cstdio>\nint main(){ std::map<int,int> m{{1,2}}; std::printf("%%d\\n", m[1]); }\n' >s.cc
@@ -169,6 +170,7 @@ sc_shipped_toolchain() {
 sc_auto_without_rootfs() {
   setup auto_without_rootfs
   start_grid plain 1 KILN_SANDBOX=none
+  trap stop_last_grid EXIT
   grep -q 'input-root=filesystem' "$WORK/plain.err" && fail "a worker without bubblewrap offers input-root"
   export KILN_SCHEDULER=$GRID KILN_LOGFILE="$S/kiln.log"
   printf 'int q(int x) { return x * 3; }\n' >q.c

@@ -7,18 +7,27 @@
 # $WORK.
 UP_PIDS=
 UP_CHILDREN=
-stop_grid() {
+# stop_up "PIDS" "CHILDREN": stops those kiln ups, then kills their children.
+stop_up() {
   local pid
-  for pid in $UP_PIDS; do
+  for pid in $1; do
     kill -INT "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  for pid in $UP_CHILDREN; do kill -9 "$pid" 2>/dev/null || true; done
+  for pid in $2; do kill -9 "$pid" 2>/dev/null || true; done
+}
+stop_grid() {
+  stop_up "$UP_PIDS" "$UP_CHILDREN"
   rm -rf "$WORK"
 }
 trap stop_grid EXIT
+# A scenario run in a subshell (compiler_lib.sh's run_scenarios) that
+# starts a grid of its own stops it when the subshell ends with
+# `trap stop_last_grid EXIT` after start_grid: the EXIT trap above is the
+# main shell's, and sees nothing the subshell started.
+stop_last_grid() { stop_up "$LAST_UP_PID" "$LAST_UP_CHILDREN"; }
 
 # start_grid NAME WORKERS [ENV=VALUE...]: `kiln up --workers WORKERS` on a
 # free loopback port, its stores under $WORK/NAME, kiln up (and so its
@@ -32,6 +41,7 @@ start_grid() {
     >"$WORK/$name.out" 2>"$WORK/$name.err" &
   pid=$!
   UP_PIDS="$UP_PIDS $pid"
+  LAST_UP_PID=$pid
   for _ in $(seq 1 300); do
     grep -q '^KILN_SCHEDULER=tcp://127.0.0.1:' "$WORK/$name.out" 2>/dev/null && break
     kill -0 "$pid" 2>/dev/null || fail "kiln up died: $(cat "$WORK/$name.err")"
@@ -40,7 +50,8 @@ start_grid() {
   grep -q '^KILN_SCHEDULER=' "$WORK/$name.out" ||
     fail "kiln up printed no address: $(cat "$WORK/$name.err")"
   GRID=$(sed -n 's/^KILN_SCHEDULER=//p' "$WORK/$name.out" | head -1)
-  UP_CHILDREN="$UP_CHILDREN $(pgrep -P "$pid" | tr '\n' ' ')"
+  LAST_UP_CHILDREN=$(pgrep -P "$pid" | tr '\n' ' ')
+  UP_CHILDREN="$UP_CHILDREN $LAST_UP_CHILDREN"
   for _ in $(seq 1 400); do
     n=$(KILN_SCHEDULER=$GRID "$KILN" status --json 2>/dev/null |
       python3 -c 'import json,sys; print(len(json.load(sys.stdin)["workers"]))' 2>/dev/null || echo 0)
