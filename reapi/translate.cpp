@@ -222,18 +222,26 @@ std::string output_path_to_reapi(const std::string& kiln_path,
 v2::ExecutedActionMetadata metadata_to_reapi(const cas::ExecutionMetadata& m) {
   v2::ExecutedActionMetadata out;
   out.set_worker(m.worker_id);
-  auto set = [](std::uint64_t us, google::protobuf::Timestamp* t) {
-    if (us != 0) *t = timestamp(us);
-  };
-  set(m.queued_us, out.mutable_queued_timestamp());
-  set(m.worker_start_us, out.mutable_worker_start_timestamp());
-  set(m.worker_end_us, out.mutable_worker_completed_timestamp());
-  set(m.input_fetch_start_us, out.mutable_input_fetch_start_timestamp());
-  set(m.input_fetch_end_us, out.mutable_input_fetch_completed_timestamp());
-  set(m.execution_start_us, out.mutable_execution_start_timestamp());
-  set(m.execution_end_us, out.mutable_execution_completed_timestamp());
-  set(m.output_upload_start_us, out.mutable_output_upload_start_timestamp());
-  set(m.output_upload_end_us, out.mutable_output_upload_completed_timestamp());
+  // mutable_* makes a field present: only the phases that happened.
+  const std::pair<std::uint64_t, google::protobuf::Timestamp* (v2::ExecutedActionMetadata::*)()>
+      phases[] = {
+          {m.queued_us, &v2::ExecutedActionMetadata::mutable_queued_timestamp},
+          {m.worker_start_us, &v2::ExecutedActionMetadata::mutable_worker_start_timestamp},
+          {m.worker_end_us, &v2::ExecutedActionMetadata::mutable_worker_completed_timestamp},
+          {m.input_fetch_start_us,
+           &v2::ExecutedActionMetadata::mutable_input_fetch_start_timestamp},
+          {m.input_fetch_end_us,
+           &v2::ExecutedActionMetadata::mutable_input_fetch_completed_timestamp},
+          {m.execution_start_us, &v2::ExecutedActionMetadata::mutable_execution_start_timestamp},
+          {m.execution_end_us, &v2::ExecutedActionMetadata::mutable_execution_completed_timestamp},
+          {m.output_upload_start_us,
+           &v2::ExecutedActionMetadata::mutable_output_upload_start_timestamp},
+          {m.output_upload_end_us,
+           &v2::ExecutedActionMetadata::mutable_output_upload_completed_timestamp},
+      };
+  for (const auto& [us, field] : phases) {
+    if (us != 0) *(out.*field)() = timestamp(us);
+  }
   return out;
 }
 
