@@ -7,6 +7,8 @@ namespace {
 
 // Blobs a client may ask to have inlined in GetActionResult, at most.
 constexpr std::size_t kMaxInlineBytes = std::size_t{1} << 20;
+// The largest Tree blob an UpdateActionResult may name (it is read whole).
+constexpr std::uint64_t kMaxTreeBytes = std::uint64_t{256} << 20;
 
 Status check_path(const std::string& path, const char* what) {
   if (auto s = cas::validate_relative_path(path); !s.ok()) {
@@ -42,6 +44,10 @@ Result<std::vector<cas::Digest>> referenced_blobs(SharedStore& store,
     if (auto s = check_path(d.path(), "output directory"); !s.ok()) return s.error();
     if (auto s = add(d.tree_digest(), "output directory " + d.path()); !s.ok()) return s.error();
     const cas::Digest tree_digest = out.back();
+    if (tree_digest.size > kMaxTreeBytes) {
+      return make_error(Errc::kInvalidArgument, "the Tree of output directory " + d.path() +
+                                                    " is over the limit of 256 MiB");
+    }
     auto blob = store.with([&](cas::Store& s) { return s.get(tree_digest); });
     if (!blob.ok()) return blob.error();
     if (!*blob) {

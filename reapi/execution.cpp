@@ -107,8 +107,12 @@ struct Prepared {
   std::string working_directory;
 };
 
-// Limits on what one action's input tree may hold.
+// Limits on what one action's input tree may hold: directories in all,
+// levels (the walk recurses; kiln's own trees stop at 256 too), and the
+// size of one message blob (Action, Command, Directory) read whole.
 constexpr std::size_t kMaxTreeDirectories = 1000000;
+constexpr int kMaxTreeDepth = 256;
+constexpr std::uint64_t kMaxMessageBytes = std::uint64_t{64} << 20;
 
 class Preparer {
  public:
@@ -185,14 +189,23 @@ class Preparer {
 
  private:
   Result<std::optional<std::string>> get(const cas::Digest& d) {
+    if (d.size > kMaxMessageBytes) {
+      return make_error(Errc::kInvalidArgument, "blob " + d.to_string() +
+                                                    " is too large for an Action, Command or "
+                                                    "Directory (the limit is 64 MiB)");
+    }
     return store_.with([&](cas::Store& s) { return s.get(d); });
   }
 
   // The kiln digest of the REAPI directory `d`, its kiln Directory written
   // to the store; what is missing is noted (and a placeholder returned, so
   // the walk goes on and finds everything missing at once).
-  Result<cas::Digest> directory(const cas::Digest& d) {
+  Result<cas::Digest> directory(const cas::Digest& d, int depth = 0) {
     if (auto it = done_.find(d); it != done_.end()) return it->second;
+    if (depth > kMaxTreeDepth) {
+      return make_error(Errc::kInvalidArgument, "the input tree is deeper than " +
+                                                    std::to_string(kMaxTreeDepth) + " levels");
+    }
     if (++walked_ > kMaxTreeDirectories) {
       return make_error(
           Errc::kResourceExhausted,
@@ -213,8 +226,8 @@ class Preparer {
     if (!in_walk_.insert(d).second) {
       return make_error(Errc::kInvalidArgument, "Directory " + d.to_string() + " contains itself");
     }
-    auto kiln_dir =
-        directory_to_kiln(dir, [&](const cas::Digest& child) { return directory(child); });
+    auto kiln_dir = directory_to_kiln(
+        dir, [&](const cas::Digest& child) { return directory(child, depth + 1); });
     in_walk_.erase(d);
     if (!kiln_dir.ok()) return kiln_dir.error();
     auto encoded = cas::encode_directory(*kiln_dir, cas::DigestFunction::kSha256);
