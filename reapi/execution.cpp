@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "cas/model.h"
 #include "cas/wire_model.h"
@@ -357,12 +358,8 @@ void ExecutionService::stop() {
 
 ExecutionService::~ExecutionService() {
   stop();
-  std::vector<std::thread> threads;
-  {
-    std::lock_guard lock(mutex_);
-    threads.swap(threads_);
-  }
-  for (auto& t : threads) t.join();
+  std::unique_lock lock(mutex_);
+  threads_done_.wait(lock, [&] { return live_threads_ == 0; });
 }
 
 grpc::Status ExecutionService::Execute(grpc::ServerContext* context,
@@ -422,7 +419,12 @@ std::shared_ptr<ExecutionService::Operation> ExecutionService::start(const cas::
   op->stage = v2::ExecutionStage::CACHE_CHECK;  // the first stage a stream sees
   by_name_[op->name] = op;
   if (!skip_cache_lookup) running_[action] = op;
-  threads_.emplace_back([this, op] { run(op); });
+  ++live_threads_;
+  std::thread([this, op] {
+    run(op);
+    std::lock_guard done(mutex_);
+    if (--live_threads_ == 0) threads_done_.notify_all();
+  }).detach();
   return op;
 }
 
