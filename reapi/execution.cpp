@@ -244,7 +244,14 @@ class Preparer {
     auto missing = store_.with([&](cas::Store& s) { return s.find_missing(files); });
     if (!missing.ok()) return missing.error();
     for (const auto& d : *missing) {
-      if (d.size != 0) missing_.add(d);  // the empty blob is always there
+      if (d.size != 0) {
+        missing_.add(d);
+        continue;
+      }
+      // The API's empty blob is always present, so clients never upload
+      // it; the worker fetches it from the store like any input.
+      auto put = store_.with([&](cas::Store& s) { return s.put(std::string_view{}); });
+      if (!put.ok()) return put.error();
     }
     return {};
   }
