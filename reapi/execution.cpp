@@ -574,8 +574,11 @@ void ExecutionService::run(const std::shared_ptr<Operation>& op) {
     return finish(failed(grpc_code(reapi_result.error().code), reapi_result.error().message));
   }
   const bool timed_out = response.getTimedOut();
-  if (cas::worth_caching(p.kiln_action, *result, timed_out,
-                         response.getMissingOutputs().size() == 0)) {
+  // The API's outputs are what the command made: a declared output it did
+  // not make is absent from the result, not a failure (Bazel's test actions
+  // declare outputs a test may not write), so missing ones do not stop
+  // caching here as they do under kiln's own rule.
+  if (cas::worth_caching(p.kiln_action, *result, timed_out, true)) {
     if (auto s = put_action_result(store_, op->action, *reapi_result); !s.ok() && log_) {
       log_(LogLevel::kWarn,
            "caching the result of " + op->action.to_string() + ": " + s.error().message);
