@@ -86,9 +86,15 @@ Status put_action_result(SharedStore& store, const cas::Digest& action,
   return store.with([&](cas::Store& s) -> Status {
     auto missing = s.find_missing(*referenced);
     if (!missing.ok()) return missing.error();
-    if (!missing->empty()) {
-      return make_error(Errc::kNotFound, "blobs/" + missing->front().to_string() +
-                                             " is not in the CAS (upload outputs first)");
+    for (const auto& d : *missing) {
+      if (!is_empty_blob(d)) {
+        return make_error(Errc::kNotFound,
+                          "blobs/" + d.to_string() + " is not in the CAS (upload outputs first)");
+      }
+      // Clients never upload the empty blob; the entry is a hit only while
+      // every blob it names is stored, so store it.
+      auto put = s.put(std::string_view{});
+      if (!put.ok()) return put.error();
     }
     return s.put_action_result(action, encoded, *referenced);
   });

@@ -50,12 +50,6 @@ void set_rpc_status(google::rpc::Status* out, grpc::StatusCode code, const std::
   out->set_message(message);
 }
 
-// The API's empty blob: always present, whether stored or not.
-bool is_empty_blob(const cas::Digest& digest) {
-  return digest.size == 0 &&
-         digest == cas::digest_of(cas::DigestFunction::kSha256, std::string_view{});
-}
-
 // The blob (verified by the store), nullopt when absent; the empty blob
 // without asking the store.
 Result<std::optional<std::string>> get_blob(SharedStore& store, const cas::Digest& digest) {

@@ -97,6 +97,11 @@ v2::Digest to_proto(const cas::Digest& digest) {
   return d;
 }
 
+bool is_empty_blob(const cas::Digest& digest) {
+  return digest.size == 0 && digest.function == cas::DigestFunction::kSha256 &&
+         digest == cas::digest_of(cas::DigestFunction::kSha256, std::string_view{});
+}
+
 std::string to_text(const v2::Digest& digest) {
   return digest.hash() + "/" + std::to_string(digest.size_bytes());
 }

@@ -29,6 +29,10 @@ v2::Digest to_proto(const cas::Digest& digest);
 // "<hash>/<size>", as the API writes a digest in names and messages.
 std::string to_text(const v2::Digest& digest);
 
+// The API's empty blob (SHA-256 of nothing, size 0): always present, so
+// clients never upload it, whether the store holds it or not.
+bool is_empty_blob(const cas::Digest& digest);
+
 // A request's digest_function: UNKNOWN (a client older than the field,
 // which means SHA-256) or SHA256. kInvalidArgument for any other.
 Status check_digest_function(v2::DigestFunction::Value value);

@@ -190,6 +190,7 @@ class Preparer {
 
  private:
   Result<std::optional<std::string>> get(const cas::Digest& d) {
+    if (is_empty_blob(d)) return std::optional<std::string>(std::string());  // an empty Directory
     if (d.size > kMaxMessageBytes) {
       return make_error(Errc::kInvalidArgument, "blob " + d.to_string() +
                                                     " is too large for an Action, Command or "
