@@ -4,11 +4,12 @@
 # python3-buildstream): the capabilities, the CAS, ByteStream (10 MiB,
 # plain and zstd), the action cache, Execute and WaitExecution on a real
 # grid, each refusal with its exact status code and nothing stored by a
-# refused request. Three servers, as `kiln up` starts them:
+# refused request. Three servers (kiln up starts the first two):
 #   open     --reapi-port 0: anyone reads, uploads and executes, nobody
 #            writes the action cache
 #   updates  --reapi-allow-updates: clients may write the action cache
-#   tokens   --reapi-tokens FILE: readonly, client and writer bearer tokens
+#   tokens   a kiln-reapi of its own in front of a grid, --tokens FILE:
+#            readonly, client and writer bearer tokens
 set -euo pipefail
 here=$(dirname "$0")
 source "$here/lib.sh"
@@ -44,6 +45,7 @@ readonly dashboard $(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 client ci $(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 writer trusted-ci $(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 TOKENS
-start_reapi_grid tokens 1 --reapi-tokens "$WORK/tokens"
-conformance "tokens=$WORK/tokens" tokens
+start_reapi_grid tokens 1
+start_reapi_front tokens-front --tokens "$WORK/tokens"
+conformance "tokens=$WORK/tokens" tokens-front
 echo "reapi conformance: open, updates and tokens passed"

@@ -17,11 +17,12 @@ from buildstream._protos.build.bazel.remote.execution.v2 import remote_execution
 # WORKERS --port 0 --no-auth --reapi-port 0 OPTION...`, its stores under
 # $WORK/NAME; returns once kiln up has printed both addresses and every
 # worker has joined, with GRID set to the scheduler's address and REAPI to
-# kiln-reapi's (grpc://127.0.0.1:PORT).
+# kiln-reapi's (grpc://127.0.0.1:PORT), GRID_DIR to its KILN_DIR.
 start_reapi_grid() {
   local name=$1 workers=$2 pid n=0
   shift 2
   mkdir -p "$WORK/$name"
+  GRID_DIR=$WORK/$name
   KILN_DIR="$WORK/$name" "$KILN" up --workers "$workers" --port 0 --no-auth --reapi-port 0 "$@" \
     >"$WORK/$name.out" 2>"$WORK/$name.err" &
   pid=$!
@@ -49,8 +50,35 @@ start_reapi_grid() {
     fail "the grid has $n workers, expected $workers: $(cat "$WORK/$name.err")"
 }
 
+# grid_store: the last start_reapi_grid's central store (SHA-256), where
+# kiln up keeps it.
+grid_store() { echo "$GRID_DIR/up/scheduler-sha256"; }
+
 # grid_status: the grid's `kiln status --json` (plain TCP: --no-auth).
 grid_status() { KILN_SCHEDULER=$GRID KILN_SCHEDULER_KEY=none "$KILN" status --json 2>/dev/null; }
 
 # grid_executed: how many actions the grid's workers have run.
 grid_executed() { grid_status | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["executed"])'; }
+
+# start_reapi_front NAME [KILN-REAPI OPTION...]: a second kiln-reapi (the
+# one beside $KILN) in front of the last start_reapi_grid's scheduler and
+# store, with the options given (kiln up passes no --tokens on); sets REAPI
+# to its address. Killed on exit with the grid's processes.
+start_reapi_front() {
+  local name=$1 pid
+  shift
+  rm -f "$WORK/$name.ready"
+  "$(dirname "$KILN")/kiln-reapi" --endpoint 127.0.0.1:0 --scheduler "$GRID" --no-auth \
+    --store "$(grid_store)" --ready-file "$WORK/$name.ready" "$@" \
+    >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  pid=$!
+  UP_CHILDREN="$UP_CHILDREN $pid"
+  LAST_UP_CHILDREN="$LAST_UP_CHILDREN $pid"
+  for _ in $(seq 1 300); do
+    [ -s "$WORK/$name.ready" ] && break
+    kill -0 "$pid" 2>/dev/null || fail "kiln-reapi died: $(cat "$WORK/$name.err")"
+    sleep 0.05
+  done
+  [ -s "$WORK/$name.ready" ] || fail "kiln-reapi wrote no ready file: $(cat "$WORK/$name.err")"
+  REAPI=grpc://$(head -1 "$WORK/$name.ready")
+}
