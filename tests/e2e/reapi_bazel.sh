@@ -8,7 +8,9 @@
 #      cache hit, and the outputs are byte-identical to (a);
 #   c. with --remote_executor on a fresh grid: every action runs on kiln's
 #      workers (Bazel's "N remote", the grid's executed count), the test
-#      passes remotely, and the outputs are byte-identical to (a).
+#      passes remotely, and the outputs are byte-identical to (a); after
+#      `bazel clean`, every action is a hit in the action cache the
+#      workers' results went to.
 # Skipped (77) only where bazel cannot run at all. Every Bazel server runs
 # under $WORK and is shut down on exit, however the script ends.
 set -euo pipefail
@@ -31,11 +33,15 @@ startup=(--nosystem_rc --nohome_rc --noworkspace_rc --install_base=/usr/share/ba
 common=(--symlink_prefix=/ --color=no --curses=no --noshow_progress --show_result=0
   --test_output=errors)
 BASES=
-bz() { # bz OUTPUT_BASE COMMAND ARGS...: one Bazel command, its output in $WORK/bazel.log
+bz() { # bz OUTPUT_BASE COMMAND ARGS...: one Bazel command, its output in
+# $WORK/bazel.log (and appended to $WORK/bazel.all.log)
   local base=$1
   shift
   case " $BASES " in *" $base "*) ;; *) BASES="$BASES $base" ;; esac
-  timeout 300 bazel "${startup[@]}" --output_base="$WORK/bazel/$base" "$@" >"$WORK/bazel.log" 2>&1
+  local rc=0
+  timeout 300 bazel "${startup[@]}" --output_base="$WORK/bazel/$base" "$@" >"$WORK/bazel.log" 2>&1 || rc=$?
+  { echo "== bazel $*"; cat "$WORK/bazel.log"; } >>"$WORK/bazel.all.log"
+  return $rc
 }
 stop_bazel() {
   local base pid
@@ -70,6 +76,12 @@ for part in filter(None, (p.strip() for p in kinds.split(","))):
     print(f"{kind.replace(' ', '_')}={n}")
 PYEOF
 }
+# bazel_warnings: Bazel's warnings and errors so far (a remote cache that
+# fails is only a warning).
+bazel_warnings() {
+  grep -E -A3 '^(== bazel|WARNING|ERROR)' "$WORK/bazel.all.log" |
+    grep -v -e 'rc files are no longer being read' -e '^/etc/bazel/bazelrc' | head -60
+}
 # only_kinds WHAT KIND...: the last summary counts only KINDs and internal
 # actions (which Bazel runs in its own process), and at least one of KINDs.
 only_kinds() {
@@ -80,10 +92,12 @@ only_kinds() {
     kind=${word%=*}
     ok=0
     for k in internal "$@"; do [ "$kind" = "$k" ] && ok=1; done
-    [ "$ok" = 1 ] || fail "$what: Bazel ran $word, expected only $* (summary: $summary)"
+    [ "$ok" = 1 ] || fail "$what: Bazel ran $word, expected only $* (summary:" $summary")
+$(bazel_warnings)"
     [ "$kind" = internal ] || n=$((n + ${word#*=}))
   done
-  [ "$n" -gt 0 ] || fail "$what: no $* action (summary: $summary)"
+  [ "$n" -gt 0 ] || fail "$what: no $* action (summary:" $summary")
+$(bazel_warnings)"
   echo "$what:" $summary
 }
 test_passed() {
@@ -128,6 +142,9 @@ remote=(--remote_cache="$REAPI" --remote_timeout=60)
 bz cache test "${common[@]}" "${remote[@]}" //... || fail "remote cache, cold: $(cat "$WORK/bazel.log")"
 test_passed "remote cache, cold"
 only_kinds "remote cache, cold" linux-sandbox local processwrapper-sandbox
+! grep -q 'Remote Cache' "$WORK/bazel.log" ||
+  fail "remote cache, cold: Bazel could not write to the remote cache:
+$(grep -A3 'Remote Cache' "$WORK/bazel.log" | head -20)"
 bz cache clean || fail "bazel clean: $(cat "$WORK/bazel.log")"
 bz cache test "${common[@]}" "${remote[@]}" --execution_log_json_file="$WORK/cache.json" //... ||
   fail "remote cache, after clean: $(cat "$WORK/bazel.log")"
@@ -166,4 +183,11 @@ executed=$(($(grid_executed) - before))
 echo "remote execution: kiln's workers ran $executed actions"
 outputs exec "$WORK/executed"
 same_outputs "remote execution" "$WORK/executed"
+# What the workers ran is in the action cache: after a clean, all hits
+bz exec clean || fail "bazel clean: $(cat "$WORK/bazel.log")"
+bz exec test "${common[@]}" "${remote[@]}" //... || fail "remote execution, again: $(cat "$WORK/bazel.log")"
+test_passed "remote execution, again"
+only_kinds "remote execution, after clean" remote_cache_hit
+outputs exec "$WORK/executed2"
+same_outputs "remote execution, after clean" "$WORK/executed2"
 echo "reapi_bazel: local, remote cache and remote execution passed in $(($(date +%s) - started)) s"

@@ -39,13 +39,13 @@ conformance updates updates
 stop_last_grid
 
 umask 077
-cat >"$WORK/tokens" <<TOKENS
+cat >"$WORK/tokens.txt" <<TOKENS
 # ROLE NAME TOKEN
 readonly dashboard $(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 client ci $(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 writer trusted-ci $(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 TOKENS
 start_reapi_grid tokens 1
-start_reapi_front tokens-front --tokens "$WORK/tokens"
-conformance "tokens=$WORK/tokens" tokens-front
+start_reapi_front tokens-front --tokens "$WORK/tokens.txt"
+conformance "tokens=$WORK/tokens.txt" tokens-front
 echo "reapi conformance: open, updates and tokens passed"

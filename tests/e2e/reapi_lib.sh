@@ -72,6 +72,7 @@ start_reapi_front() {
     --store "$(grid_store)" --ready-file "$WORK/$name.ready" "$@" \
     >"$WORK/$name.out" 2>"$WORK/$name.err" &
   pid=$!
+  disown "$pid" # killed by pid on exit; no "Killed" notice from the shell
   UP_CHILDREN="$UP_CHILDREN $pid"
   LAST_UP_CHILDREN="$LAST_UP_CHILDREN $pid"
   for _ in $(seq 1 300); do
