@@ -773,6 +773,29 @@ def execute_inputs(run):
 
 
 @scenario()
+def execute_optional_outputs(run):
+    """Declared outputs the command does not make are left out of the
+    result, which is still a success and is cached (Bazel's test actions
+    declare nine such outputs and make none of them)."""
+    c = run.client("client")
+    action, _ = c.action(["/bin/sh", "-c", "echo made > made.txt"],
+                         outputs=["made.txt", "not/made.txt", "never.txt"],
+                         env={"PATH": "/usr/bin:/bin", "NONCE": str(uuid.uuid4())})
+    step("first Execute")
+    _, _, response = c.execute(action)
+    check(response.status.code == 0 and response.result.exit_code == 0,
+          f"status {response.status}, exit {response.result.exit_code}")
+    paths = sorted(f.path for f in response.result.output_files)
+    check(paths == ["made.txt"], f"output files {paths}")
+    step("second Execute")
+    _, _, again = c.execute(action)
+    check(again.cached_result, "a successful result with outputs not made was not cached")
+    step("GetActionResult")
+    c.call(c.ac.GetActionResult, re_pb.GetActionResultRequest(action_digest=action))
+    return "outputs not made are left out; the result is cached"
+
+
+@scenario()
 def execute_missing_blobs(run):
     c = run.client("client")
     notes = []
