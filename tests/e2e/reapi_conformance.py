@@ -538,8 +538,9 @@ def bytestream_10mib(run):
     ds = digest_of(small)
     c.bs_write(f"my/instance/uploads/{uuid.uuid4()}/blobs/{ds.hash}/{ds.size_bytes}", small)
     check(c.bs_read(f"my/instance/blobs/{ds.hash}/{ds.size_bytes}") == small, "instance-prefixed read")
-    # zstd: compressible, distinct from the plain blob
-    zdata = (unique("zstd", 1000) + os.urandom(24)) * (10 * MIB // 1024)
+    # zstd: half compressible (the compressed stream spans several write
+    # requests), distinct from the plain blob
+    zdata = b"".join(os.urandom(32 * 1024) + bytes(32 * 1024) for _ in range(10 * MIB // (64 * 1024)))
     zd = digest_of(zdata)
     compressed = zstd_compress(zdata)
     step("zstd write")
