@@ -68,3 +68,12 @@ endif()
 add_library(kiln::dep::capnp ALIAS kiln_dep_capnp)
 add_library(kiln::dep::crypto ALIAS kiln_dep_crypto)
 add_library(kiln::dep::lmdb ALIAS kiln_dep_lmdb)
+
+# The REAPI front-end (reapi/, kiln-reapi): gRPC and protobuf from Debian
+# (libgrpc++-dev, protobuf-compiler-grpc, libprotobuf-dev) and zstd
+# (libzstd-dev) for ByteStream's compressed-blobs/zstd. gRPC is the API's
+# transport, so there is nothing to write by hand instead; libzstd is the
+# format's reference implementation.
+find_package(Protobuf REQUIRED)           # protoc, libprotobuf
+find_package(gRPC CONFIG REQUIRED)        # gRPC::grpc++, gRPC::grpc_cpp_plugin
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)

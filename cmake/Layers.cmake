@@ -5,6 +5,7 @@
 # folder that may not be seen from there.
 #
 #   base  <-  proto  <-  cas  <-  exec  <-  {scheduler, worker, client}
+#                             cas  <-  reapi
 #
 # scheduler, worker and client never include each other; only client/'s
 # top level (main.cpp and the command wiring) sees all three of client's
@@ -20,11 +21,12 @@ set(kiln_layer_rules
   "exec:base,proto,cas,exec"
   "scheduler:base,proto,cas,scheduler"
   "worker:base,proto,cas,exec,worker"
+  "reapi:base,proto,cas,reapi"
   "client:base,proto,cas,exec,client,client/grid,client/launcher,client/testing"
   "client/grid:base,proto,cas,exec,client,client/grid"
   "client/launcher:base,proto,cas,exec,client,client/grid,client/launcher"
   "client/testing:base,proto,cas,exec,client,client/grid,client/testing"
-  "fuzz:base,proto,cas,exec,scheduler,worker,client,client/grid,client/launcher,client/testing,fuzz")
+  "fuzz:base,proto,cas,exec,scheduler,worker,reapi,client,client/grid,client/launcher,client/testing,fuzz")
 
 function(kiln_check_layers)
   set(problems "")

@@ -298,6 +298,16 @@ std::optional<Error> error_of(const Decoded& reply) {
 
 // ---- Connection -------------------------------------------------------------
 
+namespace {
+
+// An interim reply (executeProgress) leaves its request outstanding: the
+// final reply follows.
+bool is_interim(const Decoded& reply) {
+  return reply.envelope().getBody().which() == schema::Envelope::Body::EXECUTE_PROGRESS;
+}
+
+}  // namespace
+
 struct Connection::Impl {
   zmq::socket_t socket;
   zmq::socket_t monitor;  // PAIR: the socket's connection events
@@ -352,7 +362,11 @@ struct Connection::Impl {
       auto message = std::move(received->message).value();
       const std::uint64_t id = message->envelope().getRequestId();
       if (id != 0 && id == request_id) return message;
-      if (id != 0 && outstanding.contains(id)) early[id] = std::move(message);
+      // An early final reply is kept over an interim one, never the reverse.
+      if (id != 0 && outstanding.contains(id)) {
+        auto& kept = early[id];
+        if (!kept || is_interim(*kept)) kept = std::move(message);
+      }
     }
     return nullptr;
   }
@@ -421,7 +435,7 @@ Result<std::unique_ptr<Decoded>> Connection::wait(std::uint64_t request_id,
   if (auto it = s.early.find(request_id); it != s.early.end()) {
     auto reply = std::move(it->second);
     s.early.erase(it);
-    s.outstanding.erase(request_id);
+    if (!is_interim(*reply)) s.outstanding.erase(request_id);
     return reply;
   }
   const auto sent = s.outstanding.find(request_id);
@@ -433,7 +447,7 @@ Result<std::unique_ptr<Decoded>> Connection::wait(std::uint64_t request_id,
   const auto deadline = Clock::now() + timeout;
   for (;;) {
     if (auto reply = s.read_replies(request_id)) {
-      s.outstanding.erase(request_id);
+      if (!is_interim(*reply)) s.outstanding.erase(request_id);
       return reply;
     }
     s.read_events();

@@ -117,10 +117,12 @@ class Connection {
   // not be queued). A request sent while no session is up waits in the
   // socket's queue for the next one.
   Result<std::uint64_t> send(const Fill& fill);
-  // Waits for the reply to `request_id`. kUnavailable on timeout, and at
-  // once when the session it was sent on is lost (the peer died, restarted,
-  // or went silent for about 10 s: no reply can come any more;
-  // disconnects() tells the two apart); the request is then forgotten.
+  // Waits for the reply to `request_id`. An interim reply (executeProgress)
+  // is returned too, and leaves the request outstanding for the next
+  // wait(). kUnavailable on timeout, and at once when the session it was
+  // sent on is lost (the peer died, restarted, or went silent for about
+  // 10 s: no reply can come any more; disconnects() tells the two apart);
+  // the request is then forgotten.
   // kInvalidArgument if `request_id` is not outstanding. An Error body in
   // the reply is returned as the reply (the caller reads it, e.g. with
   // error_of).

@@ -57,6 +57,10 @@ struct Envelope {
     getRecordsResponse @23 :GetRecordsResponse;
     putRecordsRequest @24 :PutRecordsRequest;
     putRecordsResponse @25 :PutRecordsResponse;
+
+    # scheduler -> client: an interim reply to an executeRequest that set
+    # `progress` (same requestId; the executeResponse still follows).
+    executeProgress @26 :ExecuteProgress;
   }
 }
 
@@ -147,6 +151,14 @@ struct ExecuteRequest {
   # (docs/launcher.md, "Any checkout path"). Not part of the action digest:
   # identical actions are run once, for the first request's path.
   baseDir @6 :Text;
+  # Ask for an executeProgress when a worker takes the action (kiln-reapi
+  # reports the REAPI's EXECUTING stage with it). Older schedulers ignore it.
+  progress @7 :Bool;
+}
+
+struct ExecuteProgress {
+  actionDigest @0 :Model.Digest;
+  workerId @1 :Text;               # the worker that took the action
 }
 
 # Untrusted like everything a client sends: the scheduler keeps an id only

@@ -255,6 +255,7 @@ void Server::Impl::shutdown() {
       (void)proto::send(clients, key.first, m, request.delimited);
     }
     pending.clear();
+    progress_wanted.clear();
     pending_per_client.clear();
     for (const WorkerView& w : policy.workers()) {
       (void)send_disconnect(w.id, "scheduler shutting down");
@@ -315,10 +316,36 @@ void Server::Impl::apply(const StartLease& c, Millis now) {
       static_cast<std::uint64_t>(std::max(Millis{0}, now - c.queued_at).count()) * 1000;
   lease.setQueuedUs(wall_clock_us() - std::min(waited_us, wall_clock_us()));
   if (!c.base_dir.empty()) lease.setBaseDir(c.base_dir);
+  send_progress(c.action_digest, c.worker);
   log(LogLevel::kDebug, "lease " + std::to_string(c.lease_id) + ": " + c.action_digest.to_string() +
                             " to worker " + worker_label(c.worker) + " (attempt " +
                             std::to_string(c.attempt) + ")");
   if (!proto::send(workers, c.worker, m)) forget_worker(c.worker, "unreachable", now, false);
+}
+
+void Server::Impl::send_progress(const cas::Digest& action, const WorkerId& worker) {
+  const auto [first, last] = progress_wanted.equal_range(action);
+  for (auto it = first; it != last; ++it) {
+    const auto& [client, request_id] = it->second;
+    if (pending.count({client, request_id}) == 0) continue;
+    capnp::MallocMessageBuilder m;
+    auto progress = proto::init_envelope(m, request_id).getBody().initExecuteProgress();
+    cas::to_wire(action, progress.initActionDigest());
+    progress.setWorkerId(worker_label(worker));
+    (void)proto::send(clients, client, m);
+  }
+  progress_wanted.erase(first, last);
+}
+
+void Server::Impl::drop_progress(const cas::Digest& action, const ClientId& client,
+                                 std::uint64_t request_id) {
+  const auto [first, last] = progress_wanted.equal_range(action);
+  for (auto it = first; it != last; ++it) {
+    if (it->second.first == client && it->second.second == request_id) {
+      progress_wanted.erase(it);
+      return;
+    }
+  }
 }
 
 void Server::Impl::apply(const CancelLease& c, Millis now) {
@@ -393,6 +420,7 @@ void Server::Impl::reply_to_client(const ClientId& client, std::uint64_t request
   bool delimited = false;
   if (auto it = pending.find({client, request_id}); it != pending.end()) {
     delimited = it->second.delimited;
+    drop_progress(it->second.digest, client, request_id);
     pending.erase(it);
     if (auto c = pending_per_client.find(client);
         c != pending_per_client.end() && --c->second == 0) {
@@ -404,6 +432,7 @@ void Server::Impl::reply_to_client(const ClientId& client, std::uint64_t request
   log(LogLevel::kInfo, "client " + printable(client) + " is gone; dropping its requests");
   for (auto it = pending.lower_bound({client, 0});
        it != pending.end() && it->first.first == client;) {
+    drop_progress(it->second.digest, client, it->first.second);
     it = pending.erase(it);
   }
   pending_per_client.erase(client);

@@ -104,6 +104,10 @@ struct Server::Impl {
   Millis drain_started{0};
 
   std::map<std::pair<ClientId, std::uint64_t>, PendingRequest> pending;
+  // The pending requests that asked for an executeProgress when a worker
+  // takes their action (sent once; entries whose request is gone by then
+  // are dropped unsent).
+  std::multimap<cas::Digest, std::pair<ClientId, std::uint64_t>> progress_wanted;
   std::unordered_map<ClientId, std::size_t> pending_per_client;
   std::unordered_map<std::uint64_t, LeaseInfo> leases;
   // Per worker session (by routing id): the workerHello's id, and when it
@@ -269,6 +273,10 @@ struct Server::Impl {
 
   void flush_commands(Millis now);
   void apply(const StartLease& c, Millis now);
+  // executeProgress to the requests of `action` that asked for it.
+  void send_progress(const cas::Digest& action, const WorkerId& worker);
+  // Forgets a pending request's wish for progress.
+  void drop_progress(const cas::Digest& action, const ClientId& client, std::uint64_t request_id);
   void apply(const CancelLease& c, Millis now);
   void apply(const Complete& c, Millis now);
   void apply(const Fail& c, Millis now);

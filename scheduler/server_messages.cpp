@@ -58,8 +58,9 @@ std::string Server::Impl::kind_name(Which kind) {
                                            "getRecordsRequest",
                                            "getRecordsResponse",
                                            "putRecordsRequest",
-                                           "putRecordsResponse"};
-  static_assert(std::size(kNames) == static_cast<std::size_t>(Which::PUT_RECORDS_RESPONSE) + 1,
+                                           "putRecordsResponse",
+                                           "executeProgress"};
+  static_assert(std::size(kNames) == static_cast<std::size_t>(Which::EXECUTE_PROGRESS) + 1,
                 "kNames lists every body kind of wire.capnp, in order");
   const auto index = static_cast<std::size_t>(kind);
   if (index < std::size(kNames)) return kNames[index];
@@ -320,6 +321,17 @@ void Server::Impl::on_execute(const proto::Received& r, std::uint64_t id,
     ++count;
   }
   pending[{r.peer, id}] = PendingRequest{*digest, r.delimited};
+  // A REQ peer takes one reply per request: progress only for DEALERs.
+  if (request.getProgress() && !r.delimited) {
+    progress_wanted.emplace(*digest, std::make_pair(r.peer, id));
+    // Running already (for an earlier request of the same action): now.
+    for (const auto& [lease_id, lease] : leases) {
+      if (lease.digest == *digest) {
+        send_progress(*digest, lease.worker);
+        break;
+      }
+    }
+  }
   Submission s;
   s.client = r.peer;
   s.request_id = id;

@@ -203,13 +203,14 @@ class ServerTest : public ::testing::Test {
   }
 
   std::uint64_t send_execute(proto::Connection& c, const Fixture& f,
-                             const std::string& base_dir = "") {
+                             const std::string& base_dir = "", bool progress = false) {
     auto id = c.send([&](schema::Envelope::Builder env) {
       auto request = env.getBody().initExecuteRequest();
       request.setDigestFunction(cas::to_wire(kFn));
       cas::to_wire(f.action_digest, request.initActionDigest());
       cas::to_wire(f.action, kFn, request.initAction());
       if (!base_dir.empty()) request.setBaseDir(base_dir);
+      request.setProgress(progress);
     });
     EXPECT_TRUE(id.ok());
     return *id;
@@ -566,6 +567,40 @@ TEST_F(ServerTest, ABaseDirReachesTheLeaseAndABadOneIsRefused) {
   EXPECT_EQ(error_code(*reply), ErrorCode::INVALID_ARGUMENT);
   (void)send_execute(*c, f, "/home/dev/checkout");
   (void)expect_lease(w, f, "/home/dev/checkout");
+}
+
+// A request that asks for progress gets an executeProgress (an interim
+// reply: the request stays outstanding) when a worker takes the action,
+// then its executeResponse; a second request for the running action gets
+// its progress at once; one that did not ask gets none.
+TEST_F(ServerTest, ProgressIsAnInterimReplyWhenAWorkerTakesTheAction) {
+  const Fixture f = prepare();
+  start();
+  zmq::socket_t w = worker();
+  auto c = client();
+  ASSERT_TRUE(status_until(*c, [](auto s) { return s.getWorkers().size() == 1; }));
+  const std::uint64_t id = send_execute(*c, f, "", true);
+  const std::uint64_t lease = expect_lease(w, f);
+  auto progress = c->wait(id, kPatience);
+  ASSERT_TRUE(progress.ok());
+  ASSERT_EQ((*progress)->envelope().getBody().which(), Which::EXECUTE_PROGRESS);
+  const auto p = (*progress)->envelope().getBody().getExecuteProgress();
+  EXPECT_EQ(cas::from_wire(p.getActionDigest(), kFn).value(), f.action_digest);
+  EXPECT_FALSE(std::string(p.getWorkerId().cStr()).empty());
+
+  const std::uint64_t late = send_execute(*c, f, "", true);
+  auto late_progress = c->wait(late, kPatience);
+  ASSERT_TRUE(late_progress.ok());
+  EXPECT_EQ((*late_progress)->envelope().getBody().which(), Which::EXECUTE_PROGRESS);
+  const std::uint64_t plain = send_execute(*c, f);
+
+  send_result(w, lease, f);
+  for (std::uint64_t request : {id, late, plain}) {
+    auto reply = c->wait(request, kPatience);
+    ASSERT_TRUE(reply.ok()) << reply.error().message;
+    ASSERT_EQ((*reply)->envelope().getBody().which(), Which::EXECUTE_RESPONSE) << request;
+    EXPECT_FALSE(execute_response(*reply).getHasStatus());
+  }
 }
 
 TEST_F(ServerTest, CancelAnswersCancelledAndCancelsTheLease) {

@@ -15,6 +15,8 @@ packages=(
   libxml2-utils                     # xmllint: JUnit files against the schema (tests/e2e/junit_schema.sh)
   libcpp-httplib-dev                # the scheduler's HTTP server (/metrics)
   libsodium-dev                     # Ed25519 signatures of provenance (kiln provenance)
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # kiln-reapi: the REAPI's gRPC
+  libzstd-dev                       # kiln-reapi: ByteStream's compressed-blobs/zstd
   libgtest-dev libgmock-dev clang-format clang-tidy   # tests, formatting, naming
   prometheus                        # promtool and Prometheus for the /metrics tests (tests/e2e/metrics.sh)
   python3 procps                    # end-to-end scenarios (JSON checks, pgrep)

@@ -142,8 +142,23 @@ ReadyScheduler wait_until_ready(pid_t scheduler, const fs::path& ready, int port
   return {client_endpoint, worker_endpoint, http_address};
 }
 
+// Waits for kiln-reapi's ready file (its HOST:PORT).
+std::string wait_for_reapi(pid_t reapi, const fs::path& ready) {
+  for (auto waited = 0ms;; waited += 20ms) {
+    if (::waitpid(reapi, nullptr, WNOHANG) == reapi) {
+      throw CommandError(kExitFailure,
+                         "kiln-reapi exited at start (is its port in use? try --reapi-port 0)");
+    }
+    if (waited > 15s) throw CommandError(kExitFailure, "kiln-reapi did not start within 15 s");
+    std::ifstream in(ready);
+    std::string address;
+    if (in && std::getline(in, address) && !address.empty()) return address;
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
 // Until SIGINT or SIGTERM, or the scheduler's exit (then kExitFailure).
-int supervise(const sigset_t& signals, pid_t scheduler, std::vector<pid_t>& children,
+int supervise(const sigset_t& signals, pid_t scheduler, pid_t reapi, std::vector<pid_t>& children,
               std::ostream& err) {
   for (;;) {
     int sig = 0;
@@ -157,7 +172,8 @@ int supervise(const sigset_t& signals, pid_t scheduler, std::vector<pid_t>& chil
         err << "kiln: error: kiln-scheduler exited; stopping the workers\n";
         return kExitFailure;
       }
-      err << "kiln: warning: a kiln-worker (pid " << pid << ") exited\n";
+      err << "kiln: warning: " << (pid == reapi ? "kiln-reapi" : "a kiln-worker") << " (pid " << pid
+          << ") exited\n";
     }
   }
 }
@@ -169,10 +185,20 @@ int run_up(Context& ctx, const UpOptions& opts) {
   const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path();
   const fs::path scheduler_bin = bin / "kiln-scheduler";
   const fs::path worker_bin = bin / "kiln-worker";
-  for (const auto& p : {scheduler_bin, worker_bin}) {
+  const fs::path reapi_bin = bin / "kiln-reapi";
+  const bool reapi = opts.reapi_port >= 0;
+  for (const auto& p : {scheduler_bin, worker_bin, reapi_bin}) {
+    if (p == reapi_bin && !reapi) continue;
     if (::access(p.c_str(), X_OK) != 0)
       throw CommandError(kExitFailure, p.string() + " not found next to kiln");
   }
+  if (opts.reapi_allow_updates && !reapi) {
+    throw CommandError(kExitUsage, "--reapi-allow-updates needs --reapi-port");
+  }
+  // The API's digest function is SHA-256: a grid that serves it keeps its
+  // stores in SHA-256 (apart from the default grid's XXH3 stores).
+  const std::string store_suffix = reapi ? "-sha256" : "";
+  const char* digest_function = reapi ? "sha256" : "xxh3-128";
   const fs::path state = ctx.config.dir() / "up";
   std::error_code ec;
   fs::create_directories(state, ec);
@@ -196,7 +222,9 @@ int run_up(Context& ctx, const UpOptions& opts) {
                                              "--worker-endpoint",
                                              "tcp://127.0.0.1:0",
                                              "--store",
-                                             (state / "scheduler").string(),
+                                             (state / ("scheduler" + store_suffix)).string(),
+                                             "--digest-function",
+                                             digest_function,
                                              "--ready-file",
                                              ready.string()};
   if (opts.http_port >= 0) {
@@ -231,7 +259,9 @@ int run_up(Context& ctx, const UpOptions& opts) {
                                             "--slots",
                                             std::to_string(slots),
                                             "--store",
-                                            (state / id / "store").string(),
+                                            (state / id / ("store" + store_suffix)).string(),
+                                            "--digest-function",
+                                            digest_function,
                                             "--work-dir",
                                             (state / id / "work").string(),
                                             "--sandbox",
@@ -255,7 +285,34 @@ int run_up(Context& ctx, const UpOptions& opts) {
           "kiln up's record of the grid");
   }
 
+  std::string reapi_address;
+  pid_t reapi_pid = -1;
+  if (reapi) {
+    const fs::path reapi_ready = state / "reapi.ready";
+    fs::remove(reapi_ready, ec);
+    std::vector<std::string> reapi_args = {reapi_bin.string(),
+                                           "--endpoint",
+                                           "127.0.0.1:" + std::to_string(opts.reapi_port),
+                                           "--scheduler",
+                                           client_endpoint,
+                                           "--store",
+                                           (state / ("scheduler" + store_suffix)).string(),
+                                           "--ready-file",
+                                           reapi_ready.string()};
+    if (keys) {
+      reapi_args.insert(reapi_args.end(), {"--key", keys->client_key.string(), "--scheduler-key",
+                                           keys->scheduler_public});
+    } else {
+      reapi_args.push_back("--no-auth");
+    }
+    if (opts.reapi_allow_updates) reapi_args.push_back("--allow-updates");
+    reapi_pid = spawn(reapi_args);
+    children.pids.push_back(reapi_pid);
+    reapi_address = wait_for_reapi(reapi_pid, reapi_ready);
+  }
+
   ctx.out << "KILN_SCHEDULER=" << client_endpoint << '\n';
+  if (reapi) ctx.out << "KILN_REAPI=grpc://" << reapi_address << '\n';
   ctx.out.flush();
   ctx.err << "kiln: grid up: scheduler " << client_endpoint << ", " << opts.workers << " worker"
           << (opts.workers == 1 ? "" : "s") << " with " << slots << " slot"
@@ -264,9 +321,13 @@ int run_up(Context& ctx, const UpOptions& opts) {
           << (keys ? ", CURVE keys in " + (state / "keys").string() : ", no authentication")
           << (http_address.empty() ? "" : "\nkiln: status page " + http_address + "/")
           << "\nkiln: use it with: export KILN_SCHEDULER=" << client_endpoint
+          << (reapi ? " KILN_DIGEST_FUNCTION=sha256" : "")
+          << (reapi ? "\nkiln: Remote Execution API on grpc://" + reapi_address +
+                          " (bazel --remote_executor=grpc://" + reapi_address + ")"
+                    : "")
           << "\nkiln: Ctrl-C stops it\n";
 
-  const int exit_code = supervise(signals, scheduler, children.pids, ctx.err);
+  const int exit_code = supervise(signals, scheduler, reapi_pid, children.pids, ctx.err);
   ctx.err << "kiln: stopping the grid\n";
   stop_all(children.pids);
   // The record stays: the keys outlive this run, so a client that still

@@ -42,6 +42,11 @@ struct UpOptions {
   // The scheduler's pages and /metrics on 127.0.0.1:http_port (0: any free
   // port); -1: none.
   int http_port = 0;
+  // kiln-reapi, the Remote Execution API front-end (docs/reapi.md), on
+  // 127.0.0.1:reapi_port (0: any free port); -1: none. With it, the grid's
+  // stores use SHA-256, the API's digest function.
+  int reapi_port = -1;
+  bool reapi_allow_updates = false;  // kiln-reapi --allow-updates
 };
 
 struct KeygenOptions {

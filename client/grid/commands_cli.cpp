@@ -19,6 +19,13 @@ std::function<int(Context&)> add_up_command(CLI::App& app, UpRunner run) {
                  "Port on 127.0.0.1 of the status pages and /metrics (0: any free port; -1: none)")
       ->check(CLI::Range(-1, 65535))
       ->capture_default_str();
+  up->add_option("--reapi-port", opts->reapi_port,
+                 "Serve the Remote Execution API (Bazel) on 127.0.0.1:PORT (0: any free port); the "
+                 "grid then uses SHA-256 (docs/reapi.md)")
+      ->check(CLI::Range(-1, 65535));
+  up->add_flag(
+      "--reapi-allow-updates", opts->reapi_allow_updates,
+      "Let REAPI clients write the action cache (Bazel's --remote_cache with local builds)");
   return [opts, run = std::move(run)](Context& ctx) { return run(ctx, *opts); };
 }
 

@@ -1,0 +1,1 @@
+#include "reapi/shared_store.h"
