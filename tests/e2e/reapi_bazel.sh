@@ -32,21 +32,23 @@ startup=(--nosystem_rc --nohome_rc --noworkspace_rc --install_base=/usr/share/ba
   --trust_install_base --output_user_root="$WORK/bazel" --max_idle_secs=300)
 common=(--symlink_prefix=/ --color=no --curses=no --noshow_progress --show_result=0
   --test_output=errors)
-BASES=
-bz() { # bz OUTPUT_BASE COMMAND ARGS...: one Bazel command, its output in
-# $WORK/bazel.log (and appended to $WORK/bazel.all.log)
-  local base=$1
+# One output base (and so one Bazel server) a phase.
+BASES="local cache exec"
+# bz OUTPUT_BASE COMMAND ARGS...: one Bazel command, its output in
+# $WORK/bazel.log and appended to the phase's $WORK/bazel.BASE.log.
+bz() {
+  local base=$1 rc=0
   shift
-  case " $BASES " in *" $base "*) ;; *) BASES="$BASES $base" ;; esac
-  local rc=0
   timeout 300 bazel "${startup[@]}" --output_base="$WORK/bazel/$base" "$@" >"$WORK/bazel.log" 2>&1 || rc=$?
-  { echo "== bazel $*"; cat "$WORK/bazel.log"; } >>"$WORK/bazel.all.log"
+  { echo "== bazel $*"; cat "$WORK/bazel.log"; } >>"$WORK/bazel.$base.log"
+  PHASE_LOG=$WORK/bazel.$base.log
   return $rc
 }
 stop_bazel() {
   local base pid
   cd "$WORK/ws/main" 2>/dev/null || return 0
   for base in $BASES; do
+    [ -d "$WORK/bazel/$base" ] || continue
     timeout 30 bazel "${startup[@]}" --output_base="$WORK/bazel/$base" shutdown >/dev/null 2>&1 || true
     pid=$(cat "$WORK/bazel/$base/server/server.pid.txt" 2>/dev/null || true)
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
@@ -76,10 +78,10 @@ for part in filter(None, (p.strip() for p in kinds.split(","))):
     print(f"{kind.replace(' ', '_')}={n}")
 PYEOF
 }
-# bazel_warnings: Bazel's warnings and errors so far (a remote cache that
-# fails is only a warning).
+# bazel_warnings: Bazel's warnings and errors in this phase (a remote
+# cache that fails is only a warning).
 bazel_warnings() {
-  grep -E -A3 '^(== bazel|WARNING|ERROR)' "$WORK/bazel.all.log" |
+  grep -E -A3 '^(== bazel|WARNING|ERROR)' "$PHASE_LOG" |
     grep -v -e 'rc files are no longer being read' -e '^/etc/bazel/bazelrc' | head -60
 }
 # only_kinds WHAT KIND...: the last summary counts only KINDs and internal
@@ -127,6 +129,26 @@ same_outputs() {
   echo "$1: $(ls "$WORK/ref" | wc -l) outputs byte-identical to the local build's"
 }
 
+# all_cache_hits FILE: every spawn in Bazel's --execution_log_json_file
+# FILE was a remote cache hit.
+all_cache_hits() {
+  "$PY" - "$1" <<'PYEOF' || fail "the execution log shows a spawn that was not a remote cache hit"
+import json, sys
+text, spawns, i = open(sys.argv[1]).read(), [], 0
+decoder = json.JSONDecoder()
+while i < len(text):
+    if text[i].isspace():
+        i += 1
+        continue
+    spawn, i = decoder.raw_decode(text, i)
+    spawns.append(spawn)
+misses = [s.get("mnemonic") for s in spawns if not s.get("remoteCacheHit")]
+print(f"execution log: {len(spawns)} spawns, {len(spawns) - len(misses)} remote cache hits"
+      + (f"; not hits: {misses}" if misses else ""))
+sys.exit(1 if misses or not spawns else 0)
+PYEOF
+}
+
 # a. A local build: the reference
 started=$(date +%s)
 bz local test "${common[@]}" //... || fail "local build: $(cat "$WORK/bazel.log")"
@@ -137,57 +159,68 @@ bz local shutdown
 echo "local build and test: $(($(date +%s) - started)) s"
 
 # b. The remote cache: fill it, clean, every action a hit
-start_reapi_grid cache 1 --reapi-allow-updates
-remote=(--remote_cache="$REAPI" --remote_timeout=60)
-bz cache test "${common[@]}" "${remote[@]}" //... || fail "remote cache, cold: $(cat "$WORK/bazel.log")"
-test_passed "remote cache, cold"
-only_kinds "remote cache, cold" linux-sandbox local processwrapper-sandbox
-! grep -q 'Remote Cache' "$WORK/bazel.log" ||
-  fail "remote cache, cold: Bazel could not write to the remote cache:
+remote_cache() {
+  start_reapi_grid cache 1 --reapi-allow-updates
+  remote=(--remote_cache="$REAPI" --remote_timeout=60)
+  bz cache test "${common[@]}" "${remote[@]}" //... || fail "remote cache, cold: $(cat "$WORK/bazel.log")"
+  test_passed "remote cache, cold"
+  only_kinds "remote cache, cold" linux-sandbox local processwrapper-sandbox
+  ! grep -q 'Remote Cache' "$WORK/bazel.log" ||
+    fail "remote cache, cold: Bazel could not write to the remote cache:
 $(grep -A3 'Remote Cache' "$WORK/bazel.log" | head -20)"
-bz cache clean || fail "bazel clean: $(cat "$WORK/bazel.log")"
-bz cache test "${common[@]}" "${remote[@]}" --execution_log_json_file="$WORK/cache.json" //... ||
-  fail "remote cache, after clean: $(cat "$WORK/bazel.log")"
-test_passed "remote cache, after clean"
-only_kinds "remote cache, after clean" remote_cache_hit
-"$PY" - "$WORK/cache.json" <<'PYEOF' || fail "the execution log shows a spawn that was not a remote cache hit"
-import json, sys
-text, spawns, i = open(sys.argv[1]).read(), [], 0
-decoder = json.JSONDecoder()
-while i < len(text):
-    if text[i].isspace():
-        i += 1
-        continue
-    spawn, i = decoder.raw_decode(text, i)
-    spawns.append(spawn)
-misses = [s.get("listedOutputs") for s in spawns if not s.get("remoteCacheHit")]
-print(f"execution log: {len(spawns)} spawns, {len(spawns) - len(misses)} remote cache hits")
-sys.exit(1 if misses or not spawns else 0)
-PYEOF
-outputs cache "$WORK/cached"
-same_outputs "remote cache" "$WORK/cached"
-bz cache shutdown
-stop_last_grid
+  bz cache clean || fail "bazel clean: $(cat "$WORK/bazel.log")"
+  bz cache test "${common[@]}" "${remote[@]}" --execution_log_json_file="$WORK/cache.json" //... ||
+    fail "remote cache, after clean: $(cat "$WORK/bazel.log")"
+  test_passed "remote cache, after clean"
+  all_cache_hits "$WORK/cache.json"
+  only_kinds "remote cache, after clean" remote_cache_hit
+  outputs cache "$WORK/cached"
+  same_outputs "remote cache" "$WORK/cached"
+}
 
 # c. Remote execution on a fresh grid (an empty store: nothing is a hit)
-start_reapi_grid exec 2
-before=$(grid_executed)
-remote=(--remote_executor="$REAPI" --remote_timeout=120)
-bz exec test "${common[@]}" "${remote[@]}" //... || fail "remote execution: $(cat "$WORK/bazel.log")"
-test_passed "remote execution"
-only_kinds "remote execution" remote
-ran=$(processes | sed -n 's/^remote=//p')
-executed=$(($(grid_executed) - before))
-[ "$executed" -ge "$ran" ] ||
-  fail "Bazel ran $ran actions remotely, but kiln's workers ran only $executed"
-echo "remote execution: kiln's workers ran $executed actions"
-outputs exec "$WORK/executed"
-same_outputs "remote execution" "$WORK/executed"
-# What the workers ran is in the action cache: after a clean, all hits
-bz exec clean || fail "bazel clean: $(cat "$WORK/bazel.log")"
-bz exec test "${common[@]}" "${remote[@]}" //... || fail "remote execution, again: $(cat "$WORK/bazel.log")"
-test_passed "remote execution, again"
-only_kinds "remote execution, after clean" remote_cache_hit
-outputs exec "$WORK/executed2"
-same_outputs "remote execution, after clean" "$WORK/executed2"
+remote_execution() {
+  start_reapi_grid exec 2
+  before=$(grid_executed)
+  remote=(--remote_executor="$REAPI" --remote_timeout=120)
+  bz exec test "${common[@]}" "${remote[@]}" //... || fail "remote execution: $(cat "$WORK/bazel.log")"
+  test_passed "remote execution"
+  only_kinds "remote execution" remote
+  ran=$(processes | sed -n 's/^remote=//p')
+  executed=$(($(grid_executed) - before))
+  [ "$executed" -ge "$ran" ] ||
+    fail "Bazel ran $ran actions remotely, but kiln's workers ran only $executed"
+  echo "remote execution: kiln's workers ran $executed actions"
+  outputs exec "$WORK/executed"
+  same_outputs "remote execution" "$WORK/executed"
+  # What the workers ran is in the action cache: after a clean, all hits
+  bz exec clean || fail "bazel clean: $(cat "$WORK/bazel.log")"
+  bz exec test "${common[@]}" "${remote[@]}" --execution_log_json_file="$WORK/exec.json" //... ||
+    fail "remote execution, again: $(cat "$WORK/bazel.log")"
+  test_passed "remote execution, again"
+  all_cache_hits "$WORK/exec.json"
+  only_kinds "remote execution, after clean" remote_cache_hit
+  outputs exec "$WORK/executed2"
+  same_outputs "remote execution, after clean" "$WORK/executed2"
+}
+
+# Each in a subshell that stops its grid and Bazel server when it ends, so
+# that one failing does not hide what the other finds. (Not `( ) ||`: set
+# -e would be off inside.)
+failed=
+phase() {
+  local rc
+  set +e
+  (
+    set -e
+    trap 'stop_bazel; stop_last_grid' EXIT
+    "$1"
+  )
+  rc=$?
+  set -e
+  [ "$rc" = 0 ] || failed="$failed $1"
+}
+phase remote_cache
+phase remote_execution
+[ -z "$failed" ] || fail "reapi_bazel:$failed failed (see above)"
 echo "reapi_bazel: local, remote cache and remote execution passed in $(($(date +%s) - started)) s"
