@@ -43,6 +43,7 @@ struct FutureEnvelope {
     getRecordsResponse @23 :Wire.GetRecordsResponse;
     putRecordsRequest @24 :Wire.PutRecordsRequest;
     putRecordsResponse @25 :Wire.PutRecordsResponse;
-    nest @26 :Nest;                       # the member this build lacks
+    executeProgress @26 :Wire.ExecuteProgress;
+    nest @27 :Nest;                       # the member this build lacks
   }
 }

@@ -7,6 +7,8 @@ namespace {
 
 // Blobs a client may ask to have inlined in GetActionResult, at most.
 constexpr std::size_t kMaxInlineBytes = std::size_t{1} << 20;
+// The largest Tree blob an UpdateActionResult may name (it is read whole).
+constexpr std::uint64_t kMaxTreeBytes = std::uint64_t{256} << 20;
 
 Status check_path(const std::string& path, const char* what) {
   if (auto s = cas::validate_relative_path(path); !s.ok()) {
@@ -42,6 +44,10 @@ Result<std::vector<cas::Digest>> referenced_blobs(SharedStore& store,
     if (auto s = check_path(d.path(), "output directory"); !s.ok()) return s.error();
     if (auto s = add(d.tree_digest(), "output directory " + d.path()); !s.ok()) return s.error();
     const cas::Digest tree_digest = out.back();
+    if (tree_digest.size > kMaxTreeBytes) {
+      return make_error(Errc::kInvalidArgument, "the Tree of output directory " + d.path() +
+                                                    " is over the limit of 256 MiB");
+    }
     auto blob = store.with([&](cas::Store& s) { return s.get(tree_digest); });
     if (!blob.ok()) return blob.error();
     if (!*blob) {
@@ -147,22 +153,28 @@ grpc::Status ActionCacheService::UpdateActionResult(grpc::ServerContext* context
   auto digest = from_proto(request->action_digest());
   if (!digest.ok()) return invalid("action_digest: " + digest.error().message);
   v2::ActionResult result = request->action_result();
-  // Inlined bytes go to the CAS; the entry names them by digest.
-  auto store_raw = [&](std::string* raw, v2::Digest* digest_field) -> Status {
-    if (raw->empty()) return {};
-    auto put = store_.with([&](cas::Store& s) { return s.put(*raw); });
+  // Inlined bytes go to the CAS; the entry names them by digest. (Only
+  // where there are some: mutable_* would make an absent digest present.)
+  auto store_raw = [&](std::string& raw) -> Result<v2::Digest> {
+    auto put = store_.with([&](cas::Store& s) { return s.put(raw); });
     if (!put.ok()) return put.error();
-    *digest_field = to_proto(*put);
-    raw->clear();
-    return {};
+    raw.clear();
+    return to_proto(*put);
   };
-  if (auto s = store_raw(result.mutable_stdout_raw(), result.mutable_stdout_digest()); !s.ok())
-    return to_grpc(s.error());
-  if (auto s = store_raw(result.mutable_stderr_raw(), result.mutable_stderr_digest()); !s.ok())
-    return to_grpc(s.error());
+  std::vector<std::pair<std::string*, v2::Digest*>> inlined;
+  if (!result.stdout_raw().empty()) {
+    inlined.emplace_back(result.mutable_stdout_raw(), result.mutable_stdout_digest());
+  }
+  if (!result.stderr_raw().empty()) {
+    inlined.emplace_back(result.mutable_stderr_raw(), result.mutable_stderr_digest());
+  }
   for (auto& f : *result.mutable_output_files()) {
-    if (auto s = store_raw(f.mutable_contents(), f.mutable_digest()); !s.ok())
-      return to_grpc(s.error());
+    if (!f.contents().empty()) inlined.emplace_back(f.mutable_contents(), f.mutable_digest());
+  }
+  for (auto& [raw, digest_field] : inlined) {
+    auto stored = store_raw(*raw);
+    if (!stored.ok()) return to_grpc(stored.error());
+    *digest_field = *stored;
   }
   if (auto s = put_action_result(store_, *digest, result); !s.ok()) {
     if (s.error().code == Errc::kNotFound) {

@@ -354,12 +354,14 @@ grpc::Status CapabilitiesService::GetCapabilities(grpc::ServerContext* context,
   exec_range->set_min_priority(-1000);
   exec_range->set_max_priority(1000);
 
-  // 2.0 to 2.2: compressed-blobs are 2.1+; Bazel 4 and later accept a high
-  // version at or above 2.0.
+  // 2.0 only: from 2.1 on a client may name its outputs in output_paths
+  // alone, files and directories mixed, which kiln's Command cannot say
+  // (reapi/translate.h). Clients that compress ask supported_compressors,
+  // not the version.
   response->mutable_low_api_version()->set_major(2);
   response->mutable_low_api_version()->set_minor(0);
   response->mutable_high_api_version()->set_major(2);
-  response->mutable_high_api_version()->set_minor(2);
+  response->mutable_high_api_version()->set_minor(0);
   return grpc::Status::OK;
 }
 

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "cas/model.h"
 #include "cas/wire_model.h"
@@ -107,8 +108,12 @@ struct Prepared {
   std::string working_directory;
 };
 
-// Limits on what one action's input tree may hold.
+// Limits on what one action's input tree may hold: directories in all,
+// levels (the walk recurses; kiln's own trees stop at 256 too), and the
+// size of one message blob (Action, Command, Directory) read whole.
 constexpr std::size_t kMaxTreeDirectories = 1000000;
+constexpr int kMaxTreeDepth = 256;
+constexpr std::uint64_t kMaxMessageBytes = std::uint64_t{64} << 20;
 
 class Preparer {
  public:
@@ -185,14 +190,23 @@ class Preparer {
 
  private:
   Result<std::optional<std::string>> get(const cas::Digest& d) {
+    if (d.size > kMaxMessageBytes) {
+      return make_error(Errc::kInvalidArgument, "blob " + d.to_string() +
+                                                    " is too large for an Action, Command or "
+                                                    "Directory (the limit is 64 MiB)");
+    }
     return store_.with([&](cas::Store& s) { return s.get(d); });
   }
 
   // The kiln digest of the REAPI directory `d`, its kiln Directory written
   // to the store; what is missing is noted (and a placeholder returned, so
   // the walk goes on and finds everything missing at once).
-  Result<cas::Digest> directory(const cas::Digest& d) {
+  Result<cas::Digest> directory(const cas::Digest& d, int depth = 0) {
     if (auto it = done_.find(d); it != done_.end()) return it->second;
+    if (depth > kMaxTreeDepth) {
+      return make_error(Errc::kInvalidArgument, "the input tree is deeper than " +
+                                                    std::to_string(kMaxTreeDepth) + " levels");
+    }
     if (++walked_ > kMaxTreeDirectories) {
       return make_error(
           Errc::kResourceExhausted,
@@ -213,8 +227,8 @@ class Preparer {
     if (!in_walk_.insert(d).second) {
       return make_error(Errc::kInvalidArgument, "Directory " + d.to_string() + " contains itself");
     }
-    auto kiln_dir =
-        directory_to_kiln(dir, [&](const cas::Digest& child) { return directory(child); });
+    auto kiln_dir = directory_to_kiln(
+        dir, [&](const cas::Digest& child) { return directory(child, depth + 1); });
     in_walk_.erase(d);
     if (!kiln_dir.ok()) return kiln_dir.error();
     auto encoded = cas::encode_directory(*kiln_dir, cas::DigestFunction::kSha256);
@@ -230,7 +244,14 @@ class Preparer {
     auto missing = store_.with([&](cas::Store& s) { return s.find_missing(files); });
     if (!missing.ok()) return missing.error();
     for (const auto& d : *missing) {
-      if (d.size != 0) missing_.add(d);  // the empty blob is always there
+      if (d.size != 0) {
+        missing_.add(d);
+        continue;
+      }
+      // The API's empty blob is always present, so clients never upload
+      // it; the worker fetches it from the store like any input.
+      auto put = store_.with([&](cas::Store& s) { return s.put(std::string_view{}); });
+      if (!put.ok()) return put.error();
     }
     return {};
   }
@@ -344,12 +365,8 @@ void ExecutionService::stop() {
 
 ExecutionService::~ExecutionService() {
   stop();
-  std::vector<std::thread> threads;
-  {
-    std::lock_guard lock(mutex_);
-    threads.swap(threads_);
-  }
-  for (auto& t : threads) t.join();
+  std::unique_lock lock(mutex_);
+  threads_done_.wait(lock, [&] { return live_threads_ == 0; });
 }
 
 grpc::Status ExecutionService::Execute(grpc::ServerContext* context,
@@ -409,7 +426,12 @@ std::shared_ptr<ExecutionService::Operation> ExecutionService::start(const cas::
   op->stage = v2::ExecutionStage::CACHE_CHECK;  // the first stage a stream sees
   by_name_[op->name] = op;
   if (!skip_cache_lookup) running_[action] = op;
-  threads_.emplace_back([this, op] { run(op); });
+  ++live_threads_;
+  std::thread([this, op] {
+    run(op);
+    std::lock_guard done(mutex_);
+    if (--live_threads_ == 0) threads_done_.notify_all();
+  }).detach();
   return op;
 }
 

@@ -34,13 +34,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
-#include <vector>
 #include <zmq.hpp>
 
 #include "base/log.h"
@@ -96,7 +95,10 @@ class ExecutionService final : public v2::Execution::Service {
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Operation>> by_name_;
   std::map<cas::Digest, std::shared_ptr<Operation>> running_;  // by REAPI action digest
-  std::vector<std::thread> threads_;
+  // Each operation runs on a thread of its own, detached; the destructor
+  // waits until none is left.
+  std::size_t live_threads_ = 0;
+  std::condition_variable threads_done_;
 };
 
 }  // namespace kiln::reapi

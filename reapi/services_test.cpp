@@ -16,6 +16,7 @@
 
 #include "cas/digest.h"
 #include "cas/store.h"
+#include "reapi/action_cache.h"
 #include "reapi/cas_services.h"
 #include "reapi/digests.h"
 #include "tests/support/temp_dir.h"
@@ -94,6 +95,7 @@ class Grid {
     caps_ = std::make_unique<CapabilitiesService>(gate_, ServiceOptions{true, false});
     cas_ = std::make_unique<CasService>(*store_, gate_);
     bytestream_ = std::make_unique<ByteStreamService>(*store_, gate_, upload_dir());
+    action_cache_ = std::make_unique<ActionCacheService>(*store_, gate_);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -101,6 +103,7 @@ class Grid {
     builder.RegisterService(caps_.get());
     builder.RegisterService(cas_.get());
     builder.RegisterService(bytestream_.get());
+    builder.RegisterService(action_cache_.get());
     server_ = builder.BuildAndStart();
     if (!server_ || port == 0) throw std::runtime_error("the test server did not start");
     grpc::ChannelArguments args;
@@ -110,6 +113,7 @@ class Grid {
     capabilities = v2::Capabilities::NewStub(channel);
     cas = v2::ContentAddressableStorage::NewStub(channel);
     bytestream = bs::ByteStream::NewStub(channel);
+    action_cache = v2::ActionCache::NewStub(channel);
   }
   ~Grid() { server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5)); }
 
@@ -126,6 +130,7 @@ class Grid {
   std::unique_ptr<v2::Capabilities::Stub> capabilities;
   std::unique_ptr<v2::ContentAddressableStorage::Stub> cas;
   std::unique_ptr<bs::ByteStream::Stub> bytestream;
+  std::unique_ptr<v2::ActionCache::Stub> action_cache;
 
  private:
   test_support::TempDir dir_{"kiln-reapi-test"};
@@ -134,6 +139,7 @@ class Grid {
   std::unique_ptr<CapabilitiesService> caps_;
   std::unique_ptr<CasService> cas_;
   std::unique_ptr<ByteStreamService> bytestream_;
+  std::unique_ptr<ActionCacheService> action_cache_;
   std::unique_ptr<grpc::Server> server_;
 };
 
@@ -226,7 +232,7 @@ TEST(CapabilitiesService, AdvertisesSha256ZstdAndLimits) {
   EXPECT_EQ(caps.low_api_version().major(), 2);
   EXPECT_EQ(caps.low_api_version().minor(), 0);
   EXPECT_EQ(caps.high_api_version().major(), 2);
-  EXPECT_EQ(caps.high_api_version().minor(), 2);
+  EXPECT_EQ(caps.high_api_version().minor(), 0);
 }
 
 // ---- FindMissingBlobs ----
@@ -905,6 +911,116 @@ TEST(CasGate, ReadOnlyTokenMayReadButNotWrite) {
   EXPECT_TRUE(write(grid, upload_name("y"), "y", 1 << 20, kClientToken).status.ok());
   EXPECT_TRUE(grid.has("x"));
   EXPECT_TRUE(grid.has("y"));
+}
+
+// ---- the action cache ----
+
+constexpr std::string_view kWriterToken = "writer-token-0123456789";
+
+std::vector<Token> three_tokens() {
+  return {{Role::kReadOnly, "dash", std::string(kReadOnlyToken)},
+          {Role::kClient, "ci", std::string(kClientToken)},
+          {Role::kWriter, "cache", std::string(kWriterToken)}};
+}
+
+// A result naming an output file, stdout, and an output directory whose
+// Tree holds one more file.
+v2::ActionResult result_with_outputs(Grid& grid, bool upload) {
+  v2::ActionResult r;
+  r.set_exit_code(0);
+  auto* f = r.add_output_files();
+  f->set_path("out/a.o");
+  *f->mutable_digest() = proto_digest("object");
+  *r.mutable_stdout_digest() = proto_digest("hello\n");
+  v2::Tree tree;
+  auto* file = tree.mutable_root()->add_files();
+  file->set_name("gen.h");
+  *file->mutable_digest() = proto_digest("generated");
+  const std::string tree_bytes = tree.SerializeAsString();
+  auto* d = r.add_output_directories();
+  d->set_path("gen");
+  *d->mutable_tree_digest() = proto_digest(tree_bytes);
+  if (upload) {
+    for (std::string_view blob : {std::string_view("object"), std::string_view("hello\n"),
+                                  std::string_view("generated"), std::string_view(tree_bytes)}) {
+      grid.put(blob);
+    }
+  }
+  return r;
+}
+
+grpc::Status update(Grid& grid, std::string_view token, const v2::ActionResult& result,
+                    const std::string& action = "action") {
+  auto ctx = context(token);
+  v2::UpdateActionResultRequest request;
+  *request.mutable_action_digest() = proto_digest(action);
+  *request.mutable_action_result() = result;
+  v2::ActionResult answer;
+  return grid.action_cache->UpdateActionResult(ctx.get(), request, &answer);
+}
+
+grpc::Status get(Grid& grid, std::string_view token, v2::ActionResult* out,
+                 const std::string& action = "action", bool inline_stdout = false) {
+  auto ctx = context(token);
+  v2::GetActionResultRequest request;
+  *request.mutable_action_digest() = proto_digest(action);
+  request.set_inline_stdout(inline_stdout);
+  return grid.action_cache->GetActionResult(ctx.get(), request, out);
+}
+
+TEST(ActionCacheService, OnlyWritersUpdateAndEveryoneReads) {
+  Grid grid(three_tokens());
+  const v2::ActionResult result = result_with_outputs(grid, true);
+  v2::ActionResult got;
+  EXPECT_EQ(get(grid, kReadOnlyToken, &got).error_code(), StatusCode::NOT_FOUND);
+  for (auto token : {kReadOnlyToken, kClientToken}) {
+    const grpc::Status refused = update(grid, token, result);
+    EXPECT_EQ(refused.error_code(), StatusCode::PERMISSION_DENIED) << token;
+    EXPECT_NE(refused.error_message().find("writer"), std::string::npos) << refused.error_message();
+  }
+  EXPECT_EQ(get(grid, kReadOnlyToken, &got).error_code(), StatusCode::NOT_FOUND);  // nothing stored
+  EXPECT_EQ(update(grid, "", result).error_code(), StatusCode::UNAUTHENTICATED);
+  ASSERT_TRUE(update(grid, kWriterToken, result).ok());
+  ASSERT_TRUE(get(grid, kReadOnlyToken, &got).ok());
+  EXPECT_EQ(got.SerializeAsString(), result.SerializeAsString());
+  ASSERT_TRUE(get(grid, kClientToken, &got, "action", true).ok());
+  EXPECT_EQ(got.stdout_raw(), "hello\n");
+}
+
+TEST(ActionCacheService, WithoutTokensUpdatesNeedAllowUpdates) {
+  Grid closed;
+  const grpc::Status refused = update(closed, "", result_with_outputs(closed, true));
+  EXPECT_EQ(refused.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(refused.error_message().find("--allow-updates"), std::string::npos);
+  Grid open({}, true);
+  EXPECT_TRUE(update(open, "", result_with_outputs(open, true)).ok());
+}
+
+TEST(ActionCacheService, AResultNamingAMissingBlobIsRefused) {
+  Grid grid({}, true);
+  const v2::ActionResult result = result_with_outputs(grid, false);
+  grid.put("object");  // the rest is missing, the Tree among them
+  const grpc::Status refused = update(grid, "", result);
+  EXPECT_EQ(refused.error_code(), StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  v2::ActionResult got;
+  EXPECT_EQ(get(grid, "", &got).error_code(), StatusCode::NOT_FOUND);
+}
+
+TEST(ActionCacheService, BadRequestsAreRefused) {
+  Grid grid({}, true);
+  v2::ActionResult result = result_with_outputs(grid, true);
+  result.mutable_output_files(0)->set_path("../escape");
+  EXPECT_EQ(update(grid, "", result).error_code(), StatusCode::INVALID_ARGUMENT);
+  result = result_with_outputs(grid, true);
+  result.mutable_stdout_digest()->set_hash("xyz");
+  EXPECT_EQ(update(grid, "", result).error_code(), StatusCode::INVALID_ARGUMENT);
+  auto ctx = context();
+  v2::GetActionResultRequest request;
+  *request.mutable_action_digest() = proto_digest("action");
+  request.set_digest_function(v2::DigestFunction::MD5);
+  v2::ActionResult got;
+  EXPECT_EQ(grid.action_cache->GetActionResult(ctx.get(), request, &got).error_code(),
+            StatusCode::INVALID_ARGUMENT);
 }
 
 }  // namespace
