@@ -191,8 +191,11 @@ class Client:
 
     # CAS helpers
     def upload(self, *blobs):
+        """BatchUpdateBlobs of blobs, but for the empty blob, which Bazel
+        never uploads (an empty Directory message is the empty blob too):
+        the server must have it without (empty_blob_upload uploads it)."""
         request = re_pb.BatchUpdateBlobsRequest(requests=[
-            re_pb.BatchUpdateBlobsRequest.Request(digest=digest_of(b), data=b) for b in blobs])
+            re_pb.BatchUpdateBlobsRequest.Request(digest=digest_of(b), data=b) for b in blobs if b])
         response = self.call(self.cas.BatchUpdateBlobs, request)
         for r in response.responses:
             check(r.status.code == 0, f"BatchUpdateBlobs refused {r.digest.hash}: {r.status}")
@@ -273,6 +276,13 @@ def finish_operation(ops, action_digest=None):
     check(stages == sorted(stages), f"stages out of order: {stage_names(stages)}")
     check(UNKNOWN_STAGE not in stages, f"a stage UNKNOWN among {stage_names(stages)}")
     return stages, last, response
+
+
+def describe(status):
+    """A google.rpc.Status for a failure message: code, message, violations."""
+    names = {code.value[0]: code.name for code in C}
+    return (f"status {status.code} ({names.get(status.code, '?')}) "
+            f"'{status.message}' {precondition_violations(status)}")
 
 
 def stage_names(stages):
@@ -379,6 +389,7 @@ def find_missing(run):
 @scenario()
 def batch_round_trip(run):
     c = run.client("client")
+    # The empty blob is read, never uploaded (Client.upload)
     blobs = [unique("small", 10), bytes(range(256)) * 4 + unique("bin", 7), unique("mib", MIB), b""]
     digests = c.upload(*blobs)
     check(c.missing(*digests) == set(), "uploaded blobs reported missing")
@@ -393,7 +404,7 @@ def batch_round_trip(run):
     nope = [r for r in response.responses if dkey(r.digest) not in map(dkey, digests)]
     check(nope[0].status.code == C.NOT_FOUND.value[0],
           f"missing blob's status {nope[0].status.code}, expected NOT_FOUND")
-    return f"{len(blobs)} blobs (up to 1 MiB, one empty) round-trip; a missing one NOT_FOUND"
+    return f"{len(blobs) - 1} blobs (up to 1 MiB) round-trip, the empty one reads; a missing one NOT_FOUND"
 
 
 @scenario()
@@ -636,6 +647,7 @@ def ac_update_roles(run):
     action = digest_of(unique("ac-roles"))
     writer = run.client("writer")
     result = sample_result(writer, "writer\n")
+    result.output_files.add(path="empty.txt", digest=digest_of(b""))  # never uploaded
     request = re_pb.UpdateActionResultRequest(action_digest=action, action_result=result)
     for role in ("readonly", "client"):
         step(f"UpdateActionResult as {role}")
@@ -700,7 +712,7 @@ def execute_echo(run):
                          env={"PATH": "/usr/bin:/bin", "NONCE": nonce})
     step("first Execute")
     stages, op, response = c.execute(action)
-    check(response.status.code == 0, f"ExecuteResponse.status {response.status}")
+    check(response.status.code == 0, f"ExecuteResponse {describe(response.status)}")
     check(not response.cached_result, "the first run says cached_result")
     check(stages[0] == CACHE_CHECK and stages[-1] == COMPLETED and QUEUED in stages,
           f"stages {stage_names(stages)}: expected CACHE_CHECK, QUEUED, (EXECUTING,) COMPLETED")
@@ -717,7 +729,7 @@ def execute_echo(run):
     step("second Execute")
     stages2, _, response2 = c.execute(action)
     check(response2.status.code == 0 and response2.cached_result,
-          f"second Execute: cached_result {response2.cached_result}, status {response2.status}")
+          f"second Execute: cached_result {response2.cached_result}, {describe(response2.status)}")
     check(list(response2.result.output_files) == list(result.output_files), "cached result differs")
     check(stages2[-1] == COMPLETED and QUEUED not in stages2 and EXECUTING not in stages2,
           f"a cached answer went through {stage_names(stages2)}")
@@ -754,7 +766,7 @@ def execute_inputs(run):
     _, _, response = c.execute(action)
     result = response.result
     check(response.status.code == 0 and result.exit_code == 0,
-          f"status {response.status}, exit {result.exit_code}, stderr {result.stderr_raw!r}")
+          f"{describe(response.status)}, exit {result.exit_code}, stderr {result.stderr_raw!r}")
     files = {f.path: f for f in result.output_files}
     check(set(files) == {"gen/copy.txt", "tool"}, f"output files {sorted(files)}")
     check(c.read(files["gen/copy.txt"].digest) == text, "gen/copy.txt differs from the input")
@@ -769,7 +781,7 @@ def execute_inputs(run):
     failing, _ = c.action(["/bin/sh", "-c", "exit 3"], env={"NONCE": str(uuid.uuid4())})
     _, _, response = c.execute(failing)
     check(response.status.code == 0 and response.result.exit_code == 3,
-          f"exit 3: status {response.status}, exit {response.result.exit_code}")
+          f"exit 3: {describe(response.status)}, exit {response.result.exit_code}")
     return "inputs staged (empty blob never uploaded), outputs, is_executable, stdout/stderr; exit 3 reported"
 
 
@@ -785,7 +797,7 @@ def execute_optional_outputs(run):
     step("first Execute")
     _, _, response = c.execute(action)
     check(response.status.code == 0 and response.result.exit_code == 0,
-          f"status {response.status}, exit {response.result.exit_code}")
+          f"{describe(response.status)}, exit {response.result.exit_code}")
     paths = sorted(f.path for f in response.result.output_files)
     check(paths == ["made.txt"], f"output files {paths}")
     step("second Execute")
@@ -856,7 +868,7 @@ def wait_execution(run):
     stages, last, response = finish_operation(ops, action)
     check(last.name == name, f"WaitExecution answered for {last.name}, not {name}")
     check(response.status.code == 0 and response.result.exit_code == 0,
-          f"status {response.status}, exit {response.result.exit_code}")
+          f"{describe(response.status)}, exit {response.result.exit_code}")
     files = {f.path: f for f in response.result.output_files}
     check("out.txt" in files and c.read(files["out.txt"].digest) == f"{nonce}\n".encode(),
           "out.txt after reattaching")
@@ -922,6 +934,22 @@ def get_tree(run):
     expect_code(C.NOT_FOUND, lambda: list(c.stream(c.cas.GetTree, re_pb.GetTreeRequest(
         root_digest=digest_of(unique("no-tree"))))))
     return f"3 levels, {len(got)} directories in {pages} response(s); page_size 1: {npages}; unknown root NOT_FOUND"
+
+
+@scenario()
+def empty_blob_upload(run):
+    """Last: a client may upload the empty blob too (the scenarios before
+    check that nothing needs it uploaded)."""
+    c = run.client("client")
+    empty = digest_of(b"")
+    response = c.call(c.cas.BatchUpdateBlobs, re_pb.BatchUpdateBlobsRequest(requests=[
+        re_pb.BatchUpdateBlobsRequest.Request(digest=empty, data=b"")]))
+    check([r.status.code for r in response.responses] == [0], f"BatchUpdateBlobs: {response}")
+    response = c.bs_write(f"uploads/{uuid.uuid4()}/blobs/{empty.hash}/0", b"")
+    check(response.committed_size == 0, f"committed_size {response.committed_size}")
+    check(c.missing(empty) == set(), "the empty blob is missing")
+    check(c.read(empty) == b"" and c.bs_read(f"blobs/{empty.hash}/0") == b"", "the empty blob reads")
+    return "BatchUpdateBlobs and ByteStream Write of the empty blob accepted; it reads"
 
 
 # --- running them -----------------------------------------------------------
