@@ -653,6 +653,7 @@ def ac_update_roles(run):
         step(f"UpdateActionResult as {role}")
         c = run.client(role)
         expect_code(C.PERMISSION_DENIED, c.call, c.ac.UpdateActionResult, request)
+    step("UpdateActionResult as writer")
     expect_code(C.NOT_FOUND, writer.call, writer.ac.GetActionResult,
                 re_pb.GetActionResultRequest(action_digest=action))
     writer.call(writer.ac.UpdateActionResult, request)
