@@ -24,6 +24,9 @@ packages=(
   bubblewrap                        # the action sandbox (bwrap)
   clang                             # Clang compiles shipped to workers (tests/e2e/compiler_remote.sh)
   dpkg-dev libbenchmark-dev         # the real project (leveldb from apt-get source) and its tests
+  python3-grpcio python3-buildstream   # REAPI conformance client: gRPC, and the REAPI v2 stubs buildstream ships (tests/e2e/reapi_conformance.py)
+  python3-zstandard zstd            # zstd ByteStream uploads and reads in the REAPI conformance client
+  bazel-bootstrap                   # Bazel 4.2, offline, against kiln-reapi (tests/e2e/reapi_bazel.sh)
 )
 
 exec "$(dirname "$0")/install-packages.sh" "${packages[@]}"
