@@ -53,4 +53,26 @@ start_reapi_grid tokens 1
 start_reapi_front tokens-front --tokens "$WORK/tokens.txt"
 conformance "tokens=$WORK/tokens.txt" tokens-front
 [ -z "$failed" ] || fail "REAPI conformance failed in:$failed"
-echo "reapi conformance: open, updates and tokens passed"
+
+# kiln-reapi's command line: each bad setting is one clear line and exit
+# code 2 (usage) or 1 (the store), and no server starts.
+reapi_bin="$(dirname "$KILN")/kiln-reapi"
+store=$(grid_store)
+expect_exit 2 "$reapi_bin" --no-auth --store "$store" --endpoint 0.0.0.0:0
+expect_err "kiln-reapi: error: --endpoint 0.0.0.0:0 is not loopback: give --tokens and --tls-cert/--tls-key"
+chmod 644 "$WORK/tokens.txt"
+expect_exit 2 "$reapi_bin" --no-auth --store "$store" --tokens "$WORK/tokens.txt"
+expect_err "may be read by others; it holds secrets"
+chmod 600 "$WORK/tokens.txt"
+echo "admin root 0123456789abcdef0123" >"$WORK/bad-tokens.txt"
+expect_exit 2 "$reapi_bin" --no-auth --store "$store" --tokens "$WORK/bad-tokens.txt"
+expect_err "line 1: unknown role 'admin'"
+expect_exit 2 "$reapi_bin" --no-auth --store "$store" --tokens "$WORK/tokens.txt" --allow-updates
+expect_err "--allow-updates is for servers without --tokens"
+expect_exit 2 "$reapi_bin" --store "$store"
+expect_err "give --key FILE"
+# An XXH3 store (kiln up without --reapi-port makes one) is not the API's.
+"$KILN" cas put "$WORK/tokens.txt" >/dev/null 2>&1 || true
+expect_exit 1 "$reapi_bin" --no-auth --store "$KILN_DIR/store" --endpoint 127.0.0.1:0
+expect_err "start the scheduler with --digest-function sha256"
+echo "reapi conformance: open, updates and tokens passed; bad command lines refused"
