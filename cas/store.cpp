@@ -351,6 +351,31 @@ Result<Digest> Store::put_file(const std::filesystem::path& path) {
   return copy->digest;
 }
 
+Status Store::adopt_file(const Digest& digest, const std::filesystem::path& path) {
+  Impl& s = *impl_;
+  struct Unlink {
+    const std::filesystem::path& path;
+    ~Unlink() { ::unlink(path.c_str()); }  // a no-op once renamed into the store
+  } unlink_after{path};
+  if (digest.function != s.opt.function) return wrong_function(digest, s.opt.function);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return os_error(errno, "cannot stat " + path.string());
+  if (!S_ISREG(st.st_mode)) {
+    return make_error(Errc::kInvalidArgument, path.string() + " is not a regular file");
+  }
+  if (static_cast<std::uint64_t>(st.st_size) != digest.size) {
+    return make_error(Errc::kCorrupt, path.string() + " has " + std::to_string(st.st_size) +
+                                          " bytes, not the " + std::to_string(digest.size) +
+                                          " of blob " + digest.to_string());
+  }
+  if (digest.size < s.opt.file_threshold) {
+    auto data = read_file(path.string());
+    if (!data.ok()) return data.error();
+    return put(digest, std::as_bytes(std::span(data->data(), data->size())));
+  }
+  return s.put_file_blob(blob_key(digest), path.string());
+}
+
 Result<std::optional<std::string>> Store::get(const Digest& digest) {
   Impl& s = *impl_;
   if (digest.function != s.opt.function) return wrong_function(digest, s.opt.function);

@@ -128,6 +128,15 @@ class Store final : public BlobSource {
   Result<Digest> put(std::string_view data);
   // Hashes and stores a file's contents.
   Result<Digest> put_file(const std::filesystem::path& path);
+  // Stores the file at `path` under `digest` by moving it into the store:
+  // no copy and no second hash, for a file the caller wrote and hashed
+  // itself (e.g. an upload assembled while its digest was checked). It must
+  // be a regular file on the store's file system that nobody else writes,
+  // its data already synced if the store is durable. Its size must be the
+  // digest's (kCorrupt otherwise); its hash is taken as given, and reads
+  // verify it as always. Below file_threshold it is read and stored inline
+  // (and hashed). The file is gone afterwards, stored or not.
+  Status adopt_file(const Digest& digest, const std::filesystem::path& path);
 
   // The blob, verified; nullopt when absent or found corrupt.
   Result<std::optional<std::string>> get(const Digest& digest);

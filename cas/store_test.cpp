@@ -95,6 +95,41 @@ TEST_F(StoreTest, FileBlobsRoundTripAndAreCopiedNotLinked) {
   EXPECT_FALSE(fs::exists(out / "nope"));
 }
 
+// adopt_file moves a file the caller hashed into the store: no copy; a
+// wrong size is refused; the file is gone either way; small ones go inline.
+TEST_F(StoreTest, AdoptFileMovesAVerifiedFileIn) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const std::string big = make_blob(3, 100'000);
+  const fs::path upload = tmp.path() / "upload.bin";
+  std::ofstream(upload, std::ios::binary) << big;
+  struct stat before {};
+  ASSERT_EQ(::stat(upload.c_str(), &before), 0);
+  ASSERT_TRUE(s->adopt_file(digest_xxh(big), upload).ok());
+  EXPECT_FALSE(fs::exists(upload));
+  struct stat stored {};
+  ASSERT_EQ(::stat(blob_file(dir, digest_xxh(big)).c_str(), &stored), 0);
+  EXPECT_EQ(stored.st_ino, before.st_ino);  // moved, not copied
+  EXPECT_EQ(**s->get(digest_xxh(big)), big);
+
+  std::ofstream(upload, std::ios::binary) << big;  // present already: the file goes
+  EXPECT_TRUE(s->adopt_file(digest_xxh(big), upload).ok());
+  EXPECT_FALSE(fs::exists(upload));
+
+  const std::string other = make_blob(4, 100'000);
+  std::ofstream(upload, std::ios::binary) << other.substr(1);
+  const Status short_file = s->adopt_file(digest_xxh(other), upload);
+  ASSERT_FALSE(short_file.ok());
+  EXPECT_EQ(short_file.error().code, Errc::kCorrupt);
+  EXPECT_FALSE(fs::exists(upload));
+  EXPECT_FALSE(*s->contains(digest_xxh(other)));
+
+  std::ofstream(upload, std::ios::binary) << "small";
+  ASSERT_TRUE(s->adopt_file(digest_xxh("small"), upload).ok());
+  EXPECT_EQ(**s->get(digest_xxh("small")), "small");
+  EXPECT_FALSE(fs::exists(upload));
+}
+
 TEST_F(StoreTest, WrongDigestIsCorruptAndStoresNothing) {
   auto s = open();
   ASSERT_TRUE(s);

@@ -210,6 +210,9 @@ class UploadFile {
     }
     if (size_ != digest_.size || hasher_.finish() != digest_)
       return make_error(Errc::kInvalidArgument, mismatch_message(digest_));
+    // On disk before the store takes it (Store::adopt_file), and outside
+    // the store's lock.
+    if (::fdatasync(fd_.get()) != 0) return base::os_error(errno, "cannot write " + path_);
     if (::close(fd_.release()) != 0) return base::os_error(errno, "cannot write " + path_);
     return {};
   }
@@ -624,12 +627,10 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
   }
   Status finished = (*file)->finish();
   if (!finished.ok()) return to_grpc(finished.error());
-  auto stored = store_.with([&](cas::Store& s) { return s.put_file((*file)->path()); });
+  // Verified as it arrived: moved into the store, not hashed and copied again.
+  const Status stored =
+      store_.with([&](cas::Store& s) { return s.adopt_file(digest, (*file)->path()); });
   if (!stored.ok()) return to_grpc(stored.error());
-  if (*stored != digest) {  // cannot happen: the file is ours and was verified
-    return {grpc::StatusCode::INTERNAL,
-            "the upload of " + digest.to_string() + " was stored as " + stored->to_string()};
-  }
   // The API: for compressed-blobs, committed_size counts the compressed
   // bytes received.
   response->set_committed_size(resource->zstd ? received : static_cast<std::int64_t>(digest.size));
