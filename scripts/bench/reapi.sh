@@ -165,14 +165,9 @@ for _ in $(seq 1 400); do
   sleep 0.05
 done
 [ "$workers" -eq 1 ] || { echo "reapi.sh: the worker did not join: $(cat "$work/up.err")" >&2; exit 1; }
-# The empty blob, stored: kiln-reapi 52e453f needs it for an Execute of an
-# action with no inputs and for Bazel's UpdateActionResult of an empty
-# output, though FindMissingBlobs tells clients it is there (reapi_bench.py
-# put_empty).
-"$py" "$helper" put-empty "$reapi"
 
-# kiln-reapi's memory map at the start (each finished operation's thread
-# is kept until shutdown: see the line under the table).
+# kiln-reapi's memory map at the start (a finished operation's thread must
+# not keep its stack: see the line under the table).
 maps_before=$(wc -l <"/proc/$reapi_pid/maps")
 vmsize_before=$(awk '/^VmSize/ { print $2 }' "/proc/$reapi_pid/status")
 echo "reapi.sh: grid up: $sched, $reapi (kiln-reapi pid $reapi_pid); $repeat rounds" >&2

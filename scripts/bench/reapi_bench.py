@@ -20,7 +20,6 @@
 #       salt in its environment (a new action: the grid runs it)
 #   kiln-run KILN N ROUND  N `kiln run --env KILN_BENCH_SALT=<new> --
 #       /bin/true` (the environment names the grid), and N `kiln run --help`
-#   put-empty TARGET  store the empty blob (see put_empty)
 #   table FILE  the markdown table (reapi.sh times the Bazel builds
 #       itself: rows bazel_local and bazel_cache)
 #
@@ -265,21 +264,6 @@ def one_execute(cas, execution, salt):
     return t1 - t0, t2 - t1
 
 
-def put_empty(target):
-    """Stores the empty blob. FindMissingBlobs calls it present, so no
-    client uploads it, but kiln-reapi 52e453f wants it stored when an
-    Action's input root is empty (Execute: FAILED_PRECONDITION, MISSING
-    blobs/e3b0...) and when an ActionResult names it (UpdateActionResult:
-    FAILED_PRECONDITION, which Bazel's --remote_cache reports as a warning
-    and leaves the action uncached)."""
-    cas = re_grpc.ContentAddressableStorageStub(channel(target))
-    request = re_pb2.BatchUpdateBlobsRequest(
-        requests=[re_pb2.BatchUpdateBlobsRequest.Request(digest=digest_of(b""), data=b"")])
-    for r in cas.BatchUpdateBlobs(request).responses:
-        if r.status.code != 0:
-            sys.exit("reapi_bench: storing the empty blob: %s" % r.status.message)
-
-
 def execute(target, n, round_, pid):
     ch = channel(target)
     cas = re_grpc.ContentAddressableStorageStub(ch)
@@ -423,7 +407,7 @@ def main():
         sys.exit(__doc__ if __doc__ else "usage: reapi_bench.py SUBCOMMAND ...")
     cmd, args = sys.argv[1], sys.argv[2:]
     commands = {"bytestream": bytestream, "zstd": zstd, "execute": execute, "kiln-run": kiln_run,
-                "put-empty": put_empty, "table": table}
+                "table": table}
     if cmd not in commands:
         sys.exit("reapi_bench.py: unknown subcommand %s" % cmd)
     commands[cmd](*args)
