@@ -54,6 +54,7 @@
 // removed; a file renamed in is unlinked if the commit fails).
 #include "cas/store.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -428,6 +429,32 @@ Result<std::optional<std::string>> Store::get(const Digest& digest) {
   s.maybe_flush();
   return data;
 }
+
+Result<std::optional<base::UniqueFd>> Store::open_file_blob(const Digest& digest) {
+  Impl& s = *impl_;
+  if (digest.function != s.opt.function) return wrong_function(digest, s.opt.function);
+  const std::string key = blob_key(digest);
+  {
+    Status st = s.begin_read();
+    if (!st.ok()) return st.error();
+    Impl::ReadGuard guard{&s};
+    int rc = 0;
+    const auto e = s.lookup(s.rtxn, key, &rc);
+    if (rc != 0) return lmdb_error(rc, "cannot read store at " + s.dir);
+    if (!e || e->kind != kFileBlob) return std::optional<base::UniqueFd>();
+    s.record_access(key, e->atime);
+  }
+  base::UniqueFd fd(::open(s.file_path(key).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno != ENOENT) return os_error(errno, "cannot open " + s.file_path(key));
+    s.vanished.push_back(key);
+    return std::optional<base::UniqueFd>();
+  }
+  s.maybe_flush();
+  return std::optional<base::UniqueFd>(std::move(fd));
+}
+
+void Store::drop_corrupt(const Digest& digest) { impl_->drop_corrupt(blob_key(digest), digest); }
 
 Result<bool> Store::contains(const Digest& digest) {
   auto missing = find_missing(std::span(&digest, 1));

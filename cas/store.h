@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "cas/digest.h"
 #include "cas/tree.h"
 
@@ -141,6 +142,14 @@ class Store final : public BlobSource {
   // The blob, verified; nullopt when absent or found corrupt.
   Result<std::optional<std::string>> get(const Digest& digest);
   Result<bool> contains(const Digest& digest);
+  // A blob stored as a file, opened read-only, to stream one too large to
+  // hold in memory; nullopt when it is absent or stored inline (get() it).
+  // Its bytes are not verified here: the caller hashes what it reads and,
+  // when they do not match, calls drop_corrupt() (and serves nothing as
+  // good). Eviction after the open does not take the bytes away.
+  Result<std::optional<base::UniqueFd>> open_file_blob(const Digest& digest);
+  // Removes a blob a caller found corrupt (open_file_blob), with a warning.
+  void drop_corrupt(const Digest& digest);
   // The digests of `digests` not in the store, in input order, deduplicated.
   Result<std::vector<Digest>> find_missing(std::span<const Digest> digests);
 

@@ -102,50 +102,88 @@ Result<std::vector<cas::Digest>> parse_digests(const Digests& digests, std::stri
 using ZstdCCtx = std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)>;
 using ZstdDCtx = std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)>;
 
-// Sends bytes [offset, end) of `blob` in kByteStreamChunk pieces. false when
-// the client went away.
-bool send_plain(grpc::ServerWriter<google::bytestream::ReadResponse>* writer,
-                std::string_view blob) {
-  google::bytestream::ReadResponse response;
-  for (std::size_t at = 0; at < blob.size(); at += kByteStreamChunk) {
-    const auto piece = blob.substr(at, kByteStreamChunk);
-    response.set_data(piece.data(), piece.size());
-    if (!writer->Write(response)) return false;
-  }
-  return true;
-}
+// Sends bytes [offset, offset + limit) of a blob (limit 0: to its end),
+// plain in kByteStreamChunk messages or as one zstd frame, from the
+// blob's pieces given in order from its first byte (add), so a blob
+// stored as a file is streamed, never held whole.
+class BlobSender {
+ public:
+  BlobSender(grpc::ServerWriter<google::bytestream::ReadResponse>* writer, bool zstd,
+             std::uint64_t offset, std::uint64_t limit, std::uint64_t size)
+      : writer_(writer),
+        zstd_(zstd),
+        begin_(offset),
+        end_(limit == 0 ? size : std::min(size, offset + limit)),
+        cctx_(nullptr, &ZSTD_freeCCtx),
+        chunk_(kByteStreamChunk, '\0') {}
 
-// Sends `blob` as one zstd frame, in kByteStreamChunk pieces.
-grpc::Status send_zstd(grpc::ServerWriter<google::bytestream::ReadResponse>* writer,
-                       std::string_view blob) {
-  ZstdCCtx cctx(ZSTD_createCCtx(), &ZSTD_freeCCtx);
-  if (!cctx) return {grpc::StatusCode::RESOURCE_EXHAUSTED, "cannot allocate a zstd context"};
-  std::size_t rc = ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, kZstdReadLevel);
-  if (!ZSTD_isError(rc)) rc = ZSTD_CCtx_setPledgedSrcSize(cctx.get(), blob.size());
-  if (ZSTD_isError(rc)) {
-    return {grpc::StatusCode::INTERNAL,
-            std::string("cannot set up zstd compression: ") + ZSTD_getErrorName(rc)};
-  }
-  std::string chunk(kByteStreamChunk, '\0');
-  ZSTD_inBuffer in{blob.data(), blob.size(), 0};
-  ZSTD_outBuffer out{chunk.data(), chunk.size(), 0};
-  google::bytestream::ReadResponse response;
-  while (true) {
-    // With ZSTD_e_end the whole input is given at once; the call returns 0
-    // once the frame is complete and flushed.
-    const std::size_t remaining = ZSTD_compressStream2(cctx.get(), &out, &in, ZSTD_e_end);
-    if (ZSTD_isError(remaining)) {
+  grpc::Status start() {
+    if (!zstd_) return grpc::Status::OK;
+    cctx_.reset(ZSTD_createCCtx());
+    if (!cctx_) return {grpc::StatusCode::RESOURCE_EXHAUSTED, "cannot allocate a zstd context"};
+    std::size_t rc = ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_compressionLevel, kZstdReadLevel);
+    if (!ZSTD_isError(rc)) rc = ZSTD_CCtx_setPledgedSrcSize(cctx_.get(), end_ - begin_);
+    if (ZSTD_isError(rc)) {
       return {grpc::StatusCode::INTERNAL,
-              std::string("zstd compression failed: ") + ZSTD_getErrorName(remaining)};
+              std::string("cannot set up zstd compression: ") + ZSTD_getErrorName(rc)};
     }
-    if (out.pos == out.size || (remaining == 0 && out.pos > 0)) {
-      response.set_data(chunk.data(), out.pos);
-      if (!writer->Write(response)) return {grpc::StatusCode::CANCELLED, "the reader went away"};
-      out.pos = 0;
-    }
-    if (remaining == 0) return grpc::Status::OK;
+    return grpc::Status::OK;
   }
-}
+
+  // The blob's next bytes.
+  grpc::Status add(std::string_view piece) {
+    const std::uint64_t at = seen_;
+    seen_ += piece.size();
+    if (seen_ <= begin_ || at >= end_) return grpc::Status::OK;
+    const std::uint64_t from = std::max(at, begin_) - at;
+    const std::uint64_t to = std::min(seen_, end_) - at;
+    piece = piece.substr(from, to - from);
+    if (zstd_) return compress(piece, ZSTD_e_continue);
+    for (std::size_t i = 0; i < piece.size(); i += kByteStreamChunk) {
+      const auto part = piece.substr(i, kByteStreamChunk);
+      response_.set_data(part.data(), part.size());
+      if (!writer_->Write(response_)) return gone();
+    }
+    return grpc::Status::OK;
+  }
+
+  // After the last piece: the end of the zstd frame.
+  grpc::Status finish() { return zstd_ ? compress({}, ZSTD_e_end) : grpc::Status::OK; }
+
+ private:
+  static grpc::Status gone() { return {grpc::StatusCode::CANCELLED, "the reader went away"}; }
+
+  grpc::Status compress(std::string_view piece, ZSTD_EndDirective mode) {
+    ZSTD_inBuffer in{piece.data(), piece.size(), 0};
+    while (true) {
+      ZSTD_outBuffer out{chunk_.data(), chunk_.size(), used_};
+      const std::size_t remaining = ZSTD_compressStream2(cctx_.get(), &out, &in, mode);
+      if (ZSTD_isError(remaining)) {
+        return {grpc::StatusCode::INTERNAL,
+                std::string("zstd compression failed: ") + ZSTD_getErrorName(remaining)};
+      }
+      used_ = out.pos;
+      const bool done = mode == ZSTD_e_end ? remaining == 0 : in.pos == in.size;
+      // A full message goes out; the frame's last bytes go out at its end.
+      if (used_ == chunk_.size() || (done && mode == ZSTD_e_end && used_ > 0)) {
+        response_.set_data(chunk_.data(), used_);
+        if (!writer_->Write(response_)) return gone();
+        used_ = 0;
+      }
+      if (done) return grpc::Status::OK;
+    }
+  }
+
+  grpc::ServerWriter<google::bytestream::ReadResponse>* writer_;
+  bool zstd_;
+  std::uint64_t begin_;
+  std::uint64_t end_;
+  std::uint64_t seen_ = 0;
+  ZstdCCtx cctx_;
+  std::string chunk_;
+  std::size_t used_ = 0;  // bytes of chunk_ filled
+  google::bytestream::ReadResponse response_;
+};
 
 // One upload's bytes on their way to the store: a private file in the
 // upload directory (removed when this goes, stored or not), hashed as it
@@ -567,19 +605,61 @@ grpc::Status ByteStreamService::Read(grpc::ServerContext* context,
                                                 std::to_string(request->read_offset()) +
                                                 " is outside blob " + digest.to_string()};
   }
-  // The store's lock is held for the get only; the copy is streamed after.
-  auto blob = get_blob(store_, digest);
-  if (!blob.ok()) return to_grpc(blob.error());
-  if (!blob->has_value()) return {grpc::StatusCode::NOT_FOUND, not_found_message(digest)};
-  std::string_view bytes(**blob);
-  bytes.remove_prefix(static_cast<std::size_t>(request->read_offset()));
-  if (resource->zstd) return send_zstd(writer, bytes);
-  if (request->read_limit() > 0) {
-    bytes = bytes.substr(
-        0, static_cast<std::size_t>(std::min<std::uint64_t>(request->read_limit(), bytes.size())));
+  // A blob stored as a file is streamed from it, hashed on the way (the
+  // store's lock is held for the open only); a small one, stored inline,
+  // is read whole and verified by the store.
+  std::optional<base::UniqueFd> fd;
+  std::optional<std::string> blob;
+  if (is_empty_blob(digest)) {
+    blob.emplace();
+  } else {
+    const Status opened = store_.with([&](cas::Store& s) -> Status {
+      auto file = s.open_file_blob(digest);
+      if (!file.ok()) return file.error();
+      if (*file) {
+        fd = std::move(**file);
+        return {};
+      }
+      auto inline_blob = s.get(digest);
+      if (!inline_blob.ok()) return inline_blob.error();
+      blob = std::move(*inline_blob);
+      return {};
+    });
+    if (!opened.ok()) return to_grpc(opened.error());
   }
-  if (!send_plain(writer, bytes)) return {grpc::StatusCode::CANCELLED, "the reader went away"};
-  return grpc::Status::OK;
+  if (!fd && !blob) return {grpc::StatusCode::NOT_FOUND, not_found_message(digest)};
+  BlobSender sender(writer, resource->zstd, static_cast<std::uint64_t>(request->read_offset()),
+                    static_cast<std::uint64_t>(request->read_limit()), digest.size);
+  if (auto started = sender.start(); !started.ok()) return started;
+  if (blob) {
+    const std::string_view bytes(*blob);
+    for (std::size_t at = 0; at < bytes.size(); at += kByteStreamChunk) {
+      if (auto sent = sender.add(bytes.substr(at, kByteStreamChunk)); !sent.ok()) return sent;
+    }
+    return sender.finish();
+  }
+  cas::Hasher hasher(cas::DigestFunction::kSha256);
+  std::string buffer(kByteStreamChunk, '\0');
+  std::uint64_t total = 0;
+  while (true) {
+    const ssize_t n = ::read(fd->get(), buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return to_grpc(base::os_error(errno, "cannot read blob " + digest.to_string()));
+    if (n == 0) break;
+    const std::string_view piece(buffer.data(), static_cast<std::size_t>(n));
+    hasher.update(piece);
+    total += piece.size();
+    if (total > digest.size) break;
+    if (auto sent = sender.add(piece); !sent.ok()) return sent;
+  }
+  if (total != digest.size || hasher.finish() != digest) {
+    // What was sent is not the blob: the stream ends in an error, never OK,
+    // and the store loses the damaged file.
+    store_.with([&](cas::Store& s) { s.drop_corrupt(digest); });
+    return {grpc::StatusCode::DATA_LOSS,
+            "blob " + digest.to_string() + " was damaged in the store and has been removed"};
+  }
+  return sender.finish();
 }
 
 grpc::Status ByteStreamService::Write(grpc::ServerContext* context,

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <set>
@@ -118,6 +119,7 @@ class Grid {
   ~Grid() { server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5)); }
 
   std::filesystem::path upload_dir() const { return dir_.path() / "uploads"; }
+  std::filesystem::path store_dir() const { return dir_.path() / "store"; }
   void put(std::string_view data) {
     auto stored = store_->with([&](cas::Store& s) { return s.put(data); });
     ASSERT_TRUE(stored.ok()) << stored.error().message;
@@ -752,6 +754,38 @@ TEST(ByteStream, ReadsWithOffsetAndLimit) {
       StatusCode::OUT_OF_RANGE);
   EXPECT_EQ(read(grid, blob_name(data), -1).status.error_code(), StatusCode::OUT_OF_RANGE);
   EXPECT_EQ(read(grid, blob_name(data), 0, -1).status.error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
+// A blob stored as a file (6 MiB: over the store's 4 MiB threshold) is
+// streamed from its file, offsets and limits included, and one damaged on
+// disk ends the stream DATA_LOSS, never OK, and leaves the store.
+TEST(ByteStream, StreamsFileBlobsAndRefusesADamagedOne) {
+  Grid grid;
+  const std::string data = random_bytes(6 << 20, 9);
+  grid.put(data);
+  auto r = read(grid, blob_name(data), (5 << 20) + 3, 1000);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_TRUE(r.data == data.substr((5 << 20) + 3, 1000));
+  r = read(grid, blob_name(data), (1 << 20) - 1);
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_TRUE(r.data == data.substr((1 << 20) - 1));
+  r = read(grid, zstd_blob_name(data), 4096);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_TRUE(zstd_decompress(r.data, data.size() - 4096) == data.substr(4096));
+
+  const cas::Digest d = sha(data);
+  const auto file =
+      grid.store_dir() / "files" / d.hex().substr(0, 2) / (d.hex() + "_" + std::to_string(d.size));
+  ASSERT_TRUE(std::filesystem::exists(file));
+  {
+    std::fstream damage(file, std::ios::in | std::ios::out | std::ios::binary);
+    damage.seekp(12345);
+    damage.put(static_cast<char>(data[12345] ^ 1));
+  }
+  r = read(grid, blob_name(data));
+  EXPECT_EQ(r.status.error_code(), StatusCode::DATA_LOSS) << r.status.error_message();
+  EXPECT_FALSE(grid.has(data));
+  EXPECT_EQ(read(grid, blob_name(data)).status.error_code(), StatusCode::NOT_FOUND);
 }
 
 TEST(ByteStream, ReadOfAMissingBlobIsNotFound) {
