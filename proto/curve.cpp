@@ -5,6 +5,8 @@
 
 #include <array>
 
+#include "proto/key_files.h"
+
 namespace kiln::proto {
 
 Result<CurveKeyPair> generate_curve_keypair() {
@@ -39,6 +41,32 @@ Status check_key_pair(const CurveKeyPair& keys, std::string_view where) {
                       std::string(where) + ": the public key is not the secret key's");
   }
   return {};
+}
+
+Result<std::optional<CurveClientKeys>> scheduler_client_keys(const std::string& key_file,
+                                                             const std::string& scheduler_key,
+                                                             bool no_auth) {
+  if (no_auth) {
+    if (!key_file.empty() || !scheduler_key.empty()) {
+      return make_error(Errc::kInvalidArgument, "--no-auth excludes --key and --scheduler-key");
+    }
+    return std::optional<CurveClientKeys>();
+  }
+  if (key_file.empty() || scheduler_key.empty()) {
+    return make_error(Errc::kInvalidArgument,
+                      "give --key FILE (kiln keygen) and --scheduler-key KEY, or --no-auth for a "
+                      "scheduler started with --no-auth (docs/security.md)");
+  }
+  auto own = read_secret_key_file(key_file);
+  if (!own.ok()) return make_error(Errc::kInvalidArgument, "--key: " + own.error().message);
+  if (auto pair = check_key_pair(*own, key_file); !pair.ok()) {
+    return make_error(Errc::kInvalidArgument, "--key: " + pair.error().message);
+  }
+  auto server = read_public_key(scheduler_key);
+  if (!server.ok()) {
+    return make_error(Errc::kInvalidArgument, "--scheduler-key: " + server.error().message);
+  }
+  return std::optional<CurveClientKeys>(CurveClientKeys{*server, *own});
 }
 
 }  // namespace kiln::proto

@@ -10,6 +10,7 @@
 // CurveClientKeys proves its own key and checks the server's.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,5 +30,14 @@ Result<std::string> curve_public_key(std::string_view secret_key);
 // `keys` as read from a secret key file, checked: its public key must be
 // the secret key's (kInvalidArgument naming `where` otherwise).
 Status check_key_pair(const CurveKeyPair& keys, std::string_view where);
+
+// The keys a daemon connects to the scheduler with, from its command line:
+// its own secret key file (`--key`) and the scheduler's public key, Z85 or
+// a key file (`--scheduler-key`); nullopt with `no_auth` (plain TCP).
+// kInvalidArgument, naming the option, when they are missing, unreadable
+// or do not belong together, or given with no_auth.
+Result<std::optional<CurveClientKeys>> scheduler_client_keys(const std::string& key_file,
+                                                             const std::string& scheduler_key,
+                                                             bool no_auth);
 
 }  // namespace kiln::proto

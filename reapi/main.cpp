@@ -30,8 +30,9 @@
 #include <stdexcept>
 
 #include "base/files.h"
+#include "base/log_spdlog.h"
 #include "cas/store.h"
-#include "proto/key_files.h"
+#include "proto/curve.h"
 #include "reapi/action_cache.h"
 #include "reapi/cas_services.h"
 #include "reapi/execution.h"
@@ -71,39 +72,9 @@ bool is_loopback(const std::string& endpoint) {
 
 std::optional<proto::CurveClientKeys> curve_keys(const std::string& key_file,
                                                  const std::string& scheduler_key, bool no_auth) {
-  if (no_auth) {
-    if (!key_file.empty() || !scheduler_key.empty()) {
-      throw UsageError("--no-auth excludes --key and --scheduler-key");
-    }
-    return std::nullopt;
-  }
-  if (key_file.empty() || scheduler_key.empty()) {
-    throw UsageError(
-        "give --key FILE (kiln keygen; a client key) and --scheduler-key KEY, or --no-auth for a "
-        "scheduler started with --no-auth (docs/security.md)");
-  }
-  auto own = proto::read_secret_key_file(key_file);
-  if (!own.ok()) throw UsageError("--key: " + own.error().message);
-  if (auto pair = proto::check_key_pair(*own, key_file); !pair.ok()) {
-    throw UsageError("--key: " + pair.error().message);
-  }
-  auto server = proto::read_public_key(scheduler_key);
-  if (!server.ok()) throw UsageError("--scheduler-key: " + server.error().message);
-  return proto::CurveClientKeys{*server, *own};
-}
-
-spdlog::level::level_enum to_spdlog(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return spdlog::level::debug;
-    case LogLevel::kInfo:
-      return spdlog::level::info;
-    case LogLevel::kWarn:
-      return spdlog::level::warn;
-    case LogLevel::kError:
-      return spdlog::level::err;
-  }
-  return spdlog::level::info;
+  auto keys = proto::scheduler_client_keys(key_file, scheduler_key, no_auth);
+  if (!keys.ok()) throw UsageError(keys.error().message);
+  return *keys;
 }
 
 int run(int argc, char** argv) {

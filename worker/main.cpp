@@ -95,29 +95,11 @@ void watch_signals(const sigset_t& signals, Agent& agent, const std::atomic<bool
   }
 }
 
-// The keys for every connection to the scheduler, or none with --no-auth;
-// UsageError when they are missing or unreadable.
 std::optional<proto::CurveClientKeys> curve_keys(const std::string& key_file,
                                                  const std::string& scheduler_key, bool no_auth) {
-  if (no_auth) {
-    if (!key_file.empty() || !scheduler_key.empty()) {
-      throw UsageError("--no-auth excludes --key and --scheduler-key");
-    }
-    return std::nullopt;
-  }
-  if (key_file.empty() || scheduler_key.empty()) {
-    throw UsageError(
-        "give --key FILE (kiln keygen) and --scheduler-key KEY, or --no-auth for a scheduler "
-        "started with --no-auth (docs/security.md)");
-  }
-  auto own = proto::read_secret_key_file(key_file);
-  if (!own.ok()) throw UsageError("--key: " + own.error().message);
-  if (auto pair = proto::check_key_pair(*own, key_file); !pair.ok()) {
-    throw UsageError("--key: " + pair.error().message);
-  }
-  auto server = proto::read_public_key(scheduler_key);
-  if (!server.ok()) throw UsageError("--scheduler-key: " + server.error().message);
-  return proto::CurveClientKeys{*server, *own};
+  auto keys = proto::scheduler_client_keys(key_file, scheduler_key, no_auth);
+  if (!keys.ok()) throw UsageError(keys.error().message);
+  return *keys;
 }
 
 int run(int argc, char** argv) {
