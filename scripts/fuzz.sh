@@ -3,6 +3,8 @@
 # runs each for SECONDS of wall time (default 60), `nproc` of them at once.
 #
 #   scripts/fuzz.sh [SECONDS]
+#   scripts/fuzz.sh --build     only configure and build them (scripts/test.sh
+#                               builds them in the background, then runs them)
 #
 # Each harness starts from a fresh copy of its checked-in seed corpus
 # (fuzz/corpus/<harness>/, never written to) in out/fuzz/corpus/<harness>/,
@@ -17,9 +19,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+build_only=0
 seconds=${1:-60}
 case $seconds in
-  '' | *[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS]" >&2; exit 2 ;;
+  --build) build_only=1 ;;
+  '' | *[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS | --build]" >&2; exit 2 ;;
 esac
 
 # kiln's own dependencies, then clang; libFuzzer (libclang_rt.fuzzer*.a)
@@ -35,6 +39,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=cl
   -DKILN_FUZZ=ON -DKILN_UNIT_TESTS=OFF -DKILN_BENCHMARKS=OFF -DKILN_WERROR=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
 cmake --build "$build" -j "$(nproc)" --target "${harnesses[@]}"
+[ "$build_only" = 1 ] && exit 0
 
 artifacts=$build/artifacts
 mkdir -p "$artifacts" "$build/logs"
