@@ -464,7 +464,7 @@ grpc::Status ExecutionService::stream(grpc::ServerContext& context, Operation& o
         message = to_operation(op.name, op.action, op.stage, op.done, op.response);
       } else if (stopping_) {
         return {grpc::StatusCode::UNAVAILABLE,
-                "the server is shutting down; WaitExecution(" + op.name + ") on its successor"};
+                "kiln-reapi is shutting down; execute the action again"};
       } else {
         if (context.IsCancelled()) return grpc::Status::CANCELLED;
         continue;

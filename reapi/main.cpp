@@ -78,6 +78,13 @@ std::optional<proto::CurveClientKeys> curve_keys(const std::string& key_file,
 }
 
 int run(int argc, char** argv) {
+  // Before any thread exists (gRPC's, ZeroMQ's): the signals that stop the
+  // server wait for sigwait() below instead of killing the process.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   CLI::App app{"kiln-reapi: the Remote Execution API v2 (gRPC) front-end of a kiln grid"};
   app.set_version_flag("--version", "kiln-reapi 0.1.0");
   app.footer(
@@ -143,12 +150,6 @@ int run(int argc, char** argv) {
   Logger logger = [log](LogLevel level, const std::string& text) {
     log->log(to_spdlog(level), text);
   };
-
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   cas::StoreOptions store_options;
   store_options.dir = store_dir;
