@@ -371,7 +371,10 @@ grpc::Status CapabilitiesService::GetCapabilities(grpc::ServerContext* context,
   }
   auto* cache = response->mutable_cache_capabilities();
   cache->add_digest_functions(v2::DigestFunction::SHA256);
-  cache->mutable_action_cache_update_capabilities()->set_update_enabled(options_.updates_enabled);
+  // Whether this caller may write the action cache: its role's answer
+  // (Bazel uploads the results of local actions only when told it may).
+  cache->mutable_action_cache_update_capabilities()->set_update_enabled(
+      gate_.admit(*context, Method::kUpdateActionResult).ok());
   auto* cache_range = cache->mutable_cache_priority_capabilities()->add_priorities();
   cache_range->set_min_priority(0);
   cache_range->set_max_priority(0);

@@ -31,8 +31,7 @@ inline constexpr int kMaxTreePage = 10000;
 inline constexpr std::size_t kByteStreamChunk = std::size_t{1} << 20;
 
 struct ServiceOptions {
-  bool exec_enabled = true;      // Capabilities: is Execution served
-  bool updates_enabled = false;  // Capabilities: may this caller write the AC
+  bool exec_enabled = true;  // Capabilities: is Execution served
 };
 
 class CapabilitiesService final

@@ -169,7 +169,6 @@ int run(int argc, char** argv) {
   zmq::context_t context;
 
   ServiceOptions service_options;
-  service_options.updates_enabled = allow_updates;
   CapabilitiesService capabilities(gate, service_options);
   CasService cas_service(store, gate);
   ByteStreamService bytestream(store, gate, std::filesystem::path(store_dir) / "reapi-uploads");

@@ -93,7 +93,7 @@ class Grid {
     auto store = cas::Store::open(std::move(options));
     if (!store.ok()) throw std::runtime_error(store.error().message);
     store_ = std::make_unique<SharedStore>(std::move(*store));
-    caps_ = std::make_unique<CapabilitiesService>(gate_, ServiceOptions{true, false});
+    caps_ = std::make_unique<CapabilitiesService>(gate_, ServiceOptions{true});
     cas_ = std::make_unique<CasService>(*store_, gate_);
     bytestream_ = std::make_unique<ByteStreamService>(*store_, gate_, upload_dir());
     action_cache_ = std::make_unique<ActionCacheService>(*store_, gate_);
@@ -1019,6 +1019,25 @@ TEST(ActionCacheService, OnlyWritersUpdateAndEveryoneReads) {
   EXPECT_EQ(got.SerializeAsString(), result.SerializeAsString());
   ASSERT_TRUE(get(grid, kClientToken, &got, "action", true).ok());
   EXPECT_EQ(got.stdout_raw(), "hello\n");
+}
+
+// Capabilities tell each caller whether it may write the action cache:
+// Bazel uploads its local results only when they say so.
+TEST(CapabilitiesService, UpdateEnabledIsTheCallersRight) {
+  auto enabled = [](Grid& grid, std::string_view token) {
+    auto ctx = context(token);
+    v2::ServerCapabilities caps;
+    EXPECT_TRUE(grid.capabilities->GetCapabilities(ctx.get(), {}, &caps).ok());
+    return caps.cache_capabilities().action_cache_update_capabilities().update_enabled();
+  };
+  Grid tokens(three_tokens());
+  EXPECT_FALSE(enabled(tokens, kReadOnlyToken));
+  EXPECT_FALSE(enabled(tokens, kClientToken));
+  EXPECT_TRUE(enabled(tokens, kWriterToken));
+  Grid closed;
+  EXPECT_FALSE(enabled(closed, ""));
+  Grid open({}, true);
+  EXPECT_TRUE(enabled(open, ""));
 }
 
 TEST(ActionCacheService, WithoutTokensUpdatesNeedAllowUpdates) {
